@@ -1,0 +1,287 @@
+//! A synchronous client for the `drlb` generic-netlink family: resolves the
+//! family id, sends one request and collects the replies, turning a kernel
+//! error into a message that carries the module's extack text.
+
+use anyhow::{anyhow, bail, Context, Result};
+use drlb_core::proto;
+use netlink_packet_core::{
+    DecodeError, Emitable, Nla, NlaBuffer, NlasIterator, NetlinkHeader, NetlinkMessage,
+    NetlinkPayload, Parseable, ParseableParametrized, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST,
+};
+use netlink_packet_generic::ctrl::nlas::GenlCtrlAttrs;
+use netlink_packet_generic::ctrl::{GenlCtrl, GenlCtrlCmd};
+use netlink_packet_generic::{GenlFamily, GenlHeader, GenlMessage};
+use netlink_sys::{protocols::NETLINK_GENERIC, Socket, SocketAddr};
+
+/// One attribute: a type from [`proto::attr`] and its raw payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attr {
+    pub kind: u16,
+    pub value: Vec<u8>,
+}
+
+impl Attr {
+    pub fn u8(kind: u16, v: u8) -> Self {
+        Self { kind, value: vec![v] }
+    }
+    #[allow(dead_code)]
+    pub fn u16(kind: u16, v: u16) -> Self {
+        Self { kind, value: v.to_ne_bytes().to_vec() }
+    }
+    #[allow(dead_code)]
+    pub fn u32(kind: u16, v: u32) -> Self {
+        Self { kind, value: v.to_ne_bytes().to_vec() }
+    }
+}
+
+impl Nla for Attr {
+    fn value_len(&self) -> usize {
+        self.value.len()
+    }
+    fn kind(&self) -> u16 {
+        self.kind
+    }
+    fn emit_value(&self, buffer: &mut [u8]) {
+        buffer[..self.value.len()].copy_from_slice(&self.value);
+    }
+}
+
+impl<'a, T: AsRef<[u8]> + ?Sized> Parseable<NlaBuffer<&'a T>> for Attr {
+    fn parse(buf: &NlaBuffer<&'a T>) -> Result<Self, DecodeError> {
+        Ok(Self { kind: buf.kind() & !(1 << 15 | 1 << 14), value: buf.value().to_vec() })
+    }
+}
+
+/// Typed access to a reply's attributes.
+pub trait Attrs {
+    fn get(&self, kind: u16) -> Option<&[u8]>;
+    fn u8(&self, kind: u16) -> Option<u8> {
+        Some(*self.get(kind)?.first()?)
+    }
+    fn u64(&self, kind: u16) -> Option<u64> {
+        Some(u64::from_ne_bytes(self.get(kind)?.try_into().ok()?))
+    }
+    fn string(&self, kind: u16) -> Option<String> {
+        let b = self.get(kind)?;
+        let b = b.split(|c| *c == 0).next().unwrap_or(b);
+        Some(String::from_utf8_lossy(b).into_owned())
+    }
+}
+
+impl Attrs for [Attr] {
+    fn get(&self, kind: u16) -> Option<&[u8]> {
+        self.iter().find(|a| a.kind == kind).map(|a| a.value.as_slice())
+    }
+}
+
+/// A `drlb` message: a command and its attributes.
+#[derive(Debug, Clone)]
+pub struct DrlbMsg {
+    pub cmd: u8,
+    pub attrs: Vec<Attr>,
+}
+
+impl GenlFamily for DrlbMsg {
+    fn family_name() -> &'static str {
+        "drlb"
+    }
+    fn command(&self) -> u8 {
+        self.cmd
+    }
+    fn version(&self) -> u8 {
+        proto::FAMILY_VERSION
+    }
+}
+
+impl Emitable for DrlbMsg {
+    fn buffer_len(&self) -> usize {
+        self.attrs.as_slice().buffer_len()
+    }
+    fn emit(&self, buffer: &mut [u8]) {
+        self.attrs.as_slice().emit(buffer)
+    }
+}
+
+impl ParseableParametrized<[u8], GenlHeader> for DrlbMsg {
+    fn parse_with_param(buf: &[u8], header: GenlHeader) -> Result<Self, DecodeError> {
+        let attrs = NlasIterator::new(buf)
+            .map(|nla| nla.and_then(|nla| Attr::parse(&nla)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self { cmd: header.cmd, attrs })
+    }
+}
+
+/// A connection to the module.
+pub struct Client {
+    sock: Socket,
+    family: u16,
+    seq: u32,
+}
+
+const NETLINK_EXT_ACK_MSG: u16 = 1; // NLMSGERR_ATTR_MSG
+
+impl Client {
+    pub fn connect() -> Result<Self> {
+        let mut sock = Socket::new(NETLINK_GENERIC).context("opening a generic netlink socket")?;
+        sock.bind_auto().context("binding the netlink socket")?;
+        sock.connect(&SocketAddr::new(0, 0)).context("connecting the netlink socket")?;
+        // Ask for the kernel's error text, and not for our request echoed back.
+        sock.set_ext_ack(true).ok();
+        sock.set_cap_ack(true).ok();
+        let mut c = Self { sock, family: 0, seq: 0 };
+        c.family = c.resolve_family()?;
+        Ok(c)
+    }
+
+    fn resolve_family(&mut self) -> Result<u16> {
+        let req = GenlMessage::from_payload(GenlCtrl {
+            cmd: GenlCtrlCmd::GetFamily,
+            nlas: vec![GenlCtrlAttrs::FamilyName(DrlbMsg::family_name().to_owned())],
+        });
+        let replies = self.exchange(req, NLM_F_REQUEST | NLM_F_ACK).map_err(|e| {
+            if e.downcast_ref::<KernelError>().is_some_and(|k| k.errno == libc_enoent()) {
+                anyhow!("the drlb module is not loaded (no generic netlink family \"drlb\")")
+            } else {
+                e
+            }
+        })?;
+        for m in replies {
+            for nla in m.payload.nlas {
+                if let GenlCtrlAttrs::FamilyId(id) = nla {
+                    return Ok(id);
+                }
+            }
+        }
+        bail!("the generic netlink controller did not return drlb's family id")
+    }
+
+    /// Sends `cmd` with `attrs` and returns the attributes of each reply.
+    pub fn request(&mut self, cmd: u8, attrs: Vec<Attr>, dump: bool) -> Result<Vec<Vec<Attr>>> {
+        let mut msg = GenlMessage::from_payload(DrlbMsg { cmd, attrs });
+        msg.set_resolved_family_id(self.family);
+        let flags = NLM_F_REQUEST | NLM_F_ACK | if dump { NLM_F_DUMP } else { 0 };
+        Ok(self.exchange(msg, flags)?.into_iter().map(|m| m.payload.attrs).collect())
+    }
+
+    fn exchange<F>(&mut self, msg: GenlMessage<F>, flags: u16) -> Result<Vec<GenlMessage<F>>>
+    where
+        F: GenlFamily + Emitable + ParseableParametrized<[u8], GenlHeader> + std::fmt::Debug,
+    {
+        self.seq += 1;
+        let mut nl = NetlinkMessage::new(NetlinkHeader::default(), NetlinkPayload::from(msg));
+        nl.header.flags = flags;
+        nl.header.sequence_number = self.seq;
+        nl.finalize();
+        let mut buf = vec![0u8; nl.buffer_len()];
+        nl.serialize(&mut buf);
+        self.sock.send(&buf, 0).context("sending to the kernel")?;
+
+        let mut out = Vec::new();
+        loop {
+            let (data, _) = self.sock.recv_from_full().context("reading from the kernel")?;
+            let mut off = 0;
+            while off < data.len() {
+                let m = NetlinkMessage::<GenlMessage<F>>::deserialize(&data[off..])
+                    .map_err(|e| anyhow!("decoding the kernel's reply: {e}"))?;
+                let len = m.header.length as usize;
+                if len == 0 {
+                    bail!("malformed netlink reply");
+                }
+                off += (len + 3) & !3;
+                if m.header.sequence_number != self.seq {
+                    continue;
+                }
+                match m.payload {
+                    NetlinkPayload::InnerMessage(inner) => out.push(inner),
+                    NetlinkPayload::Done(_) => return Ok(out),
+                    NetlinkPayload::Error(e) => match e.code {
+                        None => return Ok(out), // the ACK
+                        Some(code) => {
+                            return Err(KernelError {
+                                errno: -code.get(),
+                                msg: extack_message(m.header.flags, &e.header),
+                            }
+                            .into())
+                        }
+                    },
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+fn libc_enoent() -> i32 {
+    2
+}
+
+/// The module's extack text, from the TLVs after the echoed request header
+/// (we set NETLINK_CAP_ACK, so only the 16-byte header is echoed).
+fn extack_message(flags: u16, rest: &[u8]) -> Option<String> {
+    const NLM_F_CAPPED: u16 = 0x100;
+    const NLM_F_ACK_TLVS: u16 = 0x200;
+    if flags & NLM_F_ACK_TLVS == 0 {
+        return None;
+    }
+    let skip = if flags & NLM_F_CAPPED != 0 {
+        16
+    } else {
+        u32::from_ne_bytes(rest.get(..4)?.try_into().ok()?) as usize
+    };
+    let tlvs = rest.get((skip + 3) & !3..)?;
+    NlasIterator::new(tlvs).flatten().find(|n| n.kind() == NETLINK_EXT_ACK_MSG).map(|n| {
+        let v = n.value();
+        String::from_utf8_lossy(v.split(|c| *c == 0).next().unwrap_or(v)).into_owned()
+    })
+}
+
+/// An error the kernel returned for a request.
+#[derive(Debug)]
+pub struct KernelError {
+    pub errno: i32,
+    pub msg: Option<String>,
+}
+
+impl std::fmt::Display for KernelError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let os = std::io::Error::from_raw_os_error(self.errno);
+        match &self.msg {
+            Some(m) => write!(f, "{m} ({os})"),
+            None => write!(f, "{os}"),
+        }
+    }
+}
+
+impl std::error::Error for KernelError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attrs_round_trip_through_the_wire_format() {
+        let msg = DrlbMsg { cmd: proto::cmd::SET_STATE, attrs: vec![Attr::u8(proto::attr::STATE, 1)] };
+        let mut buf = vec![0u8; msg.buffer_len()];
+        msg.emit(&mut buf);
+        assert_eq!(buf, [5, 0, proto::attr::STATE as u8, 0, 1, 0, 0, 0]);
+        let hdr = GenlHeader { cmd: msg.cmd, version: 1 };
+        let back = DrlbMsg::parse_with_param(&buf, hdr).unwrap();
+        assert_eq!(back.attrs.as_slice().u8(proto::attr::STATE), Some(1));
+    }
+
+    #[test]
+    fn extack_text_is_found_after_a_capped_header() {
+        let mut rest = vec![0u8; 16];
+        let text = b"state must be 0 (standby) or 1 (active)\0";
+        let len = 4 + text.len();
+        rest.extend_from_slice(&(len as u16).to_ne_bytes());
+        rest.extend_from_slice(&NETLINK_EXT_ACK_MSG.to_ne_bytes());
+        rest.extend_from_slice(text);
+        rest.resize((rest.len() + 3) & !3, 0);
+        assert_eq!(
+            extack_message(0x300, &rest).as_deref(),
+            Some("state must be 0 (standby) or 1 (active)")
+        );
+        assert_eq!(extack_message(0, &rest), None);
+    }
+}

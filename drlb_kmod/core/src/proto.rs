@@ -1,0 +1,292 @@
+//! The `drlb` generic-netlink protocol: family, commands, attributes and the
+//! attribute policy. This file is the single definition: the module builds its
+//! `nla_policy` table and its op table from it, and drlb-tool builds and parses
+//! messages with the same numbers.
+//!
+//! Conventions:
+//! - every request and reply carries flat top-level attributes from [`attr`];
+//!   statistics are nested under [`attr::STATS`] with types from [`stats`];
+//! - addresses are raw network-order bytes, 4 (IPv4) or 16 (IPv6) long;
+//! - ports are `u16` in host order, counters `u64`, everything else as typed
+//!   in [`POLICY`].
+
+use core::ffi::CStr;
+
+/// The family name that userspace resolves through the genl controller.
+pub const FAMILY_NAME: &CStr = c"drlb";
+/// The protocol version carried in every genl header.
+pub const FAMILY_VERSION: u8 = 1;
+/// The multicast group that carries events (state changes, real servers).
+pub const MCGRP_EVENTS: &CStr = c"events";
+
+/// Command numbers (`genlmsghdr.cmd`).
+pub mod cmd {
+    /// Module version, active/standby state and hook counters of the caller's netns.
+    pub const STATUS: u8 = 1;
+    /// Set the netns's state: [`super::attr::STATE`].
+    pub const SET_STATE: u8 = 2;
+    /// Add a service.
+    pub const SERVICE_NEW: u8 = 3;
+    /// Change a service's scheduler, persistence or flags.
+    pub const SERVICE_SET: u8 = 4;
+    /// Delete a service with its real servers and connections.
+    pub const SERVICE_DEL: u8 = 5;
+    /// Get one service (doit) or dump all (dumpit).
+    pub const SERVICE_GET: u8 = 6;
+    /// Add a real server to a service.
+    pub const REAL_NEW: u8 = 7;
+    /// Change a real server's weight.
+    pub const REAL_SET: u8 = 8;
+    /// Delete a real server.
+    pub const REAL_DEL: u8 = 9;
+    /// Dump the real servers of a service.
+    pub const REAL_GET: u8 = 10;
+    /// Dump connections, optionally filtered.
+    pub const CONN_GET: u8 = 11;
+    /// Expire the matching connections.
+    pub const CONN_DEL: u8 = 12;
+    /// Which real server would this 5-tuple get, without creating state.
+    pub const FLOW_QUERY: u8 = 13;
+    /// Get the timeouts.
+    pub const TIMEOUTS_GET: u8 = 14;
+    /// Set some timeouts.
+    pub const TIMEOUTS_SET: u8 = 15;
+    /// Get the table limits and occupancy.
+    pub const LIMITS_GET: u8 = 16;
+    /// Set the table limits.
+    pub const LIMITS_SET: u8 = 17;
+    /// Delete every service, real server and connection of the netns.
+    pub const FLUSH: u8 = 18;
+    /// Reset counters.
+    pub const ZERO: u8 = 19;
+    /// Event: the netns's state changed.
+    pub const EVENT_STATE: u8 = 20;
+    /// Event: a real server was added.
+    pub const EVENT_REAL_NEW: u8 = 21;
+    /// Event: a real server was removed.
+    pub const EVENT_REAL_DEL: u8 = 22;
+    /// Event: a real server was re-weighted.
+    pub const EVENT_REAL_SET: u8 = 23;
+}
+
+/// Top-level attribute types.
+pub mod attr {
+    /// Module version string, e.g. "0.1.0".
+    pub const VERSION: u16 = 1;
+    /// `u8`: [`super::STATE_STANDBY`] or [`super::STATE_ACTIVE`].
+    pub const STATE: u16 = 2;
+    /// `u64`: packets the PRE_ROUTING hooks saw in this netns.
+    pub const HOOK_PACKETS: u16 = 3;
+    /// `u8`: IPPROTO_TCP or IPPROTO_UDP.
+    pub const PROTO: u16 = 4;
+    /// Binary, 4 or 16 bytes: the service's virtual IP.
+    pub const VIP: u16 = 5;
+    /// `u16`: the service port.
+    pub const PORT: u16 = 6;
+    /// String: the scheduler name.
+    pub const SCHEDULER: u16 = 7;
+    /// `u32`: persistence timeout in seconds, 0 = none.
+    pub const PERSISTENCE: u16 = 8;
+    /// `u32`: service flags.
+    pub const FLAGS: u16 = 9;
+    /// Binary, 4 or 16 bytes: a real server's address.
+    pub const REAL: u16 = 10;
+    /// `u32`: a real server's weight, 0..=65535.
+    pub const WEIGHT: u16 = 11;
+    /// Binary, 6 bytes: a resolved MAC address.
+    pub const MAC: u16 = 12;
+    /// `u32`: egress interface index.
+    pub const IFINDEX: u16 = 13;
+    /// `u8`: [`super::REAL_UNRESOLVED`] or [`super::REAL_RESOLVED`].
+    pub const REAL_STATE: u16 = 14;
+    /// Nested statistics, types from [`super::stats`].
+    pub const STATS: u16 = 15;
+    /// Binary, 4 or 16 bytes: a client address.
+    pub const CLIENT: u16 = 16;
+    /// `u16`: a client port.
+    pub const CLIENT_PORT: u16 = 17;
+    /// `u8`: a connection's state.
+    pub const CONN_STATE: u16 = 18;
+    /// `u32`: milliseconds until a connection expires.
+    pub const EXPIRES_MS: u16 = 19;
+    /// `u32`: timeout, seconds (TCP established).
+    pub const TIMEOUT_TCP: u16 = 20;
+    /// `u32`: timeout, seconds (TCP FIN_WAIT).
+    pub const TIMEOUT_TCP_FIN: u16 = 21;
+    /// `u32`: timeout, seconds (UDP).
+    pub const TIMEOUT_UDP: u16 = 22;
+    /// `u32`: timeout, seconds (TCP SYN_RECV).
+    pub const TIMEOUT_TCP_SYN: u16 = 23;
+    /// `u32`: timeout, seconds (TCP CLOSE).
+    pub const TIMEOUT_TCP_CLOSE: u16 = 24;
+    /// `u32`: the connection table's maximum size.
+    pub const CONN_MAX: u16 = 25;
+    /// `u32`: connections in the table.
+    pub const CONN_COUNT: u16 = 26;
+    /// `u32`: new connections per second and CPU above which flood mode engages.
+    pub const FLOOD_RATE: u16 = 27;
+    /// `u8`: 1 while flood mode is engaged.
+    pub const FLOOD_ACTIVE: u16 = 28;
+    /// `u32`: Maglev seed.
+    pub const MAGLEV_SEED: u16 = 29;
+    /// `u8`: why a flow goes where it goes (flow query).
+    pub const REASON: u16 = 30;
+    /// `u8`: expire connections of deleted real servers (1) or let them finish (0).
+    pub const EXPIRE_NODEST: u16 = 31;
+    /// Padding for 64-bit attributes.
+    pub const PAD: u16 = 32;
+    /// The highest attribute type.
+    pub const MAX: u16 = PAD;
+}
+
+/// Attribute types nested under [`attr::STATS`].
+pub mod stats {
+    /// `u64`: connections created.
+    pub const CONNS: u16 = 1;
+    /// `u32`: active (established) connections.
+    pub const ACTIVE: u16 = 2;
+    /// `u32`: inactive connections.
+    pub const INACTIVE: u16 = 3;
+    /// `u64`: packets forwarded.
+    pub const PACKETS: u16 = 4;
+    /// `u64`: bytes forwarded.
+    pub const BYTES: u16 = 5;
+    /// `u64`: connections per second (estimated).
+    pub const CPS: u16 = 6;
+    /// `u64`: packets per second (estimated).
+    pub const PPS: u16 = 7;
+    /// `u64`: bytes per second (estimated).
+    pub const BPS: u16 = 8;
+    /// Padding for 64-bit attributes.
+    pub const PAD: u16 = 9;
+}
+
+/// The netns forwards nothing; configuration, counters and connections stay.
+pub const STATE_STANDBY: u8 = 0;
+/// The netns forwards packets to real servers.
+pub const STATE_ACTIVE: u8 = 1;
+/// A real server whose MAC is not known yet.
+pub const REAL_UNRESOLVED: u8 = 0;
+/// A real server with a resolved MAC and egress device.
+pub const REAL_RESOLVED: u8 = 1;
+
+/// The name of a netns state, as the tools print it.
+pub fn state_name(state: u8) -> &'static str {
+    match state {
+        STATE_ACTIVE => "active",
+        STATE_STANDBY => "standby",
+        _ => "unknown",
+    }
+}
+
+/// How an attribute's payload is validated, a subset of the kernel's `NLA_*`
+/// types.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Not accepted in requests.
+    Reject,
+    /// Exactly one byte.
+    U8,
+    /// Exactly two bytes.
+    U16,
+    /// Exactly four bytes.
+    U32,
+    /// Exactly eight bytes.
+    U64,
+    /// A NUL-terminated string of at most `n - 1` characters.
+    String(u16),
+    /// At most `n` bytes of binary data; the handler checks exact sizes.
+    Binary(u16),
+    /// A nested attribute set.
+    Nested,
+}
+
+/// The attribute policy, indexed by attribute type (`POLICY[t]` is type `t`).
+/// The module turns it into the family's `nla_policy` table, so the kernel
+/// rejects unknown attributes and wrong lengths before any handler runs.
+pub const POLICY: [Kind; attr::MAX as usize + 1] = {
+    let mut p = [Kind::Reject; attr::MAX as usize + 1];
+    p[attr::VERSION as usize] = Kind::String(32);
+    p[attr::STATE as usize] = Kind::U8;
+    p[attr::HOOK_PACKETS as usize] = Kind::U64;
+    p[attr::PROTO as usize] = Kind::U8;
+    p[attr::VIP as usize] = Kind::Binary(16);
+    p[attr::PORT as usize] = Kind::U16;
+    p[attr::SCHEDULER as usize] = Kind::String(16);
+    p[attr::PERSISTENCE as usize] = Kind::U32;
+    p[attr::FLAGS as usize] = Kind::U32;
+    p[attr::REAL as usize] = Kind::Binary(16);
+    p[attr::WEIGHT as usize] = Kind::U32;
+    p[attr::MAC as usize] = Kind::Binary(6);
+    p[attr::IFINDEX as usize] = Kind::U32;
+    p[attr::REAL_STATE as usize] = Kind::U8;
+    p[attr::STATS as usize] = Kind::Nested;
+    p[attr::CLIENT as usize] = Kind::Binary(16);
+    p[attr::CLIENT_PORT as usize] = Kind::U16;
+    p[attr::CONN_STATE as usize] = Kind::U8;
+    p[attr::EXPIRES_MS as usize] = Kind::U32;
+    p[attr::TIMEOUT_TCP as usize] = Kind::U32;
+    p[attr::TIMEOUT_TCP_FIN as usize] = Kind::U32;
+    p[attr::TIMEOUT_UDP as usize] = Kind::U32;
+    p[attr::TIMEOUT_TCP_SYN as usize] = Kind::U32;
+    p[attr::TIMEOUT_TCP_CLOSE as usize] = Kind::U32;
+    p[attr::CONN_MAX as usize] = Kind::U32;
+    p[attr::CONN_COUNT as usize] = Kind::U32;
+    p[attr::FLOOD_RATE as usize] = Kind::U32;
+    p[attr::FLOOD_ACTIVE as usize] = Kind::U8;
+    p[attr::MAGLEV_SEED as usize] = Kind::U32;
+    p[attr::REASON as usize] = Kind::U8;
+    p[attr::EXPIRE_NODEST as usize] = Kind::U8;
+    p
+};
+
+/// Which commands change state, and so need CAP_NET_ADMIN in the netns's
+/// owning user namespace.
+pub const fn is_mutation(c: u8) -> bool {
+    matches!(
+        c,
+        cmd::SET_STATE
+            | cmd::SERVICE_NEW
+            | cmd::SERVICE_SET
+            | cmd::SERVICE_DEL
+            | cmd::REAL_NEW
+            | cmd::REAL_SET
+            | cmd::REAL_DEL
+            | cmd::CONN_DEL
+            | cmd::TIMEOUTS_SET
+            | cmd::LIMITS_SET
+            | cmd::FLUSH
+            | cmd::ZERO
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_attribute_below_max_has_a_policy() {
+        assert_eq!(POLICY[0], Kind::Reject, "type 0 is never valid");
+        for (t, k) in POLICY.iter().enumerate().skip(1) {
+            if t as u16 != attr::PAD {
+                assert_ne!(*k, Kind::Reject, "attribute {t} has no policy");
+            }
+        }
+    }
+
+    #[test]
+    fn reads_are_not_mutations() {
+        for c in [cmd::STATUS, cmd::SERVICE_GET, cmd::REAL_GET, cmd::CONN_GET, cmd::FLOW_QUERY] {
+            assert!(!is_mutation(c));
+        }
+        assert!(is_mutation(cmd::SET_STATE));
+        assert!(is_mutation(cmd::FLUSH));
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(FAMILY_NAME.to_bytes(), b"drlb");
+        assert_eq!(state_name(STATE_ACTIVE), "active");
+        assert_eq!(state_name(STATE_STANDBY), "standby");
+    }
+}

@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! drlb: a direct-routing layer-4 load balancer.
+//!
+//! A PRE_ROUTING netfilter hook, per network namespace, sends packets for a
+//! configured service to a real server by rewriting the destination MAC;
+//! configuration comes over the generic-netlink family `drlb`.
+//!
+//! Layout: `kapi/` is the only place with `unsafe` (safe abstractions over
+//! netfilter, pernet, genetlink and per-CPU data); the files next to this one
+//! are the load balancer's logic in safe Rust; `core/src/` holds the logic
+//! shared with userspace and tested on the host.
+
+use kernel::prelude::*;
+use kernel::sync::Arc;
+
+mod control;
+mod dataplane;
+mod kapi;
+mod netns;
+
+#[allow(unreachable_pub, dead_code)]
+#[path = "core/src/proto.rs"]
+mod proto;
+
+use kapi::{genetlink, pernet};
+
+/// The module's version, reported by `drlb-tool status`.
+const VERSION: &core::ffi::CStr = c"0.1.0";
+
+module! {
+    type: Drlb,
+    name: "drlb",
+    author: "drlb developers",
+    description: "drlb: direct-routing L4 load balancer",
+    license: "GPL",
+}
+
+struct Drlb {
+    // Fields drop in order: the netlink family goes first, so no request can
+    // reach per-namespace state while the pernet subsystem is torn down.
+    _family: genetlink::Family<control::Control>,
+    _pernet: Arc<pernet::Registration<netns::NetState>>,
+}
+
+impl kernel::Module for Drlb {
+    fn init(module: &'static ThisModule) -> Result<Self> {
+        let pernet = Arc::new(pernet::Registration::register()?, GFP_KERNEL)?;
+        let family =
+            genetlink::Family::register(&control::SPEC, control::Control::new(pernet.clone()), module)?;
+        pr_info!("drlb {} loaded\n", VERSION.to_str().unwrap_or("?"));
+        Ok(Self { _family: family, _pernet: pernet })
+    }
+}

@@ -1,0 +1,46 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# drlb's own bindgen run: the kernel tree records the exact bindgen command it
+# used for rust/bindings; we reuse its C flags with our header and allowlist.
+# Usage (from kbuild, cwd = the kernel's objtree): bindgen.sh HEADER OUT
+set -eu
+header=$1
+out=$2
+cmd=rust/bindings/.bindings_generated.rs.cmd
+[ -f "$cmd" ] || { echo "bindgen.sh: $cmd missing: is $(pwd) a built CONFIG_RUST tree?" >&2; exit 1; }
+: "${BINDGEN:=bindgen}"
+# The C flags are everything between ' -- ' and the ' ; sed' that follows.
+cflags=$(sed -n 's/^savedcmd_[^ ]* := .* -- \(.*\) ; sed .*$/\1/p' "$cmd" |
+	sed -e 's/-Wp,-MMD,[^ ]*//' -e 's/bindings_generated/drlb_bindings/g')
+[ -n "$cflags" ] || { echo "bindgen.sh: cannot parse $cmd" >&2; exit 1; }
+
+f() { printf -- '--allowlist-function %s ' "$@"; }
+t() { printf -- '--allowlist-type %s ' "$@"; }
+v() { printf -- '--allowlist-var %s ' "$@"; }
+
+# The recorded flags carry their own shell quoting ('"..."'), hence eval.
+# shellcheck disable=SC2046,SC2086
+set -f
+eval exec '"$BINDGEN"' '"$header"' \
+	--rust-target 1.68 --use-core --with-derive-default --ctypes-prefix ffi \
+	--no-layout-tests --no-doc-comments --no-debug '.*' \
+	--blocklist-type '__kernel_s?size_t' --blocklist-type __kernel_ptrdiff_t \
+	--opaque-type xregs_state --opaque-type desc_struct --opaque-type arch_lbr_state \
+	--opaque-type local_apic --opaque-type alt_instr --opaque-type x86_msi_data \
+	--opaque-type x86_msi_addr_lo --opaque-type spinlock \
+	--blocklist-function '__list_.*_report' \
+	$(f 'drlb_.*' nf_register_net_hooks nf_unregister_net_hooks \
+		register_pernet_subsys unregister_pernet_subsys \
+		genl_register_family genl_unregister_family genlmsg_put \
+		nla_put nla_put_64bit netlink_unicast \
+		free_percpu synchronize_net rcu_barrier) \
+	$(t nf_hook_ops nf_hook_state nf_inet_hooks nf_ip_hook_priorities \
+		nf_ip6_hook_priorities pernet_operations \
+		genl_family genl_ops genl_info genl_multicast_group genlmsghdr \
+		nla_policy nlattr netlink_callback netlink_ext_ack \
+		sk_buff net net_device ethhdr iphdr ipv6hdr tcphdr udphdr) \
+	$(v 'NF_ACCEPT' 'NF_DROP' 'NF_STOLEN' 'NFPROTO_.*' 'NLA_.*' \
+		'GENL_ADMIN_PERM' 'GENL_UNS_ADMIN_PERM' 'GENL_NAMSIZ' \
+		'NLM_F_MULTI' 'ETH_P_IP' 'ETH_P_IPV6' 'ETH_ALEN' 'ETH_HLEN' \
+		'IPPROTO_TCP' 'IPPROTO_UDP' 'EOPNOTSUPP' 'EMSGSIZE') \
+	-o '"$out"' -- $cflags

@@ -1,0 +1,344 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Generic netlink: a [`Family`] registered from a command table and an
+//! attribute policy, a [`Handler`] trait for the logic, and safe views of a
+//! request ([`Request`], [`Attr`]) and of a reply ([`Msg`]).
+
+use super::bindings;
+use super::net::Net;
+use crate::proto::Kind;
+use core::ffi::{c_int, c_void, CStr};
+use kernel::alloc::{flags::GFP_KERNEL, KBox, KVec};
+use kernel::error::{code::*, to_result, Error, Result};
+use kernel::types::Opaque;
+use kernel::ThisModule;
+
+/// One command of a family.
+pub(crate) struct Command {
+    /// The command number.
+    pub(crate) cmd: u8,
+    /// Needs CAP_NET_ADMIN in the namespace's owning user namespace.
+    pub(crate) admin: bool,
+}
+
+/// A failed request: an errno and, where useful, a message for the
+/// extended ACK that userspace prints.
+pub(crate) struct NlError {
+    errno: Error,
+    msg: Option<&'static CStr>,
+}
+
+impl NlError {
+    /// An error with an extack message.
+    pub(crate) fn msg(errno: Error, msg: &'static CStr) -> Self {
+        Self { errno, msg: Some(msg) }
+    }
+}
+
+impl From<Error> for NlError {
+    fn from(errno: Error) -> Self {
+        Self { errno, msg: None }
+    }
+}
+
+/// The logic behind a family.
+pub(crate) trait Handler: Send + Sync + Sized + 'static {
+    /// The commands answered by [`Handler::doit`].
+    const COMMANDS: &'static [Command];
+
+    /// Handles one request.
+    fn doit(&self, req: &Request<'_>) -> core::result::Result<(), NlError>;
+}
+
+/// The static description of a family.
+pub(crate) struct Spec {
+    /// The family name.
+    pub(crate) name: &'static CStr,
+    /// The protocol version.
+    pub(crate) version: u8,
+    /// The attribute policy, indexed by attribute type.
+    pub(crate) policy: &'static [Kind],
+}
+
+#[repr(C)]
+struct Inner<H> {
+    // First, so that a `genl_family` pointer is also a pointer to `Inner`.
+    family: Opaque<bindings::genl_family>,
+    ops: KVec<bindings::genl_ops>,
+    policy: KVec<bindings::nla_policy>,
+    handler: H,
+}
+
+/// A registered generic-netlink family; unregisters on drop.
+pub(crate) struct Family<H: Handler> {
+    inner: KBox<Inner<H>>,
+}
+
+// SAFETY: the family may be unregistered from any thread; `H` is `Send + Sync`.
+unsafe impl<H: Handler> Send for Family<H> {}
+// SAFETY: `&Family` exposes nothing mutable.
+unsafe impl<H: Handler> Sync for Family<H> {}
+
+impl<H: Handler> Family<H> {
+    /// Registers the family described by `spec`, with `handler` behind it.
+    pub(crate) fn register(spec: &Spec, handler: H, module: &'static ThisModule) -> Result<Self> {
+        let mut policy = KVec::with_capacity(spec.policy.len(), GFP_KERNEL)?;
+        for kind in spec.policy {
+            policy.push(nla_policy(*kind), GFP_KERNEL)?;
+        }
+        let mut ops = KVec::with_capacity(H::COMMANDS.len(), GFP_KERNEL)?;
+        for c in H::COMMANDS {
+            let op = bindings::genl_ops {
+                doit: Some(doit_callback::<H>),
+                cmd: c.cmd,
+                flags: if c.admin { bindings::GENL_UNS_ADMIN_PERM as u8 } else { 0 },
+                ..Default::default()
+            };
+            ops.push(op, GFP_KERNEL)?;
+        }
+        let inner = KBox::new(
+            Inner { family: Opaque::new(bindings::genl_family::default()), ops, policy, handler },
+            GFP_KERNEL,
+        )?;
+        // SAFETY: `inner` is exclusively ours until registered.
+        let f = unsafe { &mut *inner.family.get() };
+        let name = spec.name.to_bytes();
+        if name.len() >= f.name.len() {
+            return Err(EINVAL);
+        }
+        for (d, s) in f.name.iter_mut().zip(name) {
+            *d = *s as _;
+        }
+        f.version = spec.version.into();
+        f.maxattr = (spec.policy.len() - 1) as u32;
+        f.policy = inner.policy.as_ptr();
+        f.ops = inner.ops.as_ptr();
+        f.n_ops = inner.ops.len() as u8;
+        f.resv_start_op = 0; // strict validation for every command
+        f.set_netnsok(1);
+        f.module = module.as_ptr().cast();
+        // SAFETY: the family, its ops and its policy are initialised and stay
+        // at their heap addresses until `drop` unregisters the family.
+        to_result(unsafe { bindings::genl_register_family(inner.family.get()) })?;
+        Ok(Self { inner })
+    }
+}
+
+impl<H: Handler> Drop for Family<H> {
+    fn drop(&mut self) {
+        // SAFETY: registered in `register`. Unregistering waits for running
+        // handlers, so none can see `inner` after this.
+        unsafe { bindings::genl_unregister_family(self.inner.family.get()) };
+    }
+}
+
+fn nla_policy(kind: Kind) -> bindings::nla_policy {
+    let (t, len) = match kind {
+        Kind::Reject => (bindings::NLA_REJECT, 0),
+        Kind::U8 => (bindings::NLA_U8, 0),
+        Kind::U16 => (bindings::NLA_U16, 0),
+        Kind::U32 => (bindings::NLA_U32, 0),
+        Kind::U64 => (bindings::NLA_U64, 0),
+        // NLA_NUL_STRING's len is the longest string, without the NUL.
+        Kind::String(n) => (bindings::NLA_NUL_STRING, n - 1),
+        Kind::Binary(n) => (bindings::NLA_BINARY, n),
+        Kind::Nested => (bindings::NLA_NESTED, 0),
+    };
+    bindings::nla_policy { type_: t as u8, len, ..Default::default() }
+}
+
+/// A request being handled (`struct genl_info`).
+pub(crate) struct Request<'a> {
+    info: &'a bindings::genl_info,
+}
+
+impl<'a> Request<'a> {
+    /// The command number.
+    pub(crate) fn cmd(&self) -> u8 {
+        // SAFETY: `genlhdr` is valid for the request.
+        unsafe { (*self.info.genlhdr).cmd }
+    }
+
+    /// The namespace of the socket that sent the request.
+    pub(crate) fn net(&self) -> &'a Net {
+        // SAFETY: the requesting socket holds a reference on its namespace
+        // for the duration of the request.
+        unsafe { Net::from_raw(bindings::drlb_genl_info_net(self.info)) }
+    }
+
+    /// Attribute `t`, if present (the policy has already checked its type and
+    /// length).
+    #[allow(dead_code)]
+    pub(crate) fn attr(&self, t: u16) -> Option<Attr<'a>> {
+        let maxattr = self.family().maxattr as usize;
+        if t as usize > maxattr || self.info.attrs.is_null() {
+            return None;
+        }
+        // SAFETY: `attrs` has `maxattr + 1` entries.
+        let nla = unsafe { *self.info.attrs.add(t as usize) };
+        // SAFETY: a non-null entry points to a validated attribute inside the
+        // request, which outlives `'a`.
+        (!nla.is_null()).then(|| Attr { nla: unsafe { &*nla } })
+    }
+
+    fn family(&self) -> &'a bindings::genl_family {
+        // SAFETY: `family` is our registered family.
+        unsafe { &*self.info.family }
+    }
+
+    /// Starts a reply to this request with command `cmd`.
+    pub(crate) fn reply(&self, cmd: u8) -> Result<Msg> {
+        // SAFETY: no preconditions.
+        let skb = unsafe { bindings::drlb_genlmsg_new() };
+        if skb.is_null() {
+            return Err(ENOMEM);
+        }
+        // SAFETY: `skb` is a fresh message; the family is ours.
+        let hdr = unsafe {
+            bindings::genlmsg_put(skb, self.info.snd_portid, self.info.snd_seq, self.family(), 0, cmd)
+        };
+        if hdr.is_null() {
+            // SAFETY: `skb` was allocated above and not handed on.
+            unsafe { bindings::drlb_nlmsg_free(skb) };
+            return Err(super::errno::emsgsize());
+        }
+        Ok(Msg { skb, hdr })
+    }
+}
+
+/// A validated attribute of a request.
+pub(crate) struct Attr<'a> {
+    nla: &'a bindings::nlattr,
+}
+
+#[allow(dead_code)]
+impl<'a> Attr<'a> {
+    /// The payload.
+    pub(crate) fn bytes(&self) -> &'a [u8] {
+        const NLA_HDRLEN: usize = 4;
+        let len = (self.nla.nla_len as usize).saturating_sub(NLA_HDRLEN);
+        // SAFETY: netlink validated that `nla_len` bytes from the header lie
+        // inside the message.
+        unsafe { core::slice::from_raw_parts((self.nla as *const _ as *const u8).add(NLA_HDRLEN), len) }
+    }
+
+    fn array<const N: usize>(&self) -> [u8; N] {
+        let mut a = [0u8; N];
+        let b = self.bytes();
+        let n = b.len().min(N);
+        a[..n].copy_from_slice(&b[..n]);
+        a
+    }
+
+    /// The payload as a `u8`.
+    pub(crate) fn u8(&self) -> u8 {
+        self.array::<1>()[0]
+    }
+
+    /// The payload as a host-order `u16`.
+    pub(crate) fn u16(&self) -> u16 {
+        u16::from_ne_bytes(self.array())
+    }
+
+    /// The payload as a host-order `u32`.
+    pub(crate) fn u32(&self) -> u32 {
+        u32::from_ne_bytes(self.array())
+    }
+
+    /// The payload as a host-order `u64`.
+    pub(crate) fn u64(&self) -> u64 {
+        u64::from_ne_bytes(self.array())
+    }
+}
+
+/// A message being built; freed on drop unless sent.
+pub(crate) struct Msg {
+    skb: *mut bindings::sk_buff,
+    hdr: *mut c_void,
+}
+
+impl Msg {
+    fn put(&mut self, t: u16, data: &[u8]) -> Result {
+        // SAFETY: `skb` is our message; `data` is valid for its length.
+        to_result(unsafe {
+            bindings::nla_put(self.skb, t as c_int, data.len() as c_int, data.as_ptr().cast())
+        })
+    }
+
+    /// Adds a `u8` attribute.
+    pub(crate) fn put_u8(&mut self, t: u16, v: u8) -> Result {
+        self.put(t, &[v])
+    }
+
+    /// Adds a host-order `u16` attribute.
+    #[allow(dead_code)]
+    pub(crate) fn put_u16(&mut self, t: u16, v: u16) -> Result {
+        self.put(t, &v.to_ne_bytes())
+    }
+
+    /// Adds a host-order `u32` attribute.
+    #[allow(dead_code)]
+    pub(crate) fn put_u32(&mut self, t: u16, v: u32) -> Result {
+        self.put(t, &v.to_ne_bytes())
+    }
+
+    /// Adds a host-order `u64` attribute, aligned with a `pad` attribute.
+    pub(crate) fn put_u64(&mut self, t: u16, v: u64, pad: u16) -> Result {
+        let b = v.to_ne_bytes();
+        // SAFETY: as in `put`.
+        to_result(unsafe {
+            bindings::nla_put_64bit(self.skb, t as c_int, 8, b.as_ptr().cast(), pad as c_int)
+        })
+    }
+
+    /// Adds a NUL-terminated string attribute.
+    pub(crate) fn put_str(&mut self, t: u16, s: &CStr) -> Result {
+        self.put(t, s.to_bytes_with_nul())
+    }
+
+    /// Finishes the message and sends it as the reply to `req`.
+    pub(crate) fn send_reply(self, req: &Request<'_>) -> Result {
+        let this = core::mem::ManuallyDrop::new(self);
+        // SAFETY: `hdr` is this message's header; `genlmsg_reply` consumes
+        // the skb whatever it returns, so it is not freed again.
+        unsafe {
+            bindings::drlb_genlmsg_end(this.skb, this.hdr);
+            to_result(bindings::drlb_genlmsg_reply(this.skb, req.info as *const _ as *mut _))
+        }
+    }
+}
+
+impl Drop for Msg {
+    fn drop(&mut self) {
+        // SAFETY: the message was never handed to the kernel.
+        unsafe { bindings::drlb_nlmsg_free(self.skb) };
+    }
+}
+
+/// # Safety
+///
+/// Called by genetlink for a family registered by [`Family::register`], with a
+/// request that has passed the policy.
+unsafe extern "C" fn doit_callback<H: Handler>(
+    _skb: *mut bindings::sk_buff,
+    info: *mut bindings::genl_info,
+) -> c_int {
+    // SAFETY: `info` is valid for the call.
+    let info = unsafe { &*info };
+    // SAFETY: `info.family` is the first field of our `Inner<H>`, which lives
+    // until the family is unregistered, after the last call.
+    let inner = unsafe { &*info.family.cast::<Inner<H>>() };
+    let req = Request { info };
+    match inner.handler.doit(&req) {
+        Ok(()) => 0,
+        Err(e) => {
+            if let Some(msg) = e.msg {
+                if !info.extack.is_null() {
+                    // SAFETY: extack is valid for the request; `msg` is static.
+                    unsafe { (*info.extack)._msg = msg.as_ptr() };
+                }
+            }
+            e.errno.to_errno()
+        }
+    }
+}

@@ -1,0 +1,18 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The kernel API layer: the only place in drlb with `unsafe` and FFI.
+//!
+//! Each file wraps one kernel facility in a small safe abstraction, in the
+//! style of `kernel::net::phy`: `#[repr(transparent)]` wrappers over
+//! `Opaque<T>`, RAII registrations that unregister on drop, and a `// SAFETY:`
+//! comment on every unsafe block. The raw items come from drlb's own
+//! allowlisted bindgen run (`bindings.rs`) plus one-line C wrappers of static
+//! inlines and macros (`helpers.c`).
+
+mod bindings;
+pub(crate) mod errno;
+pub(crate) mod genetlink;
+pub(crate) mod net;
+pub(crate) mod netfilter;
+pub(crate) mod percpu;
+pub(crate) mod pernet;

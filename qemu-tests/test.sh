@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# `make test`: host unit tests, the build, the harness self-test and every
+# guest scenario. The last line is the combined "N passed, N failed"; the
+# exit status is non-zero on any failure.
+#   test.sh            everything
+#   test.sh NAME       build, then only guest scenario NAME
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(dirname "$here")
+cd "$top"
+passed=0 failed=0
+tally() { # from a "... N passed ... N failed" line
+	local p f
+	p=$(grep -oE '[0-9]+ passed' <<<"$1" | grep -oE '[0-9]+' || echo 0)
+	f=$(grep -oE '[0-9]+ failed' <<<"$1" | grep -oE '[0-9]+' || echo 0)
+	passed=$((passed + p)); failed=$((failed + f))
+}
+finish() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]; exit $?; }
+
+if [ -z "${1:-}" ]; then
+	echo "== host: cargo test"
+	log=$(mktemp)
+	cargo test --locked --workspace 2>&1 | tee "$log" | grep -E '^test |test result|error' | grep -v '\.\.\. ok$'
+	cargo_rc=${PIPESTATUS[0]}
+	while read -r line; do tally "$line"; done < <(grep '^test result:' "$log")
+	if [ "$cargo_rc" -ne 0 ] && ! grep -q '^test result: FAILED' "$log"; then
+		echo "host: cargo test failed to build"; tail -n 20 "$log"; failed=$((failed + 1))
+	fi
+	rm -f "$log"
+fi
+
+echo "== build: kernel, drlb.ko, drlb-tool, vrrpd"
+if ! make -s -C "$top" module tools; then
+	echo "build failed"; failed=$((failed + 1)); finish
+fi
+
+if [ -z "${1:-}" ]; then
+	echo "== harness self-test (a failing scenario must fail the run)"
+	if "$here/selftest.sh"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+fi
+
+echo "== guest scenarios"
+out=$("$here/run.sh" "$@" | tee /dev/stderr | tail -n1)
+tally "$out"
+finish
