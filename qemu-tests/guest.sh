@@ -35,7 +35,7 @@ run_one() {
 		detail="rmmod drlb failed"
 	fi
 	if [ -w $kmemleak ]; then
-		echo scan >$kmemleak; echo scan >$kmemleak
+		echo scan >$kmemleak
 		if [ -s $kmemleak ]; then
 			detail="${detail:+$detail; }kmemleak report"
 			cat $kmemleak >>"$log"

@@ -72,15 +72,14 @@ build() {
 	local start; start=$(date +%s)
 	echo "kernel: building bzImage and modules in $tree (log: $log)"
 	progress "$log" "$start" &
-	local ppid=$!
-	trap 'kill $ppid 2>/dev/null || true' EXIT
+	progress_pid=$!
+	trap 'kill $progress_pid 2>/dev/null || true' EXIT
 	if ! make "${KMAKE_VARS[@]}" -j"$(($(nproc) + 1))" bzImage modules >>"$log" 2>&1; then
-		kill $ppid 2>/dev/null || true
 		tail -n 40 "$log" >&2
 		echo "kernel: build failed, see $log" >&2
 		exit 1
 	fi
-	kill $ppid 2>/dev/null || true
+	kill $progress_pid 2>/dev/null || true
 	local took=$(($(date +%s) - start))
 	echo "$took" >"$top/build-seconds"
 	touch "$top/.built"

@@ -35,23 +35,26 @@ dir4() { echo "198.51.100.$((2 + $1))"; }
 dir6() { echo "2001:db8:1::$((2 + $1))"; }
 rs4() { echo "198.51.100.$((20 + $1))"; }
 rs6() { echo "2001:db8:1::$((20 + $1))"; }
-mac_of() { n "$1" cat /sys/class/net/eth0/address; }
+mac_of() { ip -n "$(ns "$1")" -br link show eth0 | awk '{print $3}'; }
 
-_topo_host() { # name ipv4 ipv6: a namespace with eth0 on the bridge
-	local h=$1
-	ip netns add "$(ns "$h")"
-	n "$h" ip link set lo up
-	ip -n "$(ns sw)" link add "$h" type veth peer name eth0 netns "$(ns "$h")"
-	ip -n "$(ns sw)" link set "$h" master br0 up
-	n "$h" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.eth0.accept_dad=0
-	n "$h" ip addr add "$2/24" dev eth0
-	n "$h" ip -6 addr add "$3/64" dev eth0 nodad
-	n "$h" ip link set eth0 up
+# Under TCG every exec costs a few hundred milliseconds, so the topology is
+# built with one `ip -b` per namespace and one sysctl call per host.
+_topo_host() { # name ipv4 ipv6 [sysctl...]: a namespace with eth0 on the bridge
+	local h=$1 v4=$2 v6=$3; shift 3
 	TOPO_HOSTS+=("$h")
+	_sw_batch+="link add $h type veth peer name eth0 netns $(ns "$h")
+link set $h master br0 up
+"
+	_host_batch[$h]="link set lo up
+addr add $v4/24 dev eth0
+addr add $v6/64 dev eth0 nodad
+link set eth0 up
+"
+	_host_sysctl[$h]="net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 $*"
 }
 
 topo_up() {
-	local directors=1 reals=2 opt OPTIND=1
+	local directors=1 reals=2 opt OPTIND=1 i h
 	while getopts "d:r:" opt; do
 		case $opt in
 		d) directors=$OPTARG ;;
@@ -60,42 +63,59 @@ topo_up() {
 		esac
 	done
 	TOPO_DIRECTORS=$directors TOPO_REALS=$reals
-	ip netns add "$(ns sw)"
-	n sw ip link set lo up
-	n sw ip link add br0 type bridge
-	n sw ip link set br0 up
+	_sw_batch="link add br0 type bridge
+link set br0 up
+link set lo up
+"
+	declare -gA _host_batch=() _host_sysctl=()
 	_topo_host client "$CLIENT4" "$CLIENT6"
-	local i
+	_host_batch[client]+="route add $VIP4/32 via $(dir4 1)
+route add $VIP6/128 via $(dir6 1)
+"
 	for ((i = 1; i <= directors; i++)); do
-		_topo_host "dir$i" "$(dir4 "$i")" "$(dir6 "$i")"
 		# A director routes like a router but never redirects the client
 		# to a real server on the same segment.
-		n "dir$i" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
-			net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.eth0.send_redirects=0
+		_topo_host "dir$i" "$(dir4 "$i")" "$(dir6 "$i")" net.ipv4.ip_forward=1 \
+			net.ipv6.conf.all.forwarding=1 net.ipv4.conf.all.send_redirects=0 \
+			net.ipv4.conf.default.send_redirects=0
 	done
 	for ((i = 1; i <= reals; i++)); do
-		_topo_host "rs$i" "$(rs4 "$i")" "$(rs6 "$i")"
-		n "rs$i" ip addr add "$VIP4/32" dev lo
-		n "rs$i" ip -6 addr add "$VIP6/128" dev lo nodad
-		n "rs$i" sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 \
-			net.ipv4.conf.eth0.arp_ignore=1 net.ipv4.conf.eth0.arp_announce=2
+		_topo_host "rs$i" "$(rs4 "$i")" "$(rs6 "$i")" net.ipv4.conf.all.arp_ignore=1 \
+			net.ipv4.conf.all.arp_announce=2 net.ipv4.conf.default.arp_ignore=1 \
+			net.ipv4.conf.default.arp_announce=2
+		_host_batch[rs$i]+="addr add $VIP4/32 dev lo
+addr add $VIP6/128 dev lo nodad
+"
 	done
-	n client ip route add "$VIP4/32" via "$(dir4 1)"
-	n client ip -6 route add "$VIP6/128" via "$(dir6 1)"
+	local adds="netns add $(ns sw)"$'\n'
+	for h in "${TOPO_HOSTS[@]}"; do adds+="netns add $(ns "$h")"$'\n'; done
+	ip -b - <<<"$adds"
+	# sysctls first: "default" values then apply to the eth0 created next.
+	for h in "${TOPO_HOSTS[@]}"; do
+		# shellcheck disable=SC2086
+		n "$h" sysctl -qw ${_host_sysctl[$h]}
+	done
+	ip -n "$(ns sw)" -b - <<<"$_sw_batch"
+	for h in "${TOPO_HOSTS[@]}"; do ip -n "$(ns "$h")" -b - <<<"${_host_batch[$h]}"; done
 }
 
-# Kills exactly the processes in our namespaces, then deletes them.
+# Kills exactly the processes in our namespaces (found with bash's -ef, no
+# exec per namespace), then deletes the namespaces in one `ip -b`.
 topo_down() {
-	local h pids
-	for h in "${TOPO_HOSTS[@]}" sw; do
-		pids=$(ip netns pids "$(ns "$h")" 2>/dev/null || true)
-		[ -z "$pids" ] || kill $pids 2>/dev/null || true
+	local h p dels="" pids=()
+	for p in /proc/[0-9]*; do
+		for h in "${TOPO_HOSTS[@]}" sw; do
+			if [[ $p/ns/net -ef /run/netns/$(ns "$h") ]]; then pids+=("${p#/proc/}"); break; fi
+		done
 	done
-	sleep 0.2
+	if ((${#pids[@]})); then
+		kill "${pids[@]}" 2>/dev/null || true
+		sleep 0.2
+		kill -9 "${pids[@]}" 2>/dev/null || true
+	fi
 	for h in "${TOPO_HOSTS[@]}" sw; do
-		pids=$(ip netns pids "$(ns "$h")" 2>/dev/null || true)
-		[ -z "$pids" ] || kill -9 $pids 2>/dev/null || true
-		ip netns del "$(ns "$h")" 2>/dev/null || true
+		[ -e "/run/netns/$(ns "$h")" ] && dels+="netns del $(ns "$h")"$'\n'
 	done
+	[ -z "$dels" ] || ip -b - <<<"$dels" || true
 	TOPO_HOSTS=()
 }
