@@ -7,4 +7,8 @@
 //! paths: siblings are reached through `super::`.
 #![no_std]
 
+pub mod hash;
+pub mod maglev;
 pub mod proto;
+pub mod sched;
+pub mod tcp_state;

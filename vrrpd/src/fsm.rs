@@ -1,0 +1,1017 @@
+//! The VRRP state machine of RFC 5798 §6.4 (and RFC 3768 §6.4 for v2),
+//! without I/O.
+//!
+//! The caller feeds [`Event`]s with the current monotonic time (a
+//! [`Duration`] since any fixed origin) into [`Instance::handle`], carries
+//! out the returned [`Action`]s in order, and calls `handle(now,
+//! Event::Timer)` once [`Instance::next_deadline`] has passed. Received
+//! adverts must first pass [`crate::packet::RxCheck`].
+
+use crate::packet::Version;
+use std::fmt;
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// Centisecond, the unit of VRRPv3 intervals.
+const CENTISECOND: Duration = Duration::from_millis(10);
+/// Priority of the address owner.
+pub const OWNER_PRIORITY: u8 = 255;
+/// Priority a resigning master advertises.
+pub const RESIGN_PRIORITY: u8 = 0;
+
+/// What an [`Instance`] is configured with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Params {
+    /// Virtual router ID.
+    pub vrid: u8,
+    /// Local priority, 1..=255; 255 is the address owner.
+    pub priority: u8,
+    /// Protocol version; v2 never learns the master's interval and uses a
+    /// skew of (256 − Priority)/256 s.
+    pub version: Version,
+    /// Advertisement_Interval in centiseconds (v2: a multiple of 100).
+    pub advert_interval_cs: u16,
+    /// Preempt_Mode: take over from a lower-priority master.
+    pub preempt: bool,
+    /// Keepalived's preempt_delay: after first seeing a lower-priority
+    /// master, keep accepting it this long before preempting.
+    pub preempt_delay: Duration,
+    /// The local primary address, compared with a master's source address
+    /// to break priority ties.
+    pub primary_addr: IpAddr,
+}
+
+/// Why [`Instance::new`] refused its [`Params`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParamsError {
+    /// Priority 0 is reserved for a resigning master.
+    ZeroPriority,
+    /// An advertisement interval of zero.
+    ZeroInterval,
+}
+
+impl fmt::Display for ParamsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ParamsError::ZeroPriority => "priority must be 1..=255",
+            ParamsError::ZeroInterval => "advertisement interval must not be zero",
+        })
+    }
+}
+
+impl std::error::Error for ParamsError {}
+
+/// The protocol state (RFC 5798 §6.4), plus keepalived's Fault state for
+/// a down interface.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum State {
+    /// Not started, or shut down.
+    Initialize,
+    /// Monitoring the master; takes over when Master_Down_Timer fires.
+    Backup,
+    /// Owns the virtual addresses and advertises.
+    Master,
+    /// Started but the interface is down; resumes on [`Event::InterfaceUp`].
+    Fault,
+}
+
+/// Something that happened to the instance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// Start the instance (RFC "Startup event").
+    Startup,
+    /// Stop the instance (RFC "Shutdown event").
+    Shutdown,
+    /// The interface (and every tracked one) is up again.
+    InterfaceUp,
+    /// The interface (or a tracked one) went down.
+    InterfaceDown,
+    /// [`Instance::next_deadline`] has passed.
+    Timer,
+    /// An advert that passed the receive checks.
+    Advert {
+        /// The sender's priority.
+        priority: u8,
+        /// The advert's interval in centiseconds (v2: seconds × 100).
+        max_adver_int_cs: u16,
+        /// The sender's (IP source) address, for the tie-break.
+        src_addr: IpAddr,
+    },
+}
+
+/// What the caller must do, in the order returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Send an advert with this priority (0: resigning). When leaving
+    /// Master for Fault the send may fail if the link is down; that's fine.
+    SendAdvert {
+        /// Priority to advertise.
+        priority: u8,
+    },
+    /// Now master: add the VIPs, send gratuitous ARP / unsolicited NA,
+    /// switch drlb to active.
+    BecomeMaster,
+    /// Now backup: switch drlb to standby first, then remove any VIPs.
+    BecomeBackup,
+    /// Now in Initialize: release the VIPs if held, drlb standby.
+    EnterInit,
+    /// Now in Fault: release the VIPs if held, drlb standby.
+    EnterFault,
+}
+
+/// One virtual router's protocol state.
+#[derive(Clone, Debug)]
+pub struct Instance {
+    params: Params,
+    state: State,
+    iface_up: bool,
+    master_adver_interval: Duration,
+    adver_timer: Option<Duration>,
+    master_down_timer: Option<Duration>,
+    preempt_at: Option<Duration>,
+}
+
+impl Instance {
+    /// A new instance in [`State::Initialize`], its interface taken as up.
+    pub fn new(params: Params) -> Result<Self, ParamsError> {
+        if params.priority == 0 {
+            return Err(ParamsError::ZeroPriority);
+        }
+        if params.advert_interval_cs == 0 {
+            return Err(ParamsError::ZeroInterval);
+        }
+        let master_adver_interval = CENTISECOND * u32::from(params.advert_interval_cs);
+        Ok(Instance {
+            params,
+            state: State::Initialize,
+            iface_up: true,
+            master_adver_interval,
+            adver_timer: None,
+            master_down_timer: None,
+            preempt_at: None,
+        })
+    }
+
+    /// The configuration.
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+
+    /// The current state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// When to deliver [`Event::Timer`] next, if any timer runs.
+    pub fn next_deadline(&self) -> Option<Duration> {
+        match (self.adver_timer, self.master_down_timer) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Advertisement_Interval: how often a master advertises.
+    pub fn advertisement_interval(&self) -> Duration {
+        CENTISECOND * u32::from(self.params.advert_interval_cs)
+    }
+
+    /// Master_Adver_Interval: the master's interval as learned (v3), or
+    /// ours (v2, and v3 before any advert).
+    pub fn master_adver_interval(&self) -> Duration {
+        self.master_adver_interval
+    }
+
+    /// Skew_Time: v3 ((256 − Priority) × Master_Adver_Interval) / 256,
+    /// v2 (256 − Priority) / 256 s.
+    pub fn skew_time(&self) -> Duration {
+        let base = match self.params.version {
+            Version::V3 => self.master_adver_interval,
+            Version::V2 => Duration::from_secs(1),
+        };
+        base * (256 - u32::from(self.params.priority)) / 256
+    }
+
+    /// Master_Down_Interval: 3 × Master_Adver_Interval + Skew_Time.
+    pub fn master_down_interval(&self) -> Duration {
+        self.master_adver_interval * 3 + self.skew_time()
+    }
+
+    /// Apply `event` at time `now`; returns what the caller must do.
+    pub fn handle(&mut self, now: Duration, event: Event) -> Vec<Action> {
+        match event {
+            Event::InterfaceUp => self.interface_up(now),
+            Event::InterfaceDown => self.interface_down(),
+            Event::Shutdown => self.shutdown(),
+            _ => match self.state {
+                State::Initialize => self.initialize(now, event),
+                State::Backup => self.backup(now, event),
+                State::Master => self.master(now, event),
+                State::Fault => Vec::new(),
+            },
+        }
+    }
+
+    /// §6.4.1 Initialize: only Startup matters.
+    fn initialize(&mut self, now: Duration, event: Event) -> Vec<Action> {
+        match event {
+            Event::Startup if !self.iface_up => self.enter_fault(),
+            Event::Startup => self.startup(now),
+            _ => Vec::new(),
+        }
+    }
+
+    /// §6.4.1 Startup: the owner becomes master at once, others backup.
+    fn startup(&mut self, now: Duration) -> Vec<Action> {
+        if self.params.priority == OWNER_PRIORITY {
+            self.become_master(now)
+        } else {
+            self.master_adver_interval = self.advertisement_interval();
+            self.become_backup(now)
+        }
+    }
+
+    /// §6.4.2 Backup.
+    fn backup(&mut self, now: Duration, event: Event) -> Vec<Action> {
+        match event {
+            Event::Timer if self.master_down_timer.is_some_and(|t| t <= now) => {
+                self.become_master(now)
+            }
+            Event::Advert {
+                priority,
+                max_adver_int_cs,
+                ..
+            } => {
+                self.backup_advert(now, priority, max_adver_int_cs);
+                Vec::new()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn backup_advert(&mut self, now: Duration, priority: u8, max_adver_int_cs: u16) {
+        let local = self.params.priority;
+        if priority == RESIGN_PRIORITY {
+            self.master_down_timer = Some(now + self.skew_time());
+        } else if !self.params.preempt || priority >= local || self.preempt_delayed(now) {
+            if priority >= local {
+                self.preempt_at = None;
+            }
+            self.learn_interval(max_adver_int_cs);
+            self.master_down_timer = Some(now + self.master_down_interval());
+        }
+        // else: preempting a lower-priority master; discard, let the timer run.
+    }
+
+    /// Whether preemption of a lower-priority master is still held off by
+    /// preempt_delay; starts the delay on the first such advert.
+    fn preempt_delayed(&mut self, now: Duration) -> bool {
+        if self.params.preempt_delay.is_zero() {
+            return false;
+        }
+        let at = *self
+            .preempt_at
+            .get_or_insert(now + self.params.preempt_delay);
+        now < at
+    }
+
+    /// v3 backups take the master's interval (never below 1 cs); v2 keeps
+    /// its own, which the receive checks made equal.
+    fn learn_interval(&mut self, max_adver_int_cs: u16) {
+        if self.params.version == Version::V3 {
+            self.master_adver_interval = CENTISECOND * u32::from(max_adver_int_cs.max(1));
+        }
+    }
+
+    /// §6.4.3 Master.
+    fn master(&mut self, now: Duration, event: Event) -> Vec<Action> {
+        match event {
+            Event::Timer if self.adver_timer.is_some_and(|t| t <= now) => self.advertise(now),
+            Event::Advert {
+                priority: RESIGN_PRIORITY,
+                ..
+            } => self.advertise(now),
+            Event::Advert {
+                priority,
+                max_adver_int_cs,
+                src_addr,
+            } => {
+                if self.loses_to(priority, src_addr) {
+                    self.learn_interval(max_adver_int_cs);
+                    self.become_backup(now)
+                } else {
+                    Vec::new()
+                }
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Whether a master yields to an advert: higher priority, or equal
+    /// priority from a greater primary address (unsigned, network order).
+    fn loses_to(&self, priority: u8, src_addr: IpAddr) -> bool {
+        let local = self.params.priority;
+        priority > local || (priority == local && src_addr > self.params.primary_addr)
+    }
+
+    fn advertise(&mut self, now: Duration) -> Vec<Action> {
+        self.adver_timer = Some(now + self.advertisement_interval());
+        vec![Action::SendAdvert {
+            priority: self.params.priority,
+        }]
+    }
+
+    fn become_master(&mut self, now: Duration) -> Vec<Action> {
+        self.state = State::Master;
+        self.master_down_timer = None;
+        self.preempt_at = None;
+        let mut actions = self.advertise(now);
+        actions.push(Action::BecomeMaster);
+        actions
+    }
+
+    fn become_backup(&mut self, now: Duration) -> Vec<Action> {
+        self.state = State::Backup;
+        self.adver_timer = None;
+        self.preempt_at = None;
+        self.master_down_timer = Some(now + self.master_down_interval());
+        vec![Action::BecomeBackup]
+    }
+
+    /// Leave Master (resigning with a priority-0 advert) or Backup: cancel
+    /// the timers.
+    fn leave(&mut self) -> Vec<Action> {
+        let resign = self.state == State::Master;
+        self.adver_timer = None;
+        self.master_down_timer = None;
+        self.preempt_at = None;
+        if resign {
+            vec![Action::SendAdvert {
+                priority: RESIGN_PRIORITY,
+            }]
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// §6.4.2 (305) / §6.4.3 (605) Shutdown; also ends Fault.
+    fn shutdown(&mut self) -> Vec<Action> {
+        if self.state == State::Initialize {
+            return Vec::new();
+        }
+        let mut actions = self.leave();
+        self.state = State::Initialize;
+        actions.push(Action::EnterInit);
+        actions
+    }
+
+    fn enter_fault(&mut self) -> Vec<Action> {
+        let mut actions = self.leave();
+        self.state = State::Fault;
+        actions.push(Action::EnterFault);
+        actions
+    }
+
+    fn interface_down(&mut self) -> Vec<Action> {
+        self.iface_up = false;
+        match self.state {
+            State::Backup | State::Master => self.enter_fault(),
+            State::Initialize | State::Fault => Vec::new(),
+        }
+    }
+
+    /// Leaving Fault runs the Initialize Startup branch again.
+    fn interface_up(&mut self, now: Duration) -> Vec<Action> {
+        self.iface_up = true;
+        match self.state {
+            State::Fault => self.startup(now),
+            _ => Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+    use Action::*;
+    use Event::*;
+
+    const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2));
+    const LOWER: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+    const HIGHER: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 3));
+
+    fn params() -> Params {
+        Params {
+            vrid: 51,
+            priority: 100,
+            version: Version::V3,
+            advert_interval_cs: 100,
+            preempt: true,
+            preempt_delay: Duration::ZERO,
+            primary_addr: LOCAL,
+        }
+    }
+
+    fn us(micros: u64) -> Duration {
+        Duration::from_micros(micros)
+    }
+
+    fn ms(millis: u64) -> Duration {
+        Duration::from_millis(millis)
+    }
+
+    fn advert(priority: u8, max_adver_int_cs: u16, src_addr: IpAddr) -> Event {
+        Advert {
+            priority,
+            max_adver_int_cs,
+            src_addr,
+        }
+    }
+
+    #[derive(Clone, Copy, Debug)]
+    enum Start {
+        Init,
+        Backup,
+        Master,
+        Fault,
+    }
+
+    /// Bring an instance into `start`; returns it and the time it got there.
+    fn reach(p: Params, start: Start) -> (Instance, Duration) {
+        let mut i = Instance::new(p).unwrap();
+        let zero = Duration::ZERO;
+        match start {
+            Start::Init => {}
+            Start::Backup => assert_eq!(i.handle(zero, Startup), [BecomeBackup]),
+            Start::Master => {
+                i.handle(zero, Startup);
+                let t = i.next_deadline().unwrap();
+                i.handle(t, Timer);
+                assert_eq!(i.state(), State::Master);
+                return (i, t);
+            }
+            Start::Fault => {
+                i.handle(zero, Startup);
+                i.handle(zero, InterfaceDown);
+            }
+        }
+        (i, zero)
+    }
+
+    /// One transition: from `start` (with `params`), `event` at `at` after
+    /// reaching it yields `actions`, `state` and `deadline` (also relative).
+    struct Row {
+        clause: &'static str,
+        params: Params,
+        start: Start,
+        at: Duration,
+        event: Event,
+        actions: &'static [Action],
+        state: State,
+        deadline: Option<Duration>,
+    }
+
+    fn run(rows: Vec<Row>) {
+        for r in rows {
+            let (mut i, base) = reach(r.params, r.start);
+            let actions = i.handle(base + r.at, r.event);
+            let deadline = i.next_deadline().map(|d| d - base);
+            assert_eq!(actions, r.actions, "{}: actions", r.clause);
+            assert_eq!(i.state(), r.state, "{}: state", r.clause);
+            assert_eq!(deadline, r.deadline, "{}: deadline", r.clause);
+        }
+    }
+
+    /// Master_Down_Interval at priority 100 and 1 s: 3 s + 156/256 s.
+    const MDI_100: Duration = Duration::from_micros(3_609_375);
+
+    fn row(clause: &'static str, start: Start, at: Duration, event: Event) -> Row {
+        Row {
+            clause,
+            params: params(),
+            start,
+            at,
+            event,
+            actions: &[],
+            state: State::Initialize,
+            deadline: None,
+        }
+    }
+
+    #[test]
+    fn rfc5798_6_4_1_initialize() {
+        let owner = Params {
+            priority: 255,
+            ..params()
+        };
+        run(vec![
+            Row {
+                params: owner,
+                actions: &[SendAdvert { priority: 255 }, BecomeMaster],
+                state: State::Master,
+                deadline: Some(ms(1000)),
+                ..row(
+                    "6.4.1 (110)-(135) owner: advert, ARP, Adver_Timer, Master",
+                    Start::Init,
+                    ms(0),
+                    Startup,
+                )
+            },
+            Row {
+                actions: &[BecomeBackup],
+                state: State::Backup,
+                deadline: Some(MDI_100),
+                ..row(
+                    "6.4.1 (140)-(155) Master_Down_Timer, Backup",
+                    Start::Init,
+                    ms(0),
+                    Startup,
+                )
+            },
+            row(
+                "6.4.1 ignores adverts",
+                Start::Init,
+                ms(5),
+                advert(200, 100, HIGHER),
+            ),
+            row("6.4.1 ignores timers", Start::Init, ms(5), Timer),
+            row("6.4.1 ignores Shutdown", Start::Init, ms(5), Shutdown),
+            row(
+                "interface events only recorded",
+                Start::Init,
+                ms(5),
+                InterfaceUp,
+            ),
+            row(
+                "interface events only recorded",
+                Start::Init,
+                ms(5),
+                InterfaceDown,
+            ),
+        ]);
+    }
+
+    #[test]
+    fn rfc5798_6_4_2_backup() {
+        let backup = |clause, at, event| Row {
+            state: State::Backup,
+            deadline: Some(MDI_100),
+            ..row(clause, Start::Backup, at, event)
+        };
+        let v2 = Params {
+            version: Version::V2,
+            ..params()
+        };
+        run(vec![
+            Row {
+                actions: &[EnterInit],
+                ..row(
+                    "6.4.2 (305)-(315) Shutdown: cancel timer, Initialize",
+                    Start::Backup,
+                    ms(5),
+                    Shutdown,
+                )
+            },
+            Row {
+                actions: &[SendAdvert { priority: 100 }, BecomeMaster],
+                state: State::Master,
+                deadline: Some(MDI_100 + ms(1000)),
+                ..row(
+                    "6.4.2 (320)-(345) Master_Down_Timer fires: advert, ARP, Master",
+                    Start::Backup,
+                    MDI_100,
+                    Timer,
+                )
+            },
+            backup("6.4.2 (320) timer not yet due", MDI_100 - us(1), Timer),
+            Row {
+                deadline: Some(ms(500) + us(609_375)),
+                ..backup(
+                    "6.4.2 (355)-(360) priority 0: Master_Down_Timer = Skew_Time",
+                    ms(500),
+                    advert(0, 100, LOWER),
+                )
+            },
+            Row {
+                // learned 0.5 s: 1.5 s + 156 × 0.5 s / 256
+                deadline: Some(ms(500) + Duration::from_nanos(1_804_687_500)),
+                ..backup(
+                    "6.4.2 (370)-(385) higher priority: learn interval, reset timer",
+                    ms(500),
+                    advert(150, 50, LOWER),
+                )
+            },
+            Row {
+                deadline: Some(ms(500) + MDI_100),
+                ..backup(
+                    "6.4.2 (370)-(385) equal priority, any address: reset",
+                    ms(500),
+                    advert(100, 100, HIGHER),
+                )
+            },
+            Row {
+                deadline: Some(ms(500) + MDI_100),
+                ..backup(
+                    "6.4.2 (370)-(385) equal priority, lower address: reset",
+                    ms(500),
+                    advert(100, 100, LOWER),
+                )
+            },
+            Row {
+                params: Params {
+                    preempt: false,
+                    ..params()
+                },
+                deadline: Some(ms(500) + MDI_100),
+                ..backup(
+                    "6.4.2 (370)-(385) preempt off, lower priority: reset",
+                    ms(500),
+                    advert(50, 100, LOWER),
+                )
+            },
+            backup(
+                "6.4.2 (390)-(395) preempt on, lower priority: discard",
+                ms(500),
+                advert(50, 100, LOWER),
+            ),
+            Row {
+                params: v2.clone(),
+                deadline: Some(ms(500) + MDI_100),
+                ..backup(
+                    "RFC 3768 6.4.2: v2 does not learn the interval",
+                    ms(500),
+                    advert(150, 50, LOWER),
+                )
+            },
+            Row {
+                params: v2,
+                deadline: Some(ms(500) + us(609_375)),
+                ..backup(
+                    "RFC 3768 6.4.2: v2 priority 0 -> Skew_Time",
+                    ms(500),
+                    advert(0, 100, LOWER),
+                )
+            },
+            Row {
+                actions: &[EnterFault],
+                state: State::Fault,
+                deadline: None,
+                ..backup("interface down: Fault", ms(500), InterfaceDown)
+            },
+            backup("Startup ignored", ms(500), Startup),
+        ]);
+    }
+
+    #[test]
+    fn rfc5798_6_4_3_master() {
+        let master = |clause, at, event| Row {
+            state: State::Master,
+            deadline: Some(ms(1000)),
+            ..row(clause, Start::Master, at, event)
+        };
+        run(vec![
+            Row {
+                actions: &[SendAdvert { priority: 0 }, EnterInit],
+                ..row(
+                    "6.4.3 (605)-(620) Shutdown: cancel, priority 0 advert, Initialize",
+                    Start::Master,
+                    ms(5),
+                    Shutdown,
+                )
+            },
+            Row {
+                actions: &[SendAdvert { priority: 100 }],
+                deadline: Some(ms(2000)),
+                ..master(
+                    "6.4.3 (625)-(635) Adver_Timer: advert, reset",
+                    ms(1000),
+                    Timer,
+                )
+            },
+            master("6.4.3 (625) timer not yet due", ms(999), Timer),
+            Row {
+                actions: &[SendAdvert { priority: 100 }],
+                deadline: Some(ms(1300)),
+                ..master(
+                    "6.4.3 (645)-(655) priority 0: advert, reset Adver_Timer",
+                    ms(300),
+                    advert(0, 100, HIGHER),
+                )
+            },
+            Row {
+                actions: &[BecomeBackup],
+                state: State::Backup,
+                // learned 2 s: 6 s + 156 × 2 s / 256
+                deadline: Some(ms(300) + us(7_218_750)),
+                ..master(
+                    "6.4.3 (665)-(695) higher priority: learn, Master_Down_Timer, Backup",
+                    ms(300),
+                    advert(150, 200, LOWER),
+                )
+            },
+            Row {
+                actions: &[BecomeBackup],
+                state: State::Backup,
+                deadline: Some(ms(300) + MDI_100),
+                ..master(
+                    "6.4.3 (665)-(695) equal priority, higher address: Backup",
+                    ms(300),
+                    advert(100, 100, HIGHER),
+                )
+            },
+            master(
+                "6.4.3 (700)-(705) equal priority, lower address: discard",
+                ms(300),
+                advert(100, 100, LOWER),
+            ),
+            master(
+                "6.4.3 (700)-(705) lower priority: discard",
+                ms(300),
+                advert(99, 100, HIGHER),
+            ),
+            Row {
+                actions: &[SendAdvert { priority: 0 }, EnterFault],
+                state: State::Fault,
+                deadline: None,
+                ..master("interface down: resign, Fault", ms(300), InterfaceDown)
+            },
+        ]);
+    }
+
+    #[test]
+    fn fault_state() {
+        let fault = |clause, event| Row {
+            state: State::Fault,
+            ..row(clause, Start::Fault, ms(5), event)
+        };
+        run(vec![
+            Row {
+                actions: &[BecomeBackup],
+                state: State::Backup,
+                deadline: Some(ms(5) + MDI_100),
+                ..fault("interface up: Startup again", InterfaceUp)
+            },
+            Row {
+                params: Params {
+                    priority: 255,
+                    ..params()
+                },
+                actions: &[SendAdvert { priority: 255 }, BecomeMaster],
+                state: State::Master,
+                deadline: Some(ms(1005)),
+                ..fault("interface up, owner: Master", InterfaceUp)
+            },
+            Row {
+                actions: &[EnterInit],
+                ..row("Shutdown: Initialize", Start::Fault, ms(5), Shutdown)
+            },
+            fault("ignores adverts", advert(0, 100, LOWER)),
+            fault("ignores timers", Timer),
+            fault("ignores Startup", Startup),
+            fault("ignores repeated down", InterfaceDown),
+        ]);
+    }
+
+    #[test]
+    fn startup_with_interface_down_enters_fault() {
+        let mut i = Instance::new(params()).unwrap();
+        assert_eq!(i.handle(ms(0), InterfaceDown), []);
+        assert_eq!(i.handle(ms(1), Startup), [EnterFault]);
+        assert_eq!(i.handle(ms(2), InterfaceUp), [BecomeBackup]);
+    }
+
+    fn down_interval(version: Version, priority: u8, advert_interval_cs: u16) -> Duration {
+        let p = Params {
+            version,
+            priority,
+            advert_interval_cs,
+            ..params()
+        };
+        let i = Instance::new(p).unwrap();
+        i.master_down_interval()
+    }
+
+    #[test]
+    fn timer_formulas() {
+        // keepalived(8): 1 s adverts, priority 128 -> 3.5 s, both versions.
+        assert_eq!(down_interval(Version::V3, 128, 100), ms(3500));
+        assert_eq!(down_interval(Version::V2, 128, 100), ms(3500));
+        // 100 ms adverts scale the v3 skew.
+        assert_eq!(down_interval(Version::V3, 128, 10), ms(350));
+        assert_eq!(
+            down_interval(Version::V3, 100, 10),
+            us(300_000 + 60_937) + Duration::from_nanos(500)
+        );
+        // The v2 skew does not scale with the interval.
+        assert_eq!(down_interval(Version::V2, 100, 300), ms(9000) + us(609_375));
+        assert_eq!(
+            down_interval(Version::V3, 100, 300),
+            ms(9000) + us(1_828_125)
+        );
+        // Extremes of priority.
+        assert_eq!(
+            down_interval(Version::V3, 255, 100),
+            ms(3000) + us(3_906) + Duration::from_nanos(250)
+        );
+        assert_eq!(
+            down_interval(Version::V3, 1, 100),
+            ms(3000) + us(996_093) + Duration::from_nanos(750)
+        );
+        let i = Instance::new(Params {
+            priority: 128,
+            ..params()
+        })
+        .unwrap();
+        assert_eq!(
+            (i.skew_time(), i.advertisement_interval()),
+            (ms(500), ms(1000))
+        );
+    }
+
+    #[test]
+    fn v3_backup_uses_learned_interval() {
+        let (mut i, _) = reach(params(), Start::Backup);
+        i.handle(ms(100), advert(200, 25, LOWER));
+        assert_eq!(i.master_adver_interval(), ms(250));
+        assert_eq!(
+            i.master_down_interval(),
+            ms(750) + us(152_343) + Duration::from_nanos(750)
+        );
+        // A zero interval is never learned as zero.
+        i.handle(ms(200), advert(200, 0, LOWER));
+        assert_eq!(i.master_adver_interval(), ms(10));
+        // Startup again starts from our own interval.
+        i.handle(ms(300), Shutdown);
+        i.handle(ms(400), Startup);
+        assert_eq!(i.master_adver_interval(), ms(1000));
+    }
+
+    #[test]
+    fn invalid_params() {
+        assert_eq!(
+            Instance::new(Params {
+                priority: 0,
+                ..params()
+            })
+            .unwrap_err(),
+            ParamsError::ZeroPriority
+        );
+        let zero = Params {
+            advert_interval_cs: 0,
+            ..params()
+        };
+        assert_eq!(Instance::new(zero).unwrap_err(), ParamsError::ZeroInterval);
+    }
+
+    #[test]
+    fn preempt_delay_holds_off_preemption() {
+        let p = Params {
+            preempt_delay: ms(5000),
+            ..params()
+        };
+        let (mut i, _) = reach(p, Start::Backup);
+        // A lower-priority master is accepted until the delay passes ...
+        for t in (1000..6000).step_by(1000) {
+            assert_eq!(i.handle(ms(t), advert(50, 100, LOWER)), []);
+            assert_eq!(i.next_deadline(), Some(ms(t) + MDI_100), "t={t}");
+        }
+        // ... then its adverts are discarded and the timer runs out.
+        assert_eq!(i.handle(ms(6000), advert(50, 100, LOWER)), []);
+        assert_eq!(i.next_deadline(), Some(ms(5000) + MDI_100));
+        let actions = i.handle(ms(5000) + MDI_100, Timer);
+        assert_eq!(actions, [SendAdvert { priority: 100 }, BecomeMaster]);
+    }
+
+    #[test]
+    fn preempt_delay_restarts_after_a_higher_master() {
+        let p = Params {
+            preempt_delay: ms(2000),
+            ..params()
+        };
+        let (mut i, _) = reach(p, Start::Backup);
+        i.handle(ms(1000), advert(50, 100, LOWER)); // delay until 3000
+        i.handle(ms(2000), advert(150, 100, HIGHER)); // a real master: forget it
+        i.handle(ms(2500), advert(50, 100, LOWER)); // delay until 4500
+        i.handle(ms(4000), advert(50, 100, LOWER));
+        assert_eq!(i.next_deadline(), Some(ms(4000) + MDI_100));
+        i.handle(ms(4500), advert(50, 100, LOWER));
+        assert_eq!(i.next_deadline(), Some(ms(4000) + MDI_100));
+    }
+
+    #[test]
+    fn preempt_delay_does_not_delay_a_priority_zero_takeover() {
+        let p = Params {
+            preempt_delay: ms(60_000),
+            ..params()
+        };
+        let (mut i, _) = reach(p, Start::Backup);
+        i.handle(ms(1000), advert(0, 100, LOWER));
+        assert_eq!(i.next_deadline(), Some(ms(1000) + us(609_375)));
+    }
+
+    /// Routers on one segment; adverts are delivered to all others at once.
+    struct Lan {
+        routers: Vec<Instance>,
+        now: Duration,
+    }
+
+    impl Lan {
+        fn new(members: &[(u8, IpAddr)]) -> Self {
+            let routers = members
+                .iter()
+                .map(|&(priority, primary_addr)| {
+                    Instance::new(Params {
+                        priority,
+                        primary_addr,
+                        ..params()
+                    })
+                    .unwrap()
+                })
+                .collect();
+            Lan {
+                routers,
+                now: Duration::ZERO,
+            }
+        }
+
+        fn deliver(&mut self, from: usize, actions: Vec<Action>) {
+            let src_addr = self.routers[from].params().primary_addr;
+            for action in actions {
+                if let SendAdvert { priority } = action {
+                    for to in (0..self.routers.len()).filter(|&to| to != from) {
+                        let out =
+                            self.routers[to].handle(self.now, advert(priority, 100, src_addr));
+                        self.deliver(to, out);
+                    }
+                }
+            }
+        }
+
+        fn event(&mut self, who: usize, event: Event) {
+            let out = self.routers[who].handle(self.now, event);
+            self.deliver(who, out);
+        }
+
+        /// Run timers up to `until`; timers due at the same instant all
+        /// fire before any advert is delivered.
+        fn run_until(&mut self, until: Duration) {
+            while let Some(at) = self
+                .routers
+                .iter()
+                .filter_map(Instance::next_deadline)
+                .min()
+            {
+                if at > until {
+                    break;
+                }
+                self.now = at;
+                let due: Vec<usize> = (0..self.routers.len())
+                    .filter(|&i| self.routers[i].next_deadline() == Some(at))
+                    .collect();
+                let outputs: Vec<_> = due
+                    .iter()
+                    .map(|&i| (i, self.routers[i].handle(at, Timer)))
+                    .collect();
+                for (i, out) in outputs {
+                    self.deliver(i, out);
+                }
+            }
+            self.now = until;
+        }
+
+        fn states(&self) -> Vec<State> {
+            self.routers.iter().map(Instance::state).collect()
+        }
+    }
+
+    #[test]
+    fn two_routers_elect_and_fail_over() {
+        use State::{Backup as B, Master as M};
+        let mut lan = Lan::new(&[(200, LOWER), (100, HIGHER)]);
+        lan.event(0, Startup);
+        lan.event(1, Startup);
+        lan.run_until(ms(10_000));
+        assert_eq!(lan.states(), [M, B]);
+        // The master shuts down: the backup takes over after Skew_Time.
+        lan.event(0, Shutdown);
+        let resigned = lan.now;
+        lan.run_until(resigned + us(609_374));
+        assert_eq!(lan.states(), [State::Initialize, B]);
+        lan.run_until(resigned + us(609_375));
+        assert_eq!(lan.states(), [State::Initialize, M]);
+        // The higher-priority router comes back and preempts.
+        lan.event(0, Startup);
+        lan.run_until(lan.now + ms(10_000));
+        assert_eq!(lan.states(), [M, B]);
+    }
+
+    #[test]
+    fn equal_priority_tie_goes_to_higher_address() {
+        let mut lan = Lan::new(&[(100, LOWER), (100, HIGHER)]);
+        lan.event(0, Startup);
+        lan.event(1, Startup);
+        // Both time out together, both advertise; the lower address yields.
+        lan.run_until(ms(20_000));
+        assert_eq!(lan.states(), [State::Backup, State::Master]);
+    }
+}
