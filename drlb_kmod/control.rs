@@ -1,17 +1,32 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The generic-netlink family `drlb`: each command's handler.
+//!
+//! Handlers that change the configuration are serialised by genetlink (the
+//! family is not `parallel_ops`): each builds a new snapshot from the current
+//! one and publishes it.
 
-use crate::kapi::genetlink::{Command, Handler, NlError, Request, Spec};
+use crate::dataplane::{self, Dataplane};
+use crate::kapi::genetlink::{Attr, Command, Dump, Handler, Msg, NlError, Request, Spec};
+use crate::kapi::rcu::RcuGuard;
 use crate::kapi::{errno, pernet};
 use crate::netns::NetState;
-use crate::proto::{self, attr, cmd};
+use crate::proto::{self, attr, cmd, stats};
+use crate::sched::Scheduler;
+use crate::service::{Addr, Config, Real, Service, ServiceKey, Settings};
+use crate::stats::{Reading, Stats};
+use core::sync::atomic::Ordering::Relaxed;
 use kernel::error::code::*;
+use kernel::prelude::*;
 use kernel::sync::Arc;
 
 /// The family's description, straight from the shared protocol definition.
-pub(crate) static SPEC: Spec =
-    Spec { name: proto::FAMILY_NAME, version: proto::FAMILY_VERSION, policy: &proto::POLICY };
+pub(crate) static SPEC: Spec = Spec {
+    name: proto::FAMILY_NAME,
+    version: proto::FAMILY_VERSION,
+    policy: &proto::POLICY,
+    mcgrp: proto::MCGRP_EVENTS,
+};
 
 /// The handler behind the family.
 pub(crate) struct Control {
@@ -25,43 +40,390 @@ impl Control {
     }
 }
 
-const fn command(c: u8) -> Command {
-    Command { cmd: c, admin: proto::is_mutation(c) }
+const fn command(c: u8, dump: bool) -> Command {
+    Command { cmd: c, admin: proto::is_mutation(c), dump }
 }
 
 type Reply = core::result::Result<(), NlError>;
 
+fn einval(msg: &'static core::ffi::CStr) -> NlError {
+    NlError::msg(EINVAL, msg)
+}
+
 impl Handler for Control {
-    const COMMANDS: &'static [Command] = &[command(cmd::STATUS), command(cmd::SET_STATE)];
+    const COMMANDS: &'static [Command] = &[
+        command(cmd::STATUS, false),
+        command(cmd::SET_STATE, false),
+        command(cmd::SERVICE_NEW, false),
+        command(cmd::SERVICE_SET, false),
+        command(cmd::SERVICE_DEL, false),
+        command(cmd::SERVICE_GET, true),
+        command(cmd::REAL_NEW, false),
+        command(cmd::REAL_SET, false),
+        command(cmd::REAL_DEL, false),
+        command(cmd::REAL_GET, true),
+        command(cmd::LIMITS_GET, false),
+        command(cmd::LIMITS_SET, false),
+        command(cmd::FLUSH, false),
+    ];
 
     fn doit(&self, req: &Request<'_>) -> Reply {
-        let ns = self.pernet.get(req.net());
+        let dp = self.pernet.get(req.net()).dataplane();
         match req.cmd() {
-            cmd::STATUS => status(ns, req),
-            cmd::SET_STATE => set_state(ns, req),
+            cmd::STATUS => status(dp, req),
+            cmd::SET_STATE => set_state(dp, req),
+            cmd::SERVICE_NEW => service_new(dp, req),
+            cmd::SERVICE_SET => service_set(dp, req),
+            cmd::SERVICE_DEL => service_del(dp, req),
+            cmd::REAL_NEW | cmd::REAL_SET | cmd::REAL_DEL => real_change(dp, req),
+            cmd::LIMITS_GET => limits_get(dp, req),
+            cmd::LIMITS_SET => limits_set(dp, req),
+            cmd::FLUSH => flush(dp),
+            _ => Err(errno::eopnotsupp().into()),
+        }
+    }
+
+    fn dumpit(&self, d: &mut Dump<'_>) -> Reply {
+        let dp = self.pernet.get(d.net()).dataplane();
+        match d.cmd() {
+            cmd::SERVICE_GET => dump_services(dp, d),
+            cmd::REAL_GET => dump_reals(dp, d),
             _ => Err(errno::eopnotsupp().into()),
         }
     }
 }
 
-fn status(ns: &NetState, req: &Request<'_>) -> Reply {
-    let dp = ns.dataplane();
+fn status(dp: &Dataplane, req: &Request<'_>) -> Reply {
     let mut msg = req.reply(cmd::STATUS)?;
     msg.put_str(attr::VERSION, crate::VERSION)?;
     msg.put_u8(attr::STATE, dp.state())?;
     msg.put_u64(attr::HOOK_PACKETS, dp.hook_packets(), attr::PAD)?;
+    put_limits(dp, &mut msg)?;
     msg.send_reply(req)?;
     Ok(())
 }
 
-fn set_state(ns: &NetState, req: &Request<'_>) -> Reply {
-    let state = req
-        .attr(attr::STATE)
-        .ok_or_else(|| NlError::msg(EINVAL, c"missing state attribute"))?
-        .u8();
+fn set_state(dp: &Dataplane, req: &Request<'_>) -> Reply {
+    let state = req.attr(attr::STATE).ok_or_else(|| einval(c"missing state attribute"))?.u8();
     if state != proto::STATE_ACTIVE && state != proto::STATE_STANDBY {
-        return Err(NlError::msg(EINVAL, c"state must be 0 (standby) or 1 (active)"));
+        return Err(einval(c"state must be 0 (standby) or 1 (active)"));
     }
-    ns.dataplane().set_state(state);
+    if dp.set_state(state) != state {
+        let mut ev = req.event(cmd::EVENT_STATE)?;
+        ev.put_u8(attr::STATE, state)?;
+        req.multicast(ev);
+    }
     Ok(())
+}
+
+/// The service a request names: PROTO, VIP and PORT.
+fn service_key<'a>(get: impl Fn(u16) -> Option<Attr<'a>>) -> core::result::Result<ServiceKey, NlError> {
+    let proto = get(attr::PROTO).ok_or_else(|| einval(c"missing protocol"))?.u8();
+    if proto != 6 && proto != 17 {
+        return Err(einval(c"protocol must be tcp (6) or udp (17)"));
+    }
+    let vip = get(attr::VIP).ok_or_else(|| einval(c"missing virtual IP"))?;
+    let vip = Addr::from_slice(vip.bytes()).ok_or_else(|| einval(c"virtual IP must be 4 or 16 bytes"))?;
+    let port = get(attr::PORT).ok_or_else(|| einval(c"missing port"))?.u16();
+    if port == 0 {
+        return Err(einval(c"port must be 1..65535"));
+    }
+    Ok(ServiceKey { proto, vip, port })
+}
+
+fn req_key(req: &Request<'_>) -> core::result::Result<ServiceKey, NlError> {
+    service_key(|t| req.attr(t))
+}
+
+fn settings(req: &Request<'_>, mut s: Settings) -> core::result::Result<Settings, NlError> {
+    if let Some(a) = req.attr(attr::SCHEDULER) {
+        let name = a.bytes();
+        let name = &name[..name.iter().position(|b| *b == 0).unwrap_or(name.len())];
+        s.sched = Scheduler::from_name(name)
+            .ok_or_else(|| einval(c"unknown scheduler (rr, wrr, lc, wlc, sh, maglev)"))?;
+    }
+    if let Some(a) = req.attr(attr::PERSISTENCE) {
+        s.persistence = a.u32();
+        if s.persistence > 31 * 24 * 3600 {
+            return Err(einval(c"persistence must be at most 31 days"));
+        }
+    }
+    if let Some(a) = req.attr(attr::FLAGS) {
+        s.flags = a.u32();
+    }
+    if let Some(a) = req.attr(attr::MAGLEV_SEED) {
+        s.seed = a.u32();
+    }
+    Ok(s)
+}
+
+/// Builds the next snapshot from the current one with `f` and publishes it.
+/// Writers are serialised, so the snapshot read here is the latest.
+fn publish(dp: &Dataplane, f: impl FnOnce(&mut KVec<Arc<Service>>) -> core::result::Result<(), NlError>) -> Reply {
+    let mut services = dp.current().services()?;
+    f(&mut services)?;
+    drop(dp.config.replace(Config::boxed(services)?));
+    Ok(())
+}
+
+fn position(v: &KVec<Arc<Service>>, key: &ServiceKey) -> core::result::Result<usize, NlError> {
+    v.iter().position(|s| s.key == *key).ok_or_else(|| NlError::msg(ENOENT, c"no such service"))
+}
+
+fn rebuild(old: &Service, settings: Settings, reals: KVec<Arc<Real>>) -> Result<Arc<Service>> {
+    Service::build(old.key, old.id, settings, reals, old.stats.clone())
+}
+
+/// A copy of `v` without element `i`.
+fn without<T: Clone>(v: &KVec<T>, i: usize) -> Result<KVec<T>> {
+    let mut out = KVec::with_capacity(v.len(), GFP_KERNEL)?;
+    for (j, x) in v.iter().enumerate() {
+        if j != i {
+            out.push(x.clone(), GFP_KERNEL)?;
+        }
+    }
+    Ok(out)
+}
+
+fn clone_reals(s: &Service) -> Result<KVec<Arc<Real>>> {
+    let mut v = KVec::with_capacity(s.reals.len() + 1, GFP_KERNEL)?;
+    for r in s.reals.iter() {
+        v.push(r.clone(), GFP_KERNEL)?;
+    }
+    Ok(v)
+}
+
+fn service_new(dp: &Dataplane, req: &Request<'_>) -> Reply {
+    let key = req_key(req)?;
+    let defaults = Settings { sched: Scheduler::Wlc, persistence: 0, flags: 0, seed: 0 };
+    let s = settings(req, defaults)?;
+    publish(dp, |v| {
+        if v.iter().any(|x| x.key == key) {
+            return Err(NlError::msg(EEXIST, c"service already exists"));
+        }
+        let id = dp.next_service_id.fetch_add(1, Relaxed);
+        let stats = Arc::new(Stats::new()?, GFP_KERNEL)?;
+        v.push(Service::build(key, id, s, KVec::new(), stats)?, GFP_KERNEL)?;
+        Ok(())
+    })
+}
+
+fn service_set(dp: &Dataplane, req: &Request<'_>) -> Reply {
+    let key = req_key(req)?;
+    publish(dp, |v| {
+        let i = position(v, &key)?;
+        let s = settings(req, v[i].settings)?;
+        v[i] = rebuild(&v[i], s, clone_reals(&v[i])?)?;
+        Ok(())
+    })
+}
+
+fn service_del(dp: &Dataplane, req: &Request<'_>) -> Reply {
+    let key = req_key(req)?;
+    let mut id = 0;
+    publish(dp, |v| {
+        let i = position(v, &key)?;
+        id = v[i].id;
+        for r in v[i].reals.iter() {
+            r.removed.store(true, Relaxed);
+        }
+        *v = without(v, i)?;
+        Ok(())
+    })?;
+    dp.expire_conns(|c| c.svc() == id);
+    Ok(())
+}
+
+fn real_change(dp: &Dataplane, req: &Request<'_>) -> Reply {
+    let key = req_key(req)?;
+    let addr = req.attr(attr::REAL).ok_or_else(|| einval(c"missing real server address"))?;
+    let addr = Addr::from_slice(addr.bytes()).ok_or_else(|| einval(c"real server address must be 4 or 16 bytes"))?;
+    if addr.is_v6() != key.vip.is_v6() {
+        return Err(einval(c"real server and virtual IP must be the same address family"));
+    }
+    let weight = req.attr(attr::WEIGHT).map(|a| a.u32());
+    if weight.is_some_and(|w| w > 65535) {
+        return Err(einval(c"weight must be 0..65535"));
+    }
+    let c = req.cmd();
+    let mut event = None;
+    publish(dp, |v| {
+        let i = position(v, &key)?;
+        let mut reals = clone_reals(&v[i])?;
+        let at = reals.iter().position(|r| r.addr == addr);
+        match (c, at) {
+            (cmd::REAL_NEW, Some(_)) => return Err(NlError::msg(EEXIST, c"real server already exists")),
+            (cmd::REAL_NEW, None) => {
+                let r = Real::new(addr, weight.unwrap_or(1))?;
+                dataplane::resolve(dp, &r);
+                reals.push(r.clone(), GFP_KERNEL)?;
+                event = Some((cmd::EVENT_REAL_NEW, r));
+            }
+            (_, None) => return Err(NlError::msg(ENOENT, c"no such real server")),
+            (cmd::REAL_SET, Some(j)) => {
+                let w = weight.ok_or_else(|| einval(c"missing weight"))?;
+                reals[j].weight.store(w, Relaxed);
+                event = Some((cmd::EVENT_REAL_SET, reals[j].clone()));
+            }
+            (_, Some(j)) => {
+                let r = reals[j].clone();
+                r.removed.store(true, Relaxed);
+                reals = without(&reals, j)?;
+                event = Some((cmd::EVENT_REAL_DEL, r));
+            }
+        }
+        v[i] = rebuild(&v[i], v[i].settings, reals)?;
+        Ok(())
+    })?;
+    if let Some((ev, r)) = event {
+        if ev == cmd::EVENT_REAL_DEL && dp.expire_nodest.load(Relaxed) {
+            dp.expire_conns(|c| core::ptr::eq(c.real(), &*r));
+        }
+        let mut m = req.event(ev)?;
+        put_key(&mut m, &key)?;
+        put_real(&mut m, &r)?;
+        req.multicast(m);
+    }
+    Ok(())
+}
+
+fn put_limits(dp: &Dataplane, m: &mut Msg) -> Result {
+    m.put_u32(attr::CONN_COUNT, dp.conns.count())?;
+    m.put_u32(attr::CONN_MAX, dp.conns.max())?;
+    m.put_u32(attr::FLOOD_RATE, dp.flood_rate.load(Relaxed))?;
+    m.put_u8(attr::FLOOD_ACTIVE, dp.flooding().into())?;
+    m.put_u8(attr::EXPIRE_NODEST, dp.expire_nodest.load(Relaxed).into())?;
+    let c = &dp.counters;
+    m.put_u64(attr::STATELESS, c.stateless.sum(), attr::PAD)?;
+    m.put_u64(attr::FRAGMENTS, c.fragments.sum(), attr::PAD)?;
+    m.put_u64(attr::DROPS, c.no_real.sum() + c.xmit_errors.sum(), attr::PAD)?;
+    m.put_u32(attr::CONN_SIZE, dataplane::CONN_ENTRY_SIZE as u32)?;
+    Ok(())
+}
+
+fn limits_get(dp: &Dataplane, req: &Request<'_>) -> Reply {
+    let mut msg = req.reply(cmd::LIMITS_GET)?;
+    put_limits(dp, &mut msg)?;
+    msg.send_reply(req)?;
+    Ok(())
+}
+
+fn limits_set(dp: &Dataplane, req: &Request<'_>) -> Reply {
+    let max = req.attr(attr::CONN_MAX).map(|a| a.u32());
+    if max == Some(0) {
+        return Err(einval(c"the connection table needs room for at least one entry"));
+    }
+    if let Some(m) = max {
+        dp.conns.set_max(m);
+    }
+    if let Some(r) = req.attr(attr::FLOOD_RATE) {
+        dp.flood_rate.store(r.u32(), Relaxed);
+    }
+    if let Some(e) = req.attr(attr::EXPIRE_NODEST) {
+        dp.expire_nodest.store(e.u8() != 0, Relaxed);
+    }
+    Ok(())
+}
+
+fn flush(dp: &Dataplane) -> Reply {
+    for s in dp.current().services.iter() {
+        for r in s.reals.iter() {
+            r.removed.store(true, Relaxed);
+        }
+    }
+    drop(dp.config.replace(Config::boxed(KVec::new())?));
+    dp.expire_conns(|_| true);
+    Ok(())
+}
+
+fn put_key(m: &mut Msg, k: &ServiceKey) -> Result {
+    m.put_u8(attr::PROTO, k.proto)?;
+    m.put(attr::VIP, k.vip.as_slice())?;
+    m.put_u16(attr::PORT, k.port)
+}
+
+fn put_stats(m: &mut Msg, r: Reading, active: Option<(u32, u32)>) -> Result {
+    let n = m.nest_start(attr::STATS)?;
+    m.put_u64(stats::CONNS, r.conns, stats::PAD)?;
+    m.put_u64(stats::PACKETS, r.packets, stats::PAD)?;
+    m.put_u64(stats::BYTES, r.bytes, stats::PAD)?;
+    m.put_u64(stats::CPS, r.cps, stats::PAD)?;
+    m.put_u64(stats::PPS, r.pps, stats::PAD)?;
+    m.put_u64(stats::BPS, r.bps, stats::PAD)?;
+    if let Some((a, i)) = active {
+        m.put_u32(stats::ACTIVE, a)?;
+        m.put_u32(stats::INACTIVE, i)?;
+    }
+    m.nest_end(n);
+    Ok(())
+}
+
+fn put_real(m: &mut Msg, r: &Real) -> Result {
+    m.put(attr::REAL, r.addr.as_slice())?;
+    m.put_u32(attr::WEIGHT, r.weight.load(Relaxed))?;
+    match r.location() {
+        Some((ifindex, mac)) => {
+            m.put_u8(attr::REAL_STATE, proto::REAL_RESOLVED)?;
+            m.put(attr::MAC, &mac)?;
+            m.put_u32(attr::IFINDEX, ifindex as u32)?;
+        }
+        None => m.put_u8(attr::REAL_STATE, proto::REAL_UNRESOLVED)?,
+    }
+    put_stats(m, r.stats.read(), Some((r.active.load(Relaxed), r.inactive.load(Relaxed))))
+}
+
+fn dump_services(dp: &Dataplane, d: &mut Dump<'_>) -> Reply {
+    let g = RcuGuard::lock();
+    let cfg = dp.config.get(&g);
+    let start = d.cursor()[0] as usize;
+    for (i, s) in cfg.services.iter().enumerate().skip(start) {
+        let Some(mut m) = d.entry(cmd::SERVICE_GET) else { break };
+        let ok = (|| -> Result {
+            put_key(&mut m, &s.key)?;
+            m.put_str(attr::SCHEDULER, sched_name(s.settings.sched))?;
+            m.put_u32(attr::PERSISTENCE, s.settings.persistence)?;
+            m.put_u32(attr::FLAGS, s.settings.flags)?;
+            m.put_u32(attr::MAGLEV_SEED, s.settings.seed)?;
+            let (mut a, mut ina) = (0u32, 0u32);
+            for r in s.reals.iter() {
+                a += r.active.load(Relaxed);
+                ina += r.inactive.load(Relaxed);
+            }
+            put_stats(&mut m, s.stats.read(), Some((a, ina)))
+        })();
+        if ok.is_err() {
+            break; // `m` is cancelled on drop; the next part resumes here
+        }
+        m.commit();
+        d.cursor()[0] = (i + 1) as _;
+    }
+    Ok(())
+}
+
+fn dump_reals(dp: &Dataplane, d: &mut Dump<'_>) -> Reply {
+    let key = service_key(|t| d.attr(t))?;
+    let g = RcuGuard::lock();
+    let cfg = dp.config.get(&g);
+    let svc = cfg.find(&key).ok_or_else(|| NlError::msg(ENOENT, c"no such service"))?;
+    let start = d.cursor()[0] as usize;
+    for (i, r) in svc.reals.iter().enumerate().skip(start) {
+        let Some(mut m) = d.entry(cmd::REAL_GET) else { break };
+        if put_key(&mut m, &key).and_then(|_| put_real(&mut m, r)).is_err() {
+            break;
+        }
+        m.commit();
+        d.cursor()[0] = (i + 1) as _;
+    }
+    Ok(())
+}
+
+fn sched_name(s: Scheduler) -> &'static core::ffi::CStr {
+    match s {
+        Scheduler::Rr => c"rr",
+        Scheduler::Wrr => c"wrr",
+        Scheduler::Lc => c"lc",
+        Scheduler::Wlc => c"wlc",
+        Scheduler::Sh => c"sh",
+        Scheduler::Maglev => c"maglev",
+    }
 }

@@ -14,14 +14,30 @@
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
+mod conn;
 mod control;
 mod dataplane;
 mod kapi;
 mod netns;
+mod service;
+mod stats;
 
+// The logic shared with userspace and tested on the host (drlb-core).
+#[allow(unreachable_pub, dead_code)]
+#[path = "core/src/hash.rs"]
+mod hash;
+#[allow(unreachable_pub, dead_code)]
+#[path = "core/src/maglev.rs"]
+mod maglev;
 #[allow(unreachable_pub, dead_code)]
 #[path = "core/src/proto.rs"]
 mod proto;
+#[allow(unreachable_pub, dead_code)]
+#[path = "core/src/sched.rs"]
+mod sched;
+#[allow(unreachable_pub, dead_code)]
+#[path = "core/src/tcp_state.rs"]
+mod tcp_state;
 
 use kapi::{genetlink, pernet};
 
@@ -38,9 +54,20 @@ module! {
 
 struct Drlb {
     // Fields drop in order: the netlink family goes first, so no request can
-    // reach per-namespace state while the pernet subsystem is torn down.
+    // reach per-namespace state while the pernet subsystem is torn down;
+    // last, wait for the connection entries still queued for freeing.
     _family: genetlink::Family<control::Control>,
     _pernet: Arc<pernet::Registration<netns::NetState>>,
+    _rcu: RcuBarrier,
+}
+
+/// Waits, on drop, for pending `call_rcu` callbacks: they run module code.
+struct RcuBarrier;
+
+impl Drop for RcuBarrier {
+    fn drop(&mut self) {
+        kapi::rcu::barrier();
+    }
 }
 
 impl kernel::Module for Drlb {
@@ -49,6 +76,6 @@ impl kernel::Module for Drlb {
         let family =
             genetlink::Family::register(&control::SPEC, control::Control::new(pernet.clone()), module)?;
         pr_info!("drlb {} loaded\n", VERSION.to_str().unwrap_or("?"));
-        Ok(Self { _family: family, _pernet: pernet })
+        Ok(Self { _family: family, _pernet: pernet, _rcu: RcuBarrier })
     }
 }

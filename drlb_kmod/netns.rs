@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Per-namespace state: each network namespace has its own data plane and
-//! its own PRE_ROUTING hooks.
+//! Per-namespace state: each network namespace has its own data plane, its
+//! own PRE_ROUTING hooks and its own once-a-second upkeep.
 
 use crate::dataplane::Dataplane;
-use crate::kapi::net::Net;
-use crate::kapi::netfilter;
+use crate::kapi::net::{Net, NetRef};
 use crate::kapi::pernet::{NetData, PernetId};
+use crate::kapi::work::Periodic;
+use crate::kapi::{netfilter, random_u32};
 use kernel::prelude::*;
 use kernel::sync::Arc;
+use kernel::time::msecs_to_jiffies;
 
 static NET_ID: PernetId = PernetId::new();
 
@@ -17,14 +19,16 @@ static NET_ID: PernetId = PernetId::new();
 /// packet drlb steals costs neither.
 const HOOK_PRIORITY: i32 = -399;
 
-/// drlb's state in one network namespace.
+/// drlb's state in one network namespace. Fields drop in order: the hooks
+/// go first (waiting for packets in flight), then the upkeep.
 pub(crate) struct NetState {
     hooks: netfilter::Registration<Dataplane>,
+    _upkeep: Periodic<Dataplane>,
 }
 
 impl NetState {
     /// The namespace's data plane.
-    pub(crate) fn dataplane(&self) -> &Dataplane {
+    pub(crate) fn dataplane(&self) -> &Arc<Dataplane> {
         self.hooks.data()
     }
 }
@@ -35,8 +39,12 @@ impl NetData for NetState {
     }
 
     fn init(net: &Net) -> Result<KBox<Self>> {
-        let dp = Arc::new(Dataplane::new()?, GFP_KERNEL)?;
+        // SAFETY: the `NetRef` lives in the data plane, which this
+        // namespace's pernet exit drops (with the hooks and the upkeep).
+        let netref = unsafe { NetRef::new(net) };
+        let dp = Arc::new(Dataplane::new(netref, random_u32())?, GFP_KERNEL)?;
+        let upkeep = Periodic::start(dp.clone(), msecs_to_jiffies(1000) as _)?;
         let hooks = netfilter::Registration::register(net, dp, HOOK_PRIORITY)?;
-        Ok(KBox::new(Self { hooks }, GFP_KERNEL)?)
+        Ok(KBox::new(Self { hooks, _upkeep: upkeep }, GFP_KERNEL)?)
     }
 }

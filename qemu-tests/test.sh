@@ -40,6 +40,8 @@ if [ -z "${1:-}" ]; then
 fi
 
 echo "== guest scenarios"
-out=$("$here/run.sh" "$@" | tee /dev/stderr | tail -n1)
-tally "$out"
+log=$(mktemp)
+"$here/run.sh" "$@" | tee "$log"
+tally "$(tail -n1 "$log")"
+rm -f "$log"
 finish

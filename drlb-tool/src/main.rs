@@ -2,12 +2,15 @@
 //! ipvsadm does for IPVS. Every command talks to the module over the generic
 //! netlink family `drlb`, in the caller's network namespace.
 
+mod addr;
+mod list;
 mod netlink;
 
 use anyhow::Result;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use drlb_core::proto::{self, attr, cmd};
 use netlink::{Attr, Attrs, Client};
+use std::net::SocketAddr;
 
 #[derive(Parser)]
 #[command(name = "drlb-tool", version, about = "Configure and inspect the drlb load balancer")]
@@ -18,7 +21,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Show the module version, the active/standby state and hook counters
+    /// Show the module version, the active/standby state and counters
     Status {
         /// Print JSON
         #[arg(long)]
@@ -29,6 +32,36 @@ enum Command {
         /// The new state
         state: Option<State>,
     },
+    /// Add, edit or delete a virtual service
+    Service {
+        #[command(subcommand)]
+        op: ServiceOp,
+    },
+    /// Add, edit or delete a real server of a service
+    Real {
+        #[command(subcommand)]
+        op: RealOp,
+    },
+    /// List services and their real servers with counters
+    List {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show or set the connection-table limits and flood mode
+    Limits {
+        /// Maximum connection-table entries
+        #[arg(long)]
+        conn_max: Option<u32>,
+        /// New connections per second above which flood mode engages (0: never)
+        #[arg(long)]
+        flood_rate: Option<u32>,
+        /// Expire connections of a deleted real server (like IPVS expire_nodest_conn)
+        #[arg(long)]
+        expire_nodest: Option<bool>,
+    },
+    /// Delete every service, real server and connection in this namespace
+    Flush,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -39,6 +72,104 @@ enum State {
     Standby,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum Sched {
+    Rr,
+    Wrr,
+    Lc,
+    Wlc,
+    Sh,
+    Maglev,
+}
+
+impl Sched {
+    fn name(self) -> &'static str {
+        match self {
+            Sched::Rr => "rr",
+            Sched::Wrr => "wrr",
+            Sched::Lc => "lc",
+            Sched::Wlc => "wlc",
+            Sched::Sh => "sh",
+            Sched::Maglev => "maglev",
+        }
+    }
+}
+
+#[derive(Args)]
+struct ServiceSpec {
+    /// tcp or udp
+    proto: String,
+    /// VIP:PORT, or [IPv6]:PORT
+    addr: String,
+}
+
+#[derive(Args)]
+struct ServiceOpts {
+    /// The scheduler (default wlc, as IPVS)
+    #[arg(long, short = 's')]
+    scheduler: Option<Sched>,
+    /// Client-IP affinity timeout in seconds, like ipvsadm -p
+    #[arg(long, short = 'p')]
+    persistence: Option<u32>,
+    /// Seed of the maglev and sh hashes: keep it equal on every director
+    #[arg(long)]
+    seed: Option<u32>,
+}
+
+#[derive(Subcommand)]
+enum ServiceOp {
+    /// Add a service
+    Add {
+        #[command(flatten)]
+        svc: ServiceSpec,
+        #[command(flatten)]
+        opts: ServiceOpts,
+    },
+    /// Change a service's scheduler, persistence or seed
+    Edit {
+        #[command(flatten)]
+        svc: ServiceSpec,
+        #[command(flatten)]
+        opts: ServiceOpts,
+    },
+    /// Delete a service, its real servers and its connections
+    Del {
+        #[command(flatten)]
+        svc: ServiceSpec,
+    },
+}
+
+#[derive(Subcommand)]
+enum RealOp {
+    /// Add a real server (same port as the service, as DR requires)
+    Add {
+        #[command(flatten)]
+        svc: ServiceSpec,
+        /// The real server's IP
+        real: String,
+        /// Weight 0..65535 (0: no new connections)
+        #[arg(long, short = 'w', value_parser = clap::value_parser!(u32).range(0..=65535))]
+        weight: Option<u32>,
+    },
+    /// Change a real server's weight
+    Edit {
+        #[command(flatten)]
+        svc: ServiceSpec,
+        /// The real server's IP
+        real: String,
+        /// Weight 0..65535 (0: drain)
+        #[arg(long, short = 'w', value_parser = clap::value_parser!(u32).range(0..=65535))]
+        weight: u32,
+    },
+    /// Delete a real server
+    Del {
+        #[command(flatten)]
+        svc: ServiceSpec,
+        /// The real server's IP
+        real: String,
+    },
+}
+
 fn main() {
     let cli = Cli::parse();
     if let Err(e) = run(cli) {
@@ -47,55 +178,138 @@ fn main() {
     }
 }
 
+/// The attributes naming a service.
+fn service_attrs(s: &ServiceSpec) -> Result<(SocketAddr, Vec<Attr>)> {
+    let proto = addr::proto(&s.proto)?;
+    let a = addr::service(&s.addr)?;
+    Ok((
+        a,
+        vec![
+            Attr::u8(attr::PROTO, proto),
+            Attr::bytes(attr::VIP, addr::bytes(a.ip())),
+            Attr::u16(attr::PORT, a.port()),
+        ],
+    ))
+}
+
 fn run(cli: Cli) -> Result<()> {
-    let mut nl = Client::connect()?;
-    match cli.command {
-        Command::Status { json } => status(&mut nl, json),
-        Command::State { state: None } => {
-            let st = get_status(&mut nl)?;
-            println!("{}", proto::state_name(st.state));
-            Ok(())
-        }
+    // Check every argument before talking to the kernel.
+    let (command, attrs, dump) = match &cli.command {
+        Command::Status { .. } | Command::List { .. } => (cmd::STATUS, vec![], false),
+        Command::State { state: None } => (cmd::STATUS, vec![], false),
         Command::State { state: Some(s) } => {
             let v = match s {
                 State::Active => proto::STATE_ACTIVE,
                 State::Standby => proto::STATE_STANDBY,
             };
-            nl.request(cmd::SET_STATE, vec![Attr::u8(attr::STATE, v)], false)?;
+            (cmd::SET_STATE, vec![Attr::u8(attr::STATE, v)], false)
+        }
+        Command::Service { op } => {
+            let (c, spec, opts) = match op {
+                ServiceOp::Add { svc, opts } => (cmd::SERVICE_NEW, svc, Some(opts)),
+                ServiceOp::Edit { svc, opts } => (cmd::SERVICE_SET, svc, Some(opts)),
+                ServiceOp::Del { svc } => (cmd::SERVICE_DEL, svc, None),
+            };
+            let (_, mut a) = service_attrs(spec)?;
+            if let Some(o) = opts {
+                if let Some(s) = o.scheduler {
+                    a.push(Attr::str(attr::SCHEDULER, s.name()));
+                }
+                if let Some(p) = o.persistence {
+                    a.push(Attr::u32(attr::PERSISTENCE, p));
+                }
+                if let Some(s) = o.seed {
+                    a.push(Attr::u32(attr::MAGLEV_SEED, s));
+                }
+            }
+            (c, a, false)
+        }
+        Command::Real { op } => {
+            let (c, spec, real, weight) = match op {
+                RealOp::Add { svc, real, weight } => (cmd::REAL_NEW, svc, real, *weight),
+                RealOp::Edit { svc, real, weight } => (cmd::REAL_SET, svc, real, Some(*weight)),
+                RealOp::Del { svc, real } => (cmd::REAL_DEL, svc, real, None),
+            };
+            let (vip, mut a) = service_attrs(spec)?;
+            a.push(Attr::bytes(attr::REAL, addr::bytes(addr::real(real, &vip)?)));
+            if let Some(w) = weight {
+                a.push(Attr::u32(attr::WEIGHT, w));
+            }
+            (c, a, false)
+        }
+        Command::Limits { conn_max, flood_rate, expire_nodest } => {
+            let mut a = vec![];
+            if let Some(m) = conn_max {
+                if *m == 0 {
+                    anyhow::bail!("--conn-max must be at least 1");
+                }
+                a.push(Attr::u32(attr::CONN_MAX, *m));
+            }
+            if let Some(r) = flood_rate {
+                a.push(Attr::u32(attr::FLOOD_RATE, *r));
+            }
+            if let Some(e) = expire_nodest {
+                a.push(Attr::u8(attr::EXPIRE_NODEST, u8::from(*e)));
+            }
+            if a.is_empty() {
+                (cmd::LIMITS_GET, a, false)
+            } else {
+                (cmd::LIMITS_SET, a, false)
+            }
+        }
+        Command::Flush => (cmd::FLUSH, vec![], false),
+    };
+    let mut nl = Client::connect()?;
+    match cli.command {
+        Command::List { json } => list::list(&mut nl, json),
+        Command::Status { json } => status(&mut nl, json),
+        Command::State { state: None } => {
+            let r = nl.request(cmd::STATUS, vec![], false)?;
+            let a = r.first().map(Vec::as_slice).unwrap_or_default();
+            println!("{}", proto::state_name(a.u8(attr::STATE).unwrap_or(u8::MAX)));
+            Ok(())
+        }
+        Command::Limits { .. } if command == cmd::LIMITS_GET => {
+            let r = nl.request(cmd::LIMITS_GET, vec![], false)?;
+            print_limits(r.first().map(Vec::as_slice).unwrap_or_default());
+            Ok(())
+        }
+        _ => {
+            nl.request(command, attrs, dump)?;
             Ok(())
         }
     }
 }
 
-struct Status {
-    version: String,
-    state: u8,
-    hook_packets: u64,
-}
-
-fn get_status(nl: &mut Client) -> Result<Status> {
-    let replies = nl.request(cmd::STATUS, vec![], false)?;
-    let a = replies.first().map(Vec::as_slice).unwrap_or_default();
-    Ok(Status {
-        version: a.string(attr::VERSION).unwrap_or_default(),
-        state: a.u8(attr::STATE).unwrap_or(u8::MAX),
-        hook_packets: a.u64(attr::HOOK_PACKETS).unwrap_or(0),
-    })
+fn print_limits(a: &[Attr]) {
+    println!("connections: {} of {}", a.u32(attr::CONN_COUNT).unwrap_or(0), a.u32(attr::CONN_MAX).unwrap_or(0));
+    println!("entry size: {} bytes", a.u32(attr::CONN_SIZE).unwrap_or(0));
+    println!("flood rate: {} new connections/s", a.u32(attr::FLOOD_RATE).unwrap_or(0));
+    println!("flood mode: {}", if a.u8(attr::FLOOD_ACTIVE) == Some(1) { "on" } else { "off" });
+    println!("stateless flows: {}", a.u64(attr::STATELESS).unwrap_or(0));
+    println!("fragments passed: {}", a.u64(attr::FRAGMENTS).unwrap_or(0));
+    println!("drops: {}", a.u64(attr::DROPS).unwrap_or(0));
+    println!("expire nodest: {}", a.u8(attr::EXPIRE_NODEST) == Some(1));
 }
 
 fn status(nl: &mut Client, json: bool) -> Result<()> {
-    let st = get_status(nl)?;
+    let r = nl.request(cmd::STATUS, vec![], false)?;
+    let a = r.first().map(Vec::as_slice).unwrap_or_default();
+    let version = a.string(attr::VERSION).unwrap_or_default();
+    let state = proto::state_name(a.u8(attr::STATE).unwrap_or(u8::MAX));
+    let hook = a.u64(attr::HOOK_PACKETS).unwrap_or(0);
     if json {
-        println!(
-            "{{\"version\":\"{}\",\"state\":\"{}\",\"hook_packets\":{}}}",
-            st.version,
-            proto::state_name(st.state),
-            st.hook_packets
-        );
+        let v = serde_json::json!({
+            "version": version, "state": state, "hook_packets": hook,
+            "connections": a.u32(attr::CONN_COUNT), "conn_max": a.u32(attr::CONN_MAX),
+            "flood_active": a.u8(attr::FLOOD_ACTIVE) == Some(1),
+        });
+        println!("{v}");
     } else {
-        println!("drlb {}", st.version);
-        println!("state: {}", proto::state_name(st.state));
-        println!("hook packets: {}", st.hook_packets);
+        println!("drlb {version}");
+        println!("state: {state}");
+        println!("hook packets: {hook}");
+        println!("connections: {}", a.u32(attr::CONN_COUNT).unwrap_or(0));
     }
     Ok(())
 }

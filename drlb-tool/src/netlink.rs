@@ -24,13 +24,22 @@ impl Attr {
     pub fn u8(kind: u16, v: u8) -> Self {
         Self { kind, value: vec![v] }
     }
-    #[allow(dead_code)]
     pub fn u16(kind: u16, v: u16) -> Self {
         Self { kind, value: v.to_ne_bytes().to_vec() }
     }
-    #[allow(dead_code)]
     pub fn u32(kind: u16, v: u32) -> Self {
         Self { kind, value: v.to_ne_bytes().to_vec() }
+    }
+}
+
+impl Attr {
+    pub fn bytes(kind: u16, v: Vec<u8>) -> Self {
+        Self { kind, value: v }
+    }
+    pub fn str(kind: u16, s: &str) -> Self {
+        let mut v = s.as_bytes().to_vec();
+        v.push(0);
+        Self { kind, value: v }
     }
 }
 
@@ -54,22 +63,34 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Parseable<NlaBuffer<&'a T>> for Attr {
 
 /// Typed access to a reply's attributes.
 pub trait Attrs {
-    fn get(&self, kind: u16) -> Option<&[u8]>;
+    fn raw(&self, kind: u16) -> Option<&[u8]>;
     fn u8(&self, kind: u16) -> Option<u8> {
-        Some(*self.get(kind)?.first()?)
+        Some(*self.raw(kind)?.first()?)
+    }
+    fn u16(&self, kind: u16) -> Option<u16> {
+        Some(u16::from_ne_bytes(self.raw(kind)?.try_into().ok()?))
+    }
+    fn u32(&self, kind: u16) -> Option<u32> {
+        Some(u32::from_ne_bytes(self.raw(kind)?.try_into().ok()?))
+    }
+    /// A nested attribute set.
+    fn nested(&self, kind: u16) -> Vec<Attr> {
+        self.raw(kind)
+            .map(|b| NlasIterator::new(b).flatten().filter_map(|n| Attr::parse(&n).ok()).collect())
+            .unwrap_or_default()
     }
     fn u64(&self, kind: u16) -> Option<u64> {
-        Some(u64::from_ne_bytes(self.get(kind)?.try_into().ok()?))
+        Some(u64::from_ne_bytes(self.raw(kind)?.try_into().ok()?))
     }
     fn string(&self, kind: u16) -> Option<String> {
-        let b = self.get(kind)?;
+        let b = self.raw(kind)?;
         let b = b.split(|c| *c == 0).next().unwrap_or(b);
         Some(String::from_utf8_lossy(b).into_owned())
     }
 }
 
 impl Attrs for [Attr] {
-    fn get(&self, kind: u16) -> Option<&[u8]> {
+    fn raw(&self, kind: u16) -> Option<&[u8]> {
         self.iter().find(|a| a.kind == kind).map(|a| a.value.as_slice())
     }
 }

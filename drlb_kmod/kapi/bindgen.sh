@@ -33,14 +33,21 @@ eval exec '"$BINDGEN"' '"$header"' \
 		register_pernet_subsys unregister_pernet_subsys \
 		genl_register_family genl_unregister_family genlmsg_put \
 		nla_put nla_put_64bit netlink_unicast \
-		free_percpu synchronize_net rcu_barrier) \
+		free_percpu synchronize_net synchronize_rcu rcu_barrier call_rcu \
+		dev_get_by_index_rcu skb_push ipv6_skip_exthdr \
+		ip_route_output_flow ip6_route_output_flags dst_release \
+		neigh_lookup __neigh_create cancel_delayed_work_sync get_random_u32) \
 	$(t nf_hook_ops nf_hook_state nf_inet_hooks nf_ip_hook_priorities \
 		nf_ip6_hook_priorities pernet_operations \
 		genl_family genl_ops genl_info genl_multicast_group genlmsghdr \
 		nla_policy nlattr netlink_callback netlink_ext_ack \
-		sk_buff net net_device ethhdr iphdr ipv6hdr tcphdr udphdr) \
+		sk_buff net net_device ethhdr iphdr ipv6hdr tcphdr udphdr \
+		delayed_work work_struct spinlock_t callback_head flowi4 flowi6 \
+		rtable rt6_info dst_entry neighbour neigh_table genl_dumpit_info) \
 	$(v 'NF_ACCEPT' 'NF_DROP' 'NF_STOLEN' 'NFPROTO_.*' 'NLA_.*' \
 		'GENL_ADMIN_PERM' 'GENL_UNS_ADMIN_PERM' 'GENL_NAMSIZ' \
 		'NLM_F_MULTI' 'ETH_P_IP' 'ETH_P_IPV6' 'ETH_ALEN' 'ETH_HLEN' \
-		'IPPROTO_TCP' 'IPPROTO_UDP' 'EOPNOTSUPP' 'EMSGSIZE') \
+		'IPPROTO_TCP' 'IPPROTO_UDP' 'IPPROTO_FRAGMENT' 'EOPNOTSUPP' 'EMSGSIZE' \
+		'EEXIST' 'ENOENT' 'EAFNOSUPPORT' 'arp_tbl' 'nd_tbl' 'NUD_.*' 'RTF_GATEWAY' \
+		'AF_INET' 'AF_INET6' 'IP_MF' 'IP_OFFSET' 'NLM_F_DUMP_INTR' 'NETLINK_CB_.*') \
 	-o '"$out"' -- $cflags

@@ -19,6 +19,8 @@ pub(crate) struct Command {
     pub(crate) cmd: u8,
     /// Needs CAP_NET_ADMIN in the namespace's owning user namespace.
     pub(crate) admin: bool,
+    /// Answers dump requests through [`Handler::dumpit`].
+    pub(crate) dump: bool,
 }
 
 /// A failed request: an errno and, where useful, a message for the
@@ -35,6 +37,12 @@ impl NlError {
     }
 }
 
+impl From<kernel::alloc::AllocError> for NlError {
+    fn from(_: kernel::alloc::AllocError) -> Self {
+        Self { errno: ENOMEM, msg: None }
+    }
+}
+
 impl From<Error> for NlError {
     fn from(errno: Error) -> Self {
         Self { errno, msg: None }
@@ -48,6 +56,9 @@ pub(crate) trait Handler: Send + Sync + Sized + 'static {
 
     /// Handles one request.
     fn doit(&self, req: &Request<'_>) -> core::result::Result<(), NlError>;
+
+    /// Fills one part of a dump; called again until it adds nothing.
+    fn dumpit(&self, dump: &mut Dump<'_>) -> core::result::Result<(), NlError>;
 }
 
 /// The static description of a family.
@@ -58,6 +69,8 @@ pub(crate) struct Spec {
     pub(crate) version: u8,
     /// The attribute policy, indexed by attribute type.
     pub(crate) policy: &'static [Kind],
+    /// The one multicast group, for events.
+    pub(crate) mcgrp: &'static CStr,
 }
 
 #[repr(C)]
@@ -66,6 +79,7 @@ struct Inner<H> {
     family: Opaque<bindings::genl_family>,
     ops: KVec<bindings::genl_ops>,
     policy: KVec<bindings::nla_policy>,
+    mcgrps: [bindings::genl_multicast_group; 1],
     handler: H,
 }
 
@@ -90,30 +104,35 @@ impl<H: Handler> Family<H> {
         for c in H::COMMANDS {
             let op = bindings::genl_ops {
                 doit: Some(doit_callback::<H>),
+                dumpit: if c.dump { Some(dumpit_callback::<H>) } else { None },
                 cmd: c.cmd,
                 flags: if c.admin { bindings::GENL_UNS_ADMIN_PERM as u8 } else { 0 },
                 ..Default::default()
             };
             ops.push(op, GFP_KERNEL)?;
         }
+        let mut mcgrp = bindings::genl_multicast_group::default();
+        copy_name(&mut mcgrp.name, spec.mcgrp)?;
         let inner = KBox::new(
-            Inner { family: Opaque::new(bindings::genl_family::default()), ops, policy, handler },
+            Inner {
+                family: Opaque::new(bindings::genl_family::default()),
+                ops,
+                policy,
+                mcgrps: [mcgrp],
+                handler,
+            },
             GFP_KERNEL,
         )?;
         // SAFETY: `inner` is exclusively ours until registered.
         let f = unsafe { &mut *inner.family.get() };
-        let name = spec.name.to_bytes();
-        if name.len() >= f.name.len() {
-            return Err(EINVAL);
-        }
-        for (d, s) in f.name.iter_mut().zip(name) {
-            *d = *s as _;
-        }
+        copy_name(&mut f.name, spec.name)?;
         f.version = spec.version.into();
         f.maxattr = (spec.policy.len() - 1) as u32;
         f.policy = inner.policy.as_ptr();
         f.ops = inner.ops.as_ptr();
         f.n_ops = inner.ops.len() as u8;
+        f.mcgrps = inner.mcgrps.as_ptr();
+        f.n_mcgrps = 1;
         f.resv_start_op = 0; // strict validation for every command
         f.set_netnsok(1);
         f.module = module.as_ptr().cast();
@@ -130,6 +149,17 @@ impl<H: Handler> Drop for Family<H> {
         // handlers, so none can see `inner` after this.
         unsafe { bindings::genl_unregister_family(self.inner.family.get()) };
     }
+}
+
+fn copy_name(dst: &mut [core::ffi::c_char; 16], name: &CStr) -> Result {
+    let name = name.to_bytes();
+    if name.len() >= dst.len() {
+        return Err(EINVAL);
+    }
+    for (d, s) in dst.iter_mut().zip(name) {
+        *d = *s as _;
+    }
+    Ok(())
 }
 
 fn nla_policy(kind: Kind) -> bindings::nla_policy {
@@ -168,17 +198,31 @@ impl<'a> Request<'a> {
 
     /// Attribute `t`, if present (the policy has already checked its type and
     /// length).
-    #[allow(dead_code)]
     pub(crate) fn attr(&self, t: u16) -> Option<Attr<'a>> {
-        let maxattr = self.family().maxattr as usize;
-        if t as usize > maxattr || self.info.attrs.is_null() {
-            return None;
+        // SAFETY: `attrs` is the parsed attribute table of this request,
+        // sized for our family's maxattr.
+        unsafe { attr_of(self.info.attrs, self.family(), t) }
+    }
+
+    /// Starts an event for the family's multicast group.
+    pub(crate) fn event(&self, cmd: u8) -> Result<Msg> {
+        new_msg(self.family(), 0, 0, cmd)
+    }
+
+    /// Sends `msg` to the listeners of the event group in the request's
+    /// namespace (nobody listening is not an error).
+    pub(crate) fn multicast(&self, msg: Msg) {
+        let this = core::mem::ManuallyDrop::new(msg);
+        // SAFETY: the message is complete once ended; multicast consumes it.
+        unsafe {
+            bindings::drlb_genlmsg_end(this.skb, this.hdr);
+            bindings::drlb_genlmsg_multicast(
+                self.family(),
+                bindings::drlb_genl_info_net(self.info),
+                this.skb,
+                0,
+            );
         }
-        // SAFETY: `attrs` has `maxattr + 1` entries.
-        let nla = unsafe { *self.info.attrs.add(t as usize) };
-        // SAFETY: a non-null entry points to a validated attribute inside the
-        // request, which outlives `'a`.
-        (!nla.is_null()).then(|| Attr { nla: unsafe { &*nla } })
     }
 
     fn family(&self) -> &'a bindings::genl_family {
@@ -188,21 +232,95 @@ impl<'a> Request<'a> {
 
     /// Starts a reply to this request with command `cmd`.
     pub(crate) fn reply(&self, cmd: u8) -> Result<Msg> {
-        // SAFETY: no preconditions.
-        let skb = unsafe { bindings::drlb_genlmsg_new() };
-        if skb.is_null() {
-            return Err(ENOMEM);
-        }
-        // SAFETY: `skb` is a fresh message; the family is ours.
+        new_msg(self.family(), self.info.snd_portid, self.info.snd_seq, cmd)
+    }
+}
+
+fn new_msg(family: &bindings::genl_family, portid: u32, seq: u32, cmd: u8) -> Result<Msg> {
+    // SAFETY: no preconditions. Process context (GFP_KERNEL).
+    let skb = unsafe { bindings::drlb_genlmsg_new() };
+    if skb.is_null() {
+        return Err(ENOMEM);
+    }
+    // SAFETY: `skb` is a fresh message; the family is registered.
+    let hdr = unsafe { bindings::genlmsg_put(skb, portid, seq, family, 0, cmd) };
+    if hdr.is_null() {
+        // SAFETY: `skb` was allocated above and not handed on.
+        unsafe { bindings::drlb_nlmsg_free(skb) };
+        return Err(super::errno::emsgsize());
+    }
+    Ok(Msg { skb, hdr, in_dump: false })
+}
+
+/// Attribute `t` of a parsed attribute table.
+///
+/// # Safety
+///
+/// `attrs` is NULL or has `family.maxattr + 1` entries pointing into a
+/// message that outlives `'a`.
+unsafe fn attr_of<'a>(
+    attrs: *mut *mut bindings::nlattr,
+    family: &bindings::genl_family,
+    t: u16,
+) -> Option<Attr<'a>> {
+    if t as u32 > family.maxattr || attrs.is_null() {
+        return None;
+    }
+    // SAFETY: in bounds per the contract.
+    let nla = unsafe { *attrs.add(t as usize) };
+    // SAFETY: a non-null entry is a validated attribute.
+    (!nla.is_null()).then(|| Attr { nla: unsafe { &*nla } })
+}
+
+/// One part of a dump being filled (`struct netlink_callback`).
+pub(crate) struct Dump<'a> {
+    skb: *mut bindings::sk_buff,
+    cb: &'a mut bindings::netlink_callback,
+    family: &'a bindings::genl_family,
+}
+
+impl<'a> Dump<'a> {
+    /// The command being dumped.
+    pub(crate) fn cmd(&self) -> u8 {
+        // SAFETY: `nlh` is the request; its payload starts with the genl header.
+        unsafe { (*self.cb.nlh.add(1).cast::<bindings::genlmsghdr>()).cmd }
+    }
+
+    /// The namespace of the requesting socket.
+    pub(crate) fn net(&self) -> &'a Net {
+        // SAFETY: the requesting socket holds its namespace during the dump.
+        unsafe { Net::from_raw(bindings::drlb_sock_net_of_dump(self.cb)) }
+    }
+
+    /// A filter attribute of the dump request.
+    pub(crate) fn attr(&self, t: u16) -> Option<Attr<'a>> {
+        // SAFETY: genetlink parsed the request's attributes with our policy
+        // and keeps them for the whole dump.
+        unsafe { attr_of(bindings::drlb_dump_attrs(self.cb as *const _ as *mut _), self.family, t) }
+    }
+
+    /// Six words that survive between the parts of a dump: where to resume.
+    pub(crate) fn cursor(&mut self) -> &mut [core::ffi::c_long; 6] {
+        // SAFETY: `args` is the dump's scratch space, zeroed at its start.
+        unsafe { &mut self.cb.__bindgen_anon_1.args }
+    }
+
+    /// Starts one entry; `None` when this part is full (the dump continues
+    /// in the next part).
+    pub(crate) fn entry(&mut self, cmd: u8) -> Option<Msg> {
+        // SAFETY: `skb` is this part's buffer; the portid and sequence are
+        // the requester's.
         let hdr = unsafe {
-            bindings::genlmsg_put(skb, self.info.snd_portid, self.info.snd_seq, self.family(), 0, cmd)
+            bindings::genlmsg_put(
+                self.skb,
+                bindings::drlb_dump_portid(self.cb),
+                bindings::drlb_dump_seq(self.cb),
+                self.family,
+                bindings::NLM_F_MULTI as i32,
+                cmd,
+            )
         };
-        if hdr.is_null() {
-            // SAFETY: `skb` was allocated above and not handed on.
-            unsafe { bindings::drlb_nlmsg_free(skb) };
-            return Err(super::errno::emsgsize());
-        }
-        Ok(Msg { skb, hdr })
+        (!hdr.is_null()).then_some(Msg { skb: self.skb, hdr, in_dump: true })
     }
 }
 
@@ -251,14 +369,44 @@ impl<'a> Attr<'a> {
     }
 }
 
-/// A message being built; freed on drop unless sent.
+/// A message being built: a reply or event (freed on drop unless sent), or
+/// one entry of a dump (cancelled on drop unless committed).
 pub(crate) struct Msg {
     skb: *mut bindings::sk_buff,
     hdr: *mut c_void,
+    in_dump: bool,
 }
 
+/// An open nested attribute.
+pub(crate) struct Nest(*mut bindings::nlattr);
+
 impl Msg {
-    fn put(&mut self, t: u16, data: &[u8]) -> Result {
+    /// Opens nested attribute `t`.
+    pub(crate) fn nest_start(&mut self, t: u16) -> Result<Nest> {
+        // SAFETY: `skb` is our message.
+        let n = unsafe { bindings::drlb_nla_nest_start(self.skb, t as c_int) };
+        if n.is_null() {
+            return Err(super::errno::emsgsize());
+        }
+        Ok(Nest(n))
+    }
+
+    /// Closes a nested attribute opened on this message.
+    pub(crate) fn nest_end(&mut self, n: Nest) {
+        // SAFETY: `n` was opened on this message, after which only
+        // attributes were added.
+        unsafe { bindings::drlb_nla_nest_end(self.skb, n.0) };
+    }
+
+    /// Ends a dump entry and keeps it in the dump.
+    pub(crate) fn commit(self) {
+        let this = core::mem::ManuallyDrop::new(self);
+        // SAFETY: `hdr` is this entry's header in the dump's skb.
+        unsafe { bindings::drlb_genlmsg_end(this.skb, this.hdr) };
+    }
+
+    /// Adds an attribute with raw bytes.
+    pub(crate) fn put(&mut self, t: u16, data: &[u8]) -> Result {
         // SAFETY: `skb` is our message; `data` is valid for its length.
         to_result(unsafe {
             bindings::nla_put(self.skb, t as c_int, data.len() as c_int, data.as_ptr().cast())
@@ -271,13 +419,11 @@ impl Msg {
     }
 
     /// Adds a host-order `u16` attribute.
-    #[allow(dead_code)]
     pub(crate) fn put_u16(&mut self, t: u16, v: u16) -> Result {
         self.put(t, &v.to_ne_bytes())
     }
 
     /// Adds a host-order `u32` attribute.
-    #[allow(dead_code)]
     pub(crate) fn put_u32(&mut self, t: u16, v: u32) -> Result {
         self.put(t, &v.to_ne_bytes())
     }
@@ -310,8 +456,13 @@ impl Msg {
 
 impl Drop for Msg {
     fn drop(&mut self) {
-        // SAFETY: the message was never handed to the kernel.
-        unsafe { bindings::drlb_nlmsg_free(self.skb) };
+        if self.in_dump {
+            // SAFETY: an uncommitted entry: remove it from the dump's skb.
+            unsafe { bindings::drlb_genlmsg_cancel(self.skb, self.hdr) };
+        } else {
+            // SAFETY: the message was never handed to the kernel.
+            unsafe { bindings::drlb_nlmsg_free(self.skb) };
+        }
     }
 }
 
@@ -340,5 +491,27 @@ unsafe extern "C" fn doit_callback<H: Handler>(
             }
             e.errno.to_errno()
         }
+    }
+}
+
+/// # Safety
+///
+/// Called by genetlink for a family registered by [`Family::register`].
+unsafe extern "C" fn dumpit_callback<H: Handler>(
+    skb: *mut bindings::sk_buff,
+    cb: *mut bindings::netlink_callback,
+) -> c_int {
+    // SAFETY: `cb` is valid and ours for the call.
+    let cb = unsafe { &mut *cb };
+    // SAFETY: genetlink keeps the dump's family pointer in the dumpit info:
+    // the family is the first field of our `Inner<H>`.
+    let family = unsafe { &*bindings::drlb_dump_family(cb) };
+    // SAFETY: as in `doit_callback`.
+    let inner = unsafe { &*(family as *const bindings::genl_family).cast::<Inner<H>>() };
+    let mut dump = Dump { skb, cb, family };
+    match inner.handler.dumpit(&mut dump) {
+        // SAFETY: `skb` is valid; its length tells netlink whether to go on.
+        Ok(()) => unsafe { bindings::drlb_skb_len(skb) as c_int },
+        Err(e) => e.errno.to_errno(),
     }
 }

@@ -9,6 +9,13 @@
 #include <net/netns/generic.h>
 #include <net/sock.h>
 
+#include <linux/if_arp.h>
+#include <linux/netdevice.h>
+#include <linux/skbuff.h>
+#include <linux/workqueue.h>
+#include <net/dst.h>
+#include <net/neighbour.h>
+
 #include "helpers.h"
 
 void *drlb_net_generic(const struct net *net, unsigned int id) { return net_generic(net, id); }
@@ -26,3 +33,40 @@ struct net *drlb_genl_info_net(const struct genl_info *info) { return genl_info_
 struct net *drlb_sock_net_of_dump(const struct netlink_callback *cb) { return sock_net(cb->skb->sk); }
 u32 drlb_dump_portid(const struct netlink_callback *cb) { return NETLINK_CB(cb->skb).portid; }
 u32 drlb_dump_seq(const struct netlink_callback *cb) { return cb->nlh->nlmsg_seq; }
+bool drlb_pskb_may_pull(struct sk_buff *skb, unsigned int len) { return pskb_may_pull(skb, len); }
+unsigned int drlb_skb_headlen(const struct sk_buff *skb) { return skb_headlen(skb); }
+bool drlb_skb_shared(const struct sk_buff *skb) { return skb_shared(skb); }
+struct sk_buff *drlb_skb_clone(struct sk_buff *skb) { return skb_clone(skb, GFP_ATOMIC); }
+int drlb_skb_cow_head(struct sk_buff *skb, unsigned int headroom) { return skb_cow_head(skb, headroom); }
+void drlb_skb_reset_mac_header(struct sk_buff *skb) { skb_reset_mac_header(skb); }
+void drlb_skb_set_dev(struct sk_buff *skb, struct net_device *dev) { skb->dev = dev; }
+void drlb_skb_forward_csum(struct sk_buff *skb) { skb_forward_csum(skb); }
+void drlb_skb_clear_tstamp(struct sk_buff *skb) { skb_clear_tstamp(skb); }
+u16 drlb_skb_protocol(const struct sk_buff *skb) { return ntohs(skb->protocol); }
+int drlb_dev_queue_xmit(struct sk_buff *skb) { return dev_queue_xmit(skb); }
+void drlb_kfree_skb(struct sk_buff *skb) { kfree_skb(skb); }
+const unsigned char *drlb_dev_addr(const struct net_device *dev) { return dev->dev_addr; }
+bool drlb_dev_usable(const struct net_device *dev) { return netif_running(dev) && dev->type == ARPHRD_ETHER; }
+struct net *drlb_dev_net(const struct net_device *dev) { return dev_net(dev); }
+struct net_device *drlb_dst_dev(const struct dst_entry *dst) { return dst->dev; }
+int drlb_dst_error(const struct dst_entry *dst) { return dst->error; }
+int drlb_dev_ifindex(const struct net_device *dev) { return dev->ifindex; }
+void drlb_rcu_read_lock(void) { rcu_read_lock(); }
+void drlb_rcu_read_unlock(void) { rcu_read_unlock(); }
+void drlb_spin_lock_init(spinlock_t *lock) { spin_lock_init(lock); }
+void drlb_spin_lock_bh(spinlock_t *lock) { spin_lock_bh(lock); }
+void drlb_spin_unlock_bh(spinlock_t *lock) { spin_unlock_bh(lock); }
+unsigned long drlb_jiffies(void) { return jiffies; }
+void drlb_init_delayed_work(struct delayed_work *dw, void (*fn)(struct work_struct *)) { INIT_DELAYED_WORK(dw, fn); }
+bool drlb_queue_delayed_work(struct delayed_work *dw, unsigned long delay) { return queue_delayed_work(system_wq, dw, delay); }
+void drlb_neigh_release(struct neighbour *n) { neigh_release(n); }
+void drlb_neigh_ha_snapshot(unsigned char *dst, const struct neighbour *n) { neigh_ha_snapshot(dst, n, n->dev); }
+int drlb_neigh_event_send(struct neighbour *n) { return neigh_event_send(n, NULL); }
+u8 drlb_neigh_nud_state(const struct neighbour *n) { return READ_ONCE(n->nud_state); }
+struct nlattr *drlb_nla_nest_start(struct sk_buff *skb, int type) { return nla_nest_start(skb, type); }
+void drlb_nla_nest_end(struct sk_buff *skb, struct nlattr *start) { nla_nest_end(skb, start); }
+unsigned int drlb_skb_len(const struct sk_buff *skb) { return skb->len; }
+int drlb_genlmsg_multicast(const struct genl_family *family, struct net *net, struct sk_buff *skb, unsigned int group) { return genlmsg_multicast_netns(family, net, skb, 0, group, GFP_ATOMIC); }
+struct sk_buff *drlb_genlmsg_new_atomic(void) { return genlmsg_new(NLMSG_GOODSIZE, GFP_ATOMIC); }
+struct nlattr **drlb_dump_attrs(struct netlink_callback *cb) { return genl_info_dump(cb)->attrs; }
+const struct genl_family *drlb_dump_family(struct netlink_callback *cb) { return genl_info_dump(cb)->family; }

@@ -30,4 +30,55 @@ struct net *drlb_sock_net_of_dump(const struct netlink_callback *cb);
 u32 drlb_dump_portid(const struct netlink_callback *cb);
 u32 drlb_dump_seq(const struct netlink_callback *cb);
 
+#include <linux/spinlock_types.h>
+#include <linux/workqueue.h>
+
+struct net_device;
+struct neighbour;
+
+/* sk_buff */
+bool drlb_pskb_may_pull(struct sk_buff *skb, unsigned int len);
+unsigned int drlb_skb_headlen(const struct sk_buff *skb);
+bool drlb_skb_shared(const struct sk_buff *skb);
+struct sk_buff *drlb_skb_clone(struct sk_buff *skb);
+int drlb_skb_cow_head(struct sk_buff *skb, unsigned int headroom);
+void drlb_skb_reset_mac_header(struct sk_buff *skb);
+void drlb_skb_set_dev(struct sk_buff *skb, struct net_device *dev);
+void drlb_skb_forward_csum(struct sk_buff *skb);
+void drlb_skb_clear_tstamp(struct sk_buff *skb);
+u16 drlb_skb_protocol(const struct sk_buff *skb);
+int drlb_dev_queue_xmit(struct sk_buff *skb);
+void drlb_kfree_skb(struct sk_buff *skb);
+/* net_device */
+const unsigned char *drlb_dev_addr(const struct net_device *dev);
+bool drlb_dev_usable(const struct net_device *dev);
+struct net *drlb_dev_net(const struct net_device *dev);
+struct dst_entry;
+struct net_device *drlb_dst_dev(const struct dst_entry *dst);
+int drlb_dst_error(const struct dst_entry *dst);
+int drlb_dev_ifindex(const struct net_device *dev);
+/* RCU and locks */
+void drlb_rcu_read_lock(void);
+void drlb_rcu_read_unlock(void);
+void drlb_spin_lock_init(spinlock_t *lock);
+void drlb_spin_lock_bh(spinlock_t *lock);
+void drlb_spin_unlock_bh(spinlock_t *lock);
+/* time and work */
+unsigned long drlb_jiffies(void);
+void drlb_init_delayed_work(struct delayed_work *dw, void (*fn)(struct work_struct *));
+bool drlb_queue_delayed_work(struct delayed_work *dw, unsigned long delay);
+/* neighbours */
+void drlb_neigh_release(struct neighbour *n);
+void drlb_neigh_ha_snapshot(unsigned char *dst, const struct neighbour *n);
+int drlb_neigh_event_send(struct neighbour *n);
+u8 drlb_neigh_nud_state(const struct neighbour *n);
+/* genetlink */
+struct nlattr *drlb_nla_nest_start(struct sk_buff *skb, int type);
+void drlb_nla_nest_end(struct sk_buff *skb, struct nlattr *start);
+unsigned int drlb_skb_len(const struct sk_buff *skb);
+int drlb_genlmsg_multicast(const struct genl_family *family, struct net *net, struct sk_buff *skb, unsigned int group);
+struct sk_buff *drlb_genlmsg_new_atomic(void);
+struct nlattr **drlb_dump_attrs(struct netlink_callback *cb);
+const struct genl_family *drlb_dump_family(struct netlink_callback *cb);
+
 #endif

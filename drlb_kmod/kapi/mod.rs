@@ -12,7 +12,18 @@
 mod bindings;
 pub(crate) mod errno;
 pub(crate) mod genetlink;
+pub(crate) mod lock;
+pub(crate) mod neigh;
 pub(crate) mod net;
 pub(crate) mod netfilter;
 pub(crate) mod percpu;
 pub(crate) mod pernet;
+pub(crate) mod rcu;
+pub(crate) mod rcu_free;
+pub(crate) mod work;
+
+/// A random `u32` (`get_random_u32`).
+pub(crate) fn random_u32() -> u32 {
+    // SAFETY: no preconditions.
+    unsafe { bindings::get_random_u32() }
+}

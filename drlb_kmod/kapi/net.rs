@@ -30,3 +30,29 @@ impl Net {
         self.0.get()
     }
 }
+
+/// A namespace pointer held by an object that the namespace's own pernet
+/// exit destroys, so the namespace outlives it.
+pub(crate) struct NetRef(*mut bindings::net);
+
+// SAFETY: `struct net` may be used from any thread while alive.
+unsafe impl Send for NetRef {}
+// SAFETY: as above.
+unsafe impl Sync for NetRef {}
+
+impl NetRef {
+    /// Keeps a pointer to `net`.
+    ///
+    /// # Safety
+    ///
+    /// The `NetRef` must be dropped no later than `net`'s pernet exit.
+    pub(crate) unsafe fn new(net: &Net) -> Self {
+        Self(net.as_raw())
+    }
+
+    /// The namespace.
+    pub(crate) fn get(&self) -> &Net {
+        // SAFETY: alive for as long as `self`, per `new`'s contract.
+        unsafe { Net::from_raw(self.0) }
+    }
+}

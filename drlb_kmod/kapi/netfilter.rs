@@ -31,16 +31,110 @@ impl Verdict {
     /// Let the packet continue through the stack (`NF_ACCEPT`).
     pub(crate) const ACCEPT: Verdict = Verdict(bindings::NF_ACCEPT);
     /// Drop the packet (`NF_DROP`).
-    #[allow(dead_code)]
     pub(crate) const DROP: Verdict = Verdict(bindings::NF_DROP);
 }
 
-/// A packet in a hook call (`struct sk_buff`), borrowed for the call.
+impl Verdict {
+    /// The packet was handed to a device; netfilter must forget it.
+    const STOLEN: Verdict = Verdict(bindings::NF_STOLEN);
+}
+
+/// A packet in a hook call (`struct sk_buff`), borrowed for the call. At
+/// PRE_ROUTING its data starts at the network header.
 pub(crate) struct Packet<'a> {
-    // Read by the forwarding path; the skeleton only counts packets.
-    #[allow(dead_code)]
     skb: *mut bindings::sk_buff,
+    net: *mut bindings::net,
     _call: PhantomData<&'a mut bindings::sk_buff>,
+}
+
+/// Why [`Packet::forward`] could not send a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ForwardError {
+    /// The egress device is gone, down or not Ethernet.
+    NoDevice,
+    /// No memory to make the header writable.
+    NoMemory,
+}
+
+impl Packet<'_> {
+    /// Length in bytes from the network header on.
+    #[inline]
+    pub(crate) fn len(&self) -> u32 {
+        // SAFETY: `skb` is valid for the call.
+        unsafe { (*self.skb).len }
+    }
+
+    /// The first `len` bytes from the network header, made linear if they
+    /// were not; `None` if the packet is shorter.
+    #[inline]
+    pub(crate) fn header(&mut self, len: u32) -> Option<&[u8]> {
+        // SAFETY: `skb` is valid and ours for the call; pulling may
+        // reallocate the head, which is why this borrows `self` mutably.
+        unsafe {
+            if !bindings::drlb_pskb_may_pull(self.skb, len) {
+                return None;
+            }
+            let headlen = bindings::drlb_skb_headlen(self.skb);
+            Some(core::slice::from_raw_parts((*self.skb).data, headlen as usize))
+        }
+    }
+
+    /// For IPv6: the upper-layer protocol after the extension headers, its
+    /// offset from the network header, and whether the packet is a fragment.
+    pub(crate) fn ipv6_upper(&self, first_nexthdr: u8) -> Option<(u8, u32, bool)> {
+        let mut nexthdr = first_nexthdr;
+        let mut frag_off: u16 = 0;
+        // SAFETY: `skb` is valid; the function only reads it.
+        let off = unsafe { bindings::ipv6_skip_exthdr(self.skb, 40, &mut nexthdr, &mut frag_off) };
+        (off >= 0).then_some((nexthdr, off as u32, frag_off != 0))
+    }
+
+    /// Sends the packet out of device `ifindex` to `dst_mac`, with the
+    /// device's own MAC as source: the only change drlb makes to a packet.
+    /// On success the packet is gone (`NF_STOLEN`).
+    pub(crate) fn forward(self, ifindex: i32, dst_mac: &[u8; 6]) -> Result<Verdict, ForwardError> {
+        const ETH_HLEN: u32 = bindings::ETH_HLEN;
+        // SAFETY: we are in a hook, under rcu_read_lock, with a valid skb and
+        // namespace; every pointer below is checked before use, and the skb
+        // is handed to the device exactly once.
+        unsafe {
+            let dev = bindings::dev_get_by_index_rcu(self.net, ifindex);
+            if dev.is_null() || !bindings::drlb_dev_usable(dev) {
+                return Err(ForwardError::NoDevice);
+            }
+            // A shared skb (someone else holds a reference) is not ours to
+            // change: send a clone and let netfilter drop our reference.
+            let (skb, verdict) = if bindings::drlb_skb_shared(self.skb) {
+                let c = bindings::drlb_skb_clone(self.skb);
+                if c.is_null() {
+                    return Err(ForwardError::NoMemory);
+                }
+                (c, Verdict::DROP)
+            } else {
+                (self.skb, Verdict::STOLEN)
+            };
+            // Headroom for a full Ethernet header, and a private copy of the
+            // header if it is cloned (e.g. a packet socket saw it).
+            if bindings::drlb_skb_cow_head(skb, ETH_HLEN) != 0 {
+                if verdict == Verdict::DROP {
+                    bindings::drlb_kfree_skb(skb);
+                }
+                return Err(ForwardError::NoMemory);
+            }
+            let proto = bindings::drlb_skb_protocol(skb);
+            let eth = bindings::skb_push(skb, ETH_HLEN).cast::<u8>();
+            let src = bindings::drlb_dev_addr(dev);
+            core::ptr::copy_nonoverlapping(dst_mac.as_ptr(), eth, 6);
+            core::ptr::copy_nonoverlapping(src, eth.add(6), 6);
+            core::ptr::copy_nonoverlapping(proto.to_be_bytes().as_ptr(), eth.add(12), 2);
+            bindings::drlb_skb_reset_mac_header(skb);
+            bindings::drlb_skb_set_dev(skb, dev);
+            bindings::drlb_skb_forward_csum(skb);
+            bindings::drlb_skb_clear_tstamp(skb);
+            bindings::drlb_dev_queue_xmit(skb);
+            Ok(verdict)
+        }
+    }
 }
 
 /// What a hook does with each packet.
@@ -86,7 +180,6 @@ impl<T: Hook> Registration<T> {
     }
 
     /// The data the hooks were registered with.
-    #[allow(dead_code)]
     pub(crate) fn data(&self) -> &Arc<T> {
         &self.data
     }
@@ -124,6 +217,8 @@ unsafe extern "C" fn hook_callback<T: Hook>(
         bindings::NFPROTO_IPV6 => Family::Ipv6,
         _ => Family::Ipv4,
     };
-    let pkt = Packet { skb, _call: PhantomData };
+    // SAFETY: as above.
+    let net = unsafe { (*state).net };
+    let pkt = Packet { skb, net, _call: PhantomData };
     data.hook(family, pkt).0
 }

@@ -29,3 +29,36 @@ expect_fail() {
 status_field() { dt "$1" status | sed -n "s/^$2: //p"; }
 
 trap topo_down EXIT
+
+# Real-server side: start rs-server.py on PORT in each real server and wait
+# until they listen.
+start_servers() { # PORT [N]
+	local port=$1 n=${2:-$TOPO_REALS} i
+	for ((i = 1; i <= n; i++)); do
+		n "rs$i" python3 "$_lib/rs-server.py" "rs$i" "$port" >/dev/null 2>&1 &
+	done
+	for ((i = 1; i <= n; i++)); do
+		wait_for "rs$i listening on $port" 30 n "rs$i" ss -Htln "sport = :$port"
+	done
+}
+# wait_for WHAT SECONDS CMD...: until CMD prints something.
+wait_for() {
+	local what=$1 t=$2 end; shift 2
+	end=$(($(date +%s) + t))
+	until [ -n "$("$@" 2>/dev/null)" ]; do
+		[ "$(date +%s)" -lt "$end" ] || fail "timed out waiting for $what"
+		sleep 0.3
+	done
+}
+# Every real server of director $1 resolved (its MAC known).
+wait_resolved() {
+	local h=$1 end=$(($(date +%s) + 20))
+	while dt "$h" list | grep -q unresolved; do
+		[ "$(date +%s)" -lt "$end" ] || { dt "$h" list >&2; fail "real servers still unresolved"; }
+		sleep 0.5
+	done
+}
+# client.py in namespace client: requests PROTO ADDR PORT N
+requests() { n client python3 "$_lib/client.py" "$@"; }
+# How many of the answer lines in $1 came from real server $2.
+answers_from() { grep -c "^$2 " <<<"$1" || true; }

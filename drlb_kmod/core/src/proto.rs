@@ -135,8 +135,18 @@ pub mod attr {
     pub const EXPIRE_NODEST: u16 = 31;
     /// Padding for 64-bit attributes.
     pub const PAD: u16 = 32;
+    /// `u64`: flows forwarded without a connection entry (flood mode or a
+    /// full table).
+    pub const STATELESS: u16 = 33;
+    /// `u64`: IP fragments to a VIP, handed to the stack.
+    pub const FRAGMENTS: u16 = 34;
+    /// `u64`: packets for a service dropped (no usable real server, or the
+    /// egress device failed).
+    pub const DROPS: u16 = 35;
+    /// `u32`: bytes per connection-table entry.
+    pub const CONN_SIZE: u16 = 36;
     /// The highest attribute type.
-    pub const MAX: u16 = PAD;
+    pub const MAX: u16 = CONN_SIZE;
 }
 
 /// Attribute types nested under [`attr::STATS`].
@@ -237,6 +247,10 @@ pub const POLICY: [Kind; attr::MAX as usize + 1] = {
     p[attr::MAGLEV_SEED as usize] = Kind::U32;
     p[attr::REASON as usize] = Kind::U8;
     p[attr::EXPIRE_NODEST as usize] = Kind::U8;
+    p[attr::STATELESS as usize] = Kind::U64;
+    p[attr::FRAGMENTS as usize] = Kind::U64;
+    p[attr::DROPS as usize] = Kind::U64;
+    p[attr::CONN_SIZE as usize] = Kind::U32;
     p
 };
 

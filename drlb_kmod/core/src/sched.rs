@@ -295,8 +295,14 @@ pub fn select_wrr(dests: &[Dest], state: &mut WrrState) -> Option<usize> {
 /// Least connections as IPVS's `ip_vs_lc.c`: the eligible server with the
 /// smallest overhead `active * 256 + inactive`; the first one on ties.
 pub fn select_lc(dests: &[Dest]) -> Option<usize> {
+    select_lc_iter((0..dests.len()).zip(dests.iter().copied()))
+}
+
+/// [`select_lc`] over `(index, server)` pairs built on the fly, e.g. with
+/// connection counts read at the moment of the pick.
+pub fn select_lc_iter(dests: impl IntoIterator<Item = (usize, Dest)>) -> Option<usize> {
     let mut least: Option<(usize, u64)> = None;
-    for (i, d) in eligible(dests) {
+    for (i, d) in dests.into_iter().filter(|(_, d)| d.eligible()) {
         let doh = d.overhead();
         match least {
             Some((_, loh)) if doh >= loh => {}
@@ -310,8 +316,13 @@ pub fn select_lc(dests: &[Dest]) -> Option<usize> {
 /// with the smallest `overhead / weight`, compared as
 /// `loh * dw > doh * lw` (no division); the first one on ties.
 pub fn select_wlc(dests: &[Dest]) -> Option<usize> {
+    select_wlc_iter((0..dests.len()).zip(dests.iter().copied()))
+}
+
+/// [`select_wlc`] over `(index, server)` pairs built on the fly.
+pub fn select_wlc_iter(dests: impl IntoIterator<Item = (usize, Dest)>) -> Option<usize> {
     let mut least: Option<(usize, u64, u64)> = None;
-    for (i, d) in eligible(dests) {
+    for (i, d) in dests.into_iter().filter(|(_, d)| d.eligible()) {
         let doh = d.overhead();
         let dw = u64::from(d.effective_weight());
         match least {

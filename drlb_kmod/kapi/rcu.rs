@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! RCU: a read-side guard and a pointer that readers follow locklessly while
+//! a writer replaces what it points to.
+
+use super::bindings;
+use core::marker::PhantomData;
+use core::sync::atomic::{AtomicPtr, Ordering};
+use kernel::alloc::KBox;
+
+/// An RCU read-side critical section (`rcu_read_lock`); unlocks on drop.
+/// Not `Send`: it must end on the CPU and task that began it.
+pub(crate) struct RcuGuard(PhantomData<*const ()>);
+
+impl RcuGuard {
+    /// Enters a read-side critical section. Nesting is allowed (the packet
+    /// path is already inside one).
+    #[inline]
+    pub(crate) fn lock() -> Self {
+        // SAFETY: no preconditions; balanced by `drop`.
+        unsafe { bindings::drlb_rcu_read_lock() };
+        Self(PhantomData)
+    }
+}
+
+impl Drop for RcuGuard {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: balances the lock taken in `lock`.
+        unsafe { bindings::drlb_rcu_read_unlock() };
+    }
+}
+
+/// Waits for every pre-existing RCU reader to finish (`synchronize_rcu`).
+pub(crate) fn synchronize() {
+    // SAFETY: called from process context by the control path.
+    unsafe { bindings::synchronize_rcu() };
+}
+
+/// Waits for every pending `call_rcu` callback (`rcu_barrier`): before the
+/// module's code goes away.
+pub(crate) fn barrier() {
+    // SAFETY: process context.
+    unsafe { bindings::rcu_barrier() };
+}
+
+/// An owned `T` that readers reach under an [`RcuGuard`] without locks and
+/// that a single writer replaces; the old value is dropped only after every
+/// reader that could see it has finished.
+pub(crate) struct RcuBox<T> {
+    ptr: AtomicPtr<T>,
+}
+
+// SAFETY: readers get `&T` from many threads, writers move `T` across them.
+unsafe impl<T: Send + Sync> Send for RcuBox<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send + Sync> Sync for RcuBox<T> {}
+
+impl<T> RcuBox<T> {
+    /// Wraps an initial value.
+    pub(crate) fn new(v: KBox<T>) -> Self {
+        Self { ptr: AtomicPtr::new(KBox::into_raw(v)) }
+    }
+
+    /// The current value, valid for the guard's critical section.
+    #[inline]
+    pub(crate) fn get<'a>(&'a self, _guard: &'a RcuGuard) -> &'a T {
+        // SAFETY: the pointer always holds a live `KBox`; a replaced one is
+        // freed only after a grace period, which cannot end while `_guard`
+        // lives.
+        unsafe { &*self.ptr.load(Ordering::Acquire) }
+    }
+
+    /// Publishes `v` and returns the previous value once no reader can see
+    /// it any more. Process context; callers serialise writers.
+    pub(crate) fn replace(&self, v: KBox<T>) -> KBox<T> {
+        let old = self.ptr.swap(KBox::into_raw(v), Ordering::AcqRel);
+        synchronize();
+        // SAFETY: `old` came from `KBox::into_raw` and, after the grace
+        // period, no reader holds it.
+        unsafe { KBox::from_raw(old) }
+    }
+}
+
+impl<T> Drop for RcuBox<T> {
+    fn drop(&mut self) {
+        // SAFETY: the owner drops the box only after its readers are gone
+        // (the hooks that read it are unregistered and synchronised first).
+        drop(unsafe { KBox::from_raw(*self.ptr.get_mut()) });
+    }
+}
