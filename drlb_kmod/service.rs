@@ -10,6 +10,7 @@
 
 use crate::kapi::lock::BhLock;
 use crate::maglev;
+use crate::proto;
 use crate::sched::{self, Dest, Scheduler, WrrState};
 use crate::stats::Stats;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering::Relaxed};
@@ -231,9 +232,19 @@ impl Service {
             Scheduler::Lc => sched::select_lc_iter(self.live()),
             Scheduler::Wlc => sched::select_wlc_iter(self.live()),
             Scheduler::Sh => sched::select_sh(d, &self.table, client.as_slice(), self.settings.seed, true),
-            Scheduler::Maglev => sched::select_maglev(d, &self.table, flow_hash, true),
+            Scheduler::Maglev => sched::select_maglev(d, &self.table, self.maglev_hash(client, flow_hash), true),
         }?;
         self.usable_from(pick)
+    }
+
+    /// What maglev hashes: the client address, as IPVS's mh does, or the
+    /// whole flow with [`proto::SVC_F_MH_PORT`].
+    fn maglev_hash(&self, client: &Addr, flow_hash: u32) -> u32 {
+        if self.settings.flags & proto::SVC_F_MH_PORT != 0 {
+            flow_hash
+        } else {
+            sched::sh_hash(client.as_slice(), self.settings.seed)
+        }
     }
 
     /// Picks without state, consistently on every director: the Maglev
@@ -242,6 +253,7 @@ impl Service {
     pub(crate) fn stateless(&self, client: &Addr, flow_hash: u32) -> Option<&Arc<Real>> {
         let pick = match self.settings.sched {
             Scheduler::Sh => sched::select_sh(&self.dests, &self.table, client.as_slice(), self.settings.seed, true),
+            Scheduler::Maglev => sched::select_maglev(&self.dests, &self.table, self.maglev_hash(client, flow_hash), true),
             _ => sched::select_maglev(&self.dests, &self.table, flow_hash, true),
         }?;
         self.usable_from(pick)

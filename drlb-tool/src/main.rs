@@ -15,6 +15,9 @@ use std::net::SocketAddr;
 #[derive(Parser)]
 #[command(name = "drlb-tool", version, about = "Configure and inspect the drlb load balancer")]
 struct Cli {
+    /// Run in the named network namespace (/run/netns/NAME), like `ip -n`
+    #[arg(short = 'n', long, global = true, value_name = "NAME")]
+    netns: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -114,6 +117,10 @@ struct ServiceOpts {
     /// Seed of the maglev and sh hashes: keep it equal on every director
     #[arg(long)]
     seed: Option<u32>,
+    /// maglev: hash the whole flow (addresses and ports), not only the
+    /// client address (IPVS's mh-port)
+    #[arg(long)]
+    mh_port: bool,
 }
 
 #[derive(Subcommand)]
@@ -221,6 +228,9 @@ fn run(cli: Cli) -> Result<()> {
                 if let Some(s) = o.seed {
                     a.push(Attr::u32(attr::MAGLEV_SEED, s));
                 }
+                if o.mh_port {
+                    a.push(Attr::u32(attr::FLAGS, proto::SVC_F_MH_PORT));
+                }
             }
             (c, a, false)
         }
@@ -259,6 +269,9 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Flush => (cmd::FLUSH, vec![], false),
     };
+    if let Some(ns) = &cli.netns {
+        enter_netns(ns)?;
+    }
     let mut nl = Client::connect()?;
     match cli.command {
         Command::List { json } => list::list(&mut nl, json),
@@ -279,6 +292,22 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// Moves this process into network namespace `name`, as `ip netns exec`
+/// would (the netlink socket opened afterwards belongs to it).
+fn enter_netns(name: &str) -> Result<()> {
+    use std::os::fd::AsRawFd;
+    if name.contains('/') || name.is_empty() {
+        anyhow::bail!("bad namespace name '{name}'");
+    }
+    let path = format!("/run/netns/{name}");
+    let f = std::fs::File::open(&path).map_err(|e| anyhow::anyhow!("network namespace {name}: {e}"))?;
+    // SAFETY: setns() on a valid namespace fd has no memory-safety concerns.
+    if unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+        anyhow::bail!("entering network namespace {name}: {}", std::io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 fn print_limits(a: &[Attr]) {

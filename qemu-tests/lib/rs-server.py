@@ -8,16 +8,17 @@ so a test sees which real server answered and that the packet arrived
 unmodified (client's own address as source, the VIP as destination). A TCP
 request that starts with "GET " gets the line as an HTTP response.
 
-    rs-server.py NAME PORT
+    rs-server.py NAME PORT [PORT...]
 """
 import selectors
 import socket
 import sys
 
 IP_PKTINFO = 8  # <linux/in.h>; not exported by Python's socket module
-name, port = sys.argv[1], int(sys.argv[2])
+name, ports = sys.argv[1], [int(p) for p in sys.argv[2:]]
 sel = selectors.DefaultSelector()
-for fam in (socket.AF_INET6,):
+for port in ports:
+    fam = socket.AF_INET6
     t = socket.socket(fam, socket.SOCK_STREAM)
     t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     t.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
@@ -42,7 +43,7 @@ def line(peer, local):
 
 
 conns = {}
-print(f"{name} listening on {port}", flush=True)
+print(f"{name} listening on {ports}", flush=True)
 while True:
     for key, _ in sel.select():
         kind = key.data

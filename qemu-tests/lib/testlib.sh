@@ -10,7 +10,7 @@ _lib=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 drlb_load() { grep -q '^drlb ' /proc/modules || insmod "$DRLB_KO"; }
 drlb_unload() { ! grep -q '^drlb ' /proc/modules || rmmod drlb; }
 # drlb-tool in namespace $1 (or in the guest's root namespace with "-").
-dt() { local h=$1; shift; if [ "$h" = - ]; then "$DRLB_TOOL" "$@"; else n "$h" "$DRLB_TOOL" "$@"; fi; }
+dt() { local h=$1; shift; if [ "$h" = - ]; then "$DRLB_TOOL" "$@"; else "$DRLB_TOOL" -n "$(ns "$h")" "$@"; fi; }
 
 log() { printf '  %s\n' "$*"; }
 fail() { printf '  FAIL: %s\n' "$*" >&2; exit 1; }
@@ -32,13 +32,13 @@ trap topo_down EXIT
 
 # Real-server side: start rs-server.py on PORT in each real server and wait
 # until they listen.
-start_servers() { # PORT [N]
-	local port=$1 n=${2:-$TOPO_REALS} i
-	for ((i = 1; i <= n; i++)); do
-		n "rs$i" python3 "$_lib/rs-server.py" "rs$i" "$port" >/dev/null 2>&1 &
+start_servers() { # PORT... (on every real server)
+	local i last=${*: -1}
+	for ((i = 1; i <= TOPO_REALS; i++)); do
+		n "rs$i" python3 "$_lib/rs-server.py" "rs$i" "$@" >/dev/null 2>&1 &
 	done
-	for ((i = 1; i <= n; i++)); do
-		wait_for "rs$i listening on $port" 30 n "rs$i" ss -Htln "sport = :$port"
+	for ((i = 1; i <= TOPO_REALS; i++)); do
+		wait_for "rs$i listening on $last" 30 n "rs$i" ss -Htln "sport = :$last"
 	done
 }
 # wait_for WHAT SECONDS CMD...: until CMD prints something.
@@ -62,3 +62,8 @@ wait_resolved() {
 requests() { n client python3 "$_lib/client.py" "$@"; }
 # How many of the answer lines in $1 came from real server $2.
 answers_from() { grep -c "^$2 " <<<"$1" || true; }
+# The number of distinct real servers in answer lines $1.
+distinct() { awk '{print $1}' <<<"$1" | sort -u | grep -vc ERROR || true; }
+# A JSON field of `drlb-tool list --json` in namespace $1: a Python expression
+# over `s` (the list of services).
+list_json() { dt "$1" list --json | python3 -c "import json,sys; s=json.load(sys.stdin)['services']; print($2)"; }

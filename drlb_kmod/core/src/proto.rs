@@ -171,6 +171,10 @@ pub mod stats {
     pub const PAD: u16 = 9;
 }
 
+/// Service flag: the maglev scheduler hashes the whole flow (addresses and
+/// ports) instead of only the client address (IPVS's `mh-port`).
+pub const SVC_F_MH_PORT: u32 = 1;
+
 /// The netns forwards nothing; configuration, counters and connections stay.
 pub const STATE_STANDBY: u8 = 0;
 /// The netns forwards packets to real servers.

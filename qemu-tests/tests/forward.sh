@@ -1,0 +1,80 @@
+# Direct routing end to end, one topology for every scheduler and family:
+#
+#   client ----> dir1 (drlb) ----> rs1, rs2, rs3      VIP on each rs's lo
+#      ^                             |
+#      +---- replies, not via dir1 --+                dir2: its own drlb config
+#
+#   tcp VIP:80 rr   tcp VIP:81 wrr 1:2:3   tcp VIP:82 sh   tcp VIP:83 maglev
+#   tcp [VIP6]:80 rr   udp VIP:80 rr
+. lib/testlib.sh
+drlb_load
+topo_up -d 2 -r 3
+start_servers 80 81 82 83
+
+add() { # PROTO ADDR SCHED WEIGHT...: a service on dir1 and its three reals
+	local p=$1 a=$2 s=$3 i=1 w; shift 3
+	dt dir1 service add "$p" "$a" --scheduler "$s"
+	for w in "$@"; do
+		if [[ $a == \[* ]]; then dt dir1 real add "$p" "$a" "$(rs6 $i)" -w "$w"
+		else dt dir1 real add "$p" "$a" "$(rs4 $i)" -w "$w"; fi
+		i=$((i + 1))
+	done
+}
+add tcp "$VIP4:80" rr 1 1 1
+add tcp "$VIP4:81" wrr 1 2 3
+add tcp "$VIP4:82" sh 1 1 1
+add tcp "$VIP4:83" maglev 1 1 1
+add tcp "[$VIP6]:80" rr 1 1 1
+add udp "$VIP4:80" rr 1 1 1
+wait_resolved dir1
+dt dir1 list
+
+log "rr: exactly even; each real server sees the client's address and the VIP (DR, not NAT)"
+hook0=$(status_field dir1 "hook packets")
+fwd0=$(list_json dir1 's[0]["stats"]["packets"]')
+out=$(requests tcp "$VIP4" 80 30)
+hook1=$(status_field dir1 "hook packets")
+fwd1=$(list_json dir1 's[0]["stats"]["packets"]')
+for i in 1 2 3; do expect_eq "$(answers_from "$out" "rs$i")" 10 "rr connections to rs$i"; done
+expect_eq "$(grep -c "client=$CLIENT4 local=$VIP4\$" <<<"$out")" 30 "answers with client source and VIP destination"
+log "replies bypass the director: dir1's hooks saw only the forwarded client packets"
+expect_ge $((fwd1 - fwd0)) 150 "packets dir1 forwarded for 30 connections"
+expect_le $((hook1 - hook0 - (fwd1 - fwd0))) 10 "other packets dir1's hooks saw meanwhile (replies would be ~$((fwd1 - fwd0)))"
+
+log "wrr 1:2:3"
+out=$(requests tcp "$VIP4" 81 60)
+expect_eq "$(answers_from "$out" rs1) $(answers_from "$out" rs2) $(answers_from "$out" rs3)" "10 20 30" "wrr connections to rs1 rs2 rs3"
+
+log "sh and maglev: sticky per client"
+expect_eq "$(distinct "$(requests tcp "$VIP4" 82 15)")" 1 "real servers answering one client (sh)"
+expect_eq "$(distinct "$(requests tcp "$VIP4" 83 15)")" 1 "real servers answering one client (maglev)"
+
+log "IPv6 and UDP"
+out=$(requests tcp "$VIP6" 80 30)
+for i in 1 2 3; do expect_eq "$(answers_from "$out" "rs$i")" 10 "IPv6 rr connections to rs$i"; done
+expect_eq "$(grep -c "client=$CLIENT6 local=$VIP6\$" <<<"$out")" 30 "IPv6 answers with client source and VIP destination"
+out=$(requests udp "$VIP4" 80 30)
+for i in 1 2 3; do expect_eq "$(answers_from "$out" "rs$i")" 10 "UDP rr flows to rs$i"; done
+
+log "one long TCP connection stays on one real server"
+out=$(requests tcp "$VIP4" 80 20 --hold 4)
+expect_eq "$(wc -l <<<"$out") $(distinct "$out")" "20 1" "answers on the long connection, real servers"
+
+log "standby forwards nothing but keeps config and counters; active resumes"
+before=$(list_json dir1 's[0]["stats"]["conns"]')
+dt dir1 state standby
+expect_eq "$(requests tcp "$VIP4" 80 2 | grep -c ERROR)" 2 "requests failing in standby"
+expect_eq "$(list_json dir1 'len(s), s[0]["stats"]["conns"]')" "6 $before" "services and connection count in standby"
+dt dir1 state active
+expect_eq "$(distinct "$(requests tcp "$VIP4" 80 3)")" 3 "real servers answering after 'state active'"
+
+log "isolation: dir2's drlb has its own, empty, configuration"
+expect_eq "$(list_json dir2 'len(s)')" 0 "services in dir2"
+dt dir2 service add tcp "$VIP4:8080"
+expect_eq "$(list_json dir2 'len(s)') $(list_json dir1 'len(s)')" "1 6" "services in dir2 and dir1"
+
+log "pass-through: traffic for no service goes through untouched"
+n client ping -q -c 3 -i 0.1 "$(dir4 1)" >/dev/null
+n client ping -q -c 3 -i 0.1 "$(dir6 1)" >/dev/null
+dt dir1 limits
+dt dir1 list
