@@ -272,11 +272,18 @@ impl Dataplane {
         } else {
             svc.schedule(&f.saddr, hash)?
         };
-        svc.stats.conn();
-        real.stats.conn();
-        self.counters.new_conns.add(1);
+        // A TCP segment without SYN is not a new connection, even when it
+        // gets no state (flood mode, a full table).
+        let opening = !midflow;
+        if opening {
+            svc.stats.conn();
+            real.stats.conn();
+            self.counters.new_conns.add(1);
+        }
         if flood {
-            self.counters.stateless.add(1);
+            if opening {
+                self.counters.stateless.add(1);
+            }
             return Some(real);
         }
         let state = if tcp { tcp_state::next(TcpState::None, flags).as_u8() } else { 0 };
@@ -289,8 +296,12 @@ impl Dataplane {
                 Some(c.real())
             }
             Err(InsertError::Full | InsertError::NoMemory) => {
-                self.counters.stateless.add(1);
-                Some(real)
+                // No state for this flow: its later packets will be placed by
+                // the table, so its first one must be too.
+                if opening {
+                    self.counters.stateless.add(1);
+                }
+                if svc.settings.persistence > 0 { Some(real) } else { svc.stateless(&f.saddr, hash).map(|r| &**r) }
             }
         }
     }

@@ -1,34 +1,51 @@
 #!/usr/bin/env bash
-# `make demo`, inside the guest: build the topology, load drlb and show what
-# it sees, namespace by namespace.
+# `make demo`, inside the guest: a client, a director running drlb and two
+# nginx real servers on one segment; requests to the VIP are balanced, and
+# the replies go straight back to the client.
 set -euo pipefail
 cd "$(dirname "$0")"
 export DRLB_KO DRLB_TOOL VRRPD
 . lib/testlib.sh
-trap topo_down EXIT
+. lib/nginx-rs.sh
 say() { printf '\n\033[1m# %s\033[0m\n' "$*"; }
 
 say "load drlb.ko"
 insmod "$DRLB_KO"
-dmesg | grep drlb | tail -n1
+dmesg | grep 'drlb .* loaded' | tail -n1
 
 say "topology: client, dir1, rs1, rs2 on one segment; VIP $VIP4 on the real servers' lo"
 topo_up -d 1 -r 2
-for h in client dir1 rs1 rs2; do printf '  %-7s %s\n' "$h" "$(n "$h" ip -br addr show eth0 | awk '{print $3}')"; done
+for h in client dir1 rs1 rs2; do printf '  %-7s %s\n' "$h" "$(ip -n "$(ns "$h")" -br addr show eth0 | awk '{print $3}')"; done
+printf '  client route to the VIP: %s\n' "$(n client ip route get "$VIP4" | head -n1)"
+nginx_rs 1
+nginx_rs 2
 
-say "drlb-tool status in dir1, before traffic"
-dt dir1 status
-say "the client pings dir1 (IPv4 x20, IPv6 x10)"
-n client ping -q -c 20 -i 0.05 "$(dir4 1)" | tail -n2
-n client ping -q -c 10 -i 0.05 "$(dir6 1)" | tail -n2
-say "drlb-tool status in dir1: its hooks saw them"
-dt dir1 status
-say "drlb-tool status in rs2: its own namespace, its own count"
-dt rs2 status
-say "switch dir1 to standby and back"
-dt dir1 state standby; echo "dir1: $(dt dir1 state)"
-dt dir1 state active; echo "dir1: $(dt dir1 state)"
+say "configure drlb in dir1"
+show() { echo "  dir1\$ drlb-tool $*"; dt dir1 "$@"; }
+show service add tcp "$VIP4:80" --scheduler rr
+show real add tcp "$VIP4:80" "$(rs4 1)"
+show real add tcp "$VIP4:80" "$(rs4 2)"
+wait_resolved dir1
+
+say "six requests from the client to http://$VIP4/"
+for i in 1 2 3 4 5 6; do
+	printf '  request %d -> %s' "$i" "$(n client curl -s --max-time 3 "http://$VIP4/")"
+	echo
+done
+
+say "drlb-tool list (in dir1)"
+dt dir1 list
+
+say "replies bypass the director"
+hook0=$(status_field dir1 "hook packets")
+fwd0=$(list_json dir1 's[0]["stats"]["packets"]')
+for i in 1 2 3 4; do n client curl -s --max-time 3 -o /dev/null "http://$VIP4/"; done
+hook1=$(status_field dir1 "hook packets")
+fwd1=$(list_json dir1 's[0]["stats"]["packets"]')
+echo "  4 more requests: dir1 forwarded $((fwd1 - fwd0)) client packets; its hooks saw $((hook1 - hook0)) packets in all,"
+echo "  so none of the real servers' replies passed through dir1: they went straight to the client."
+
 say "unload drlb"
 topo_down
 rmmod drlb
-dmesg | tail -n 3
+dmesg | tail -n 1

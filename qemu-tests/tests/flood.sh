@@ -1,0 +1,31 @@
+# Flood mode: with a tiny connection table, or a new-connection rate over
+# the threshold, new flows go out without state through the Maglev table,
+# still each to one consistent real server, and the table stays bounded.
+#
+#   client ---- dir1 (drlb, tcp VIP:80 rr, conn-max 8) ---- rs1, rs2, rs3
+. lib/testlib.sh
+drlb_load
+topo_up -d 1 -r 3
+start_servers 80
+dt dir1 service add tcp "$VIP4:80" --scheduler rr
+for i in 1 2 3; do dt dir1 real add tcp "$VIP4:80" "$(rs4 $i)"; done
+wait_resolved dir1
+limit() { dt dir1 limits | sed -n "s/^$1: //p"; }
+
+log "a full table: 40 connections through a table of 8"
+dt dir1 limits --conn-max 8
+out=$(requests tcp "$VIP4" 80 40)
+expect_eq "$(grep -c ERROR <<<"$out" || true)" 0 "failed connections (each flow stayed on one real server)"
+expect_le "$(limit connections | cut -d' ' -f1)" 8 "connections in the table"
+expect_ge "$(limit 'stateless flows')" 30 "flows forwarded without state"
+expect_le "$(limit 'stateless flows')" 40 "flows forwarded without state (one per flow)"
+expect_ge "$(distinct "$out")" 2 "real servers used"
+
+log "a new-connection rate over the threshold"
+dt dir1 limits --conn-max 100000 --flood-rate 1
+before=$(limit 'stateless flows')
+out=$(requests tcp "$VIP4" 80 40)
+expect_eq "$(grep -c ERROR <<<"$out" || true)" 0 "failed connections in flood mode"
+expect_ge $(($(limit 'stateless flows') - before)) 1 "flows forwarded without state in flood mode"
+dt dir1 limits
+expect_fail 'at least 1' dt dir1 limits --conn-max 0
