@@ -67,6 +67,7 @@ struct RcuBarrier;
 impl Drop for RcuBarrier {
     fn drop(&mut self) {
         kapi::rcu::barrier();
+        pr_info!("drlb unloaded\n");
     }
 }
 

@@ -48,4 +48,4 @@ echo "  so none of the real servers' replies passed through dir1: they went stra
 say "unload drlb"
 topo_down
 rmmod drlb
-dmesg | tail -n 1
+dmesg | grep 'drlb' | tail -n 1

@@ -24,7 +24,7 @@ out=$here/out/$(date +%Y%m%d-%H%M%S)-$$
 mkdir -p "$out"
 ln -sfn "$out" "$here/out/latest"
 if ((demo)); then
-	cmd="$here/demo.sh $out"
+	cmd="$here/demo.sh >$out/demo.log 2>&1"
 	expected=()
 else
 	cmd="TESTS_DIR=$tests_dir $here/guest.sh $out $*"
@@ -41,7 +41,7 @@ set +e
 "$VNG" --run "$kdir" --disable-kvm --user root --cpus 2 --memory 1G --rwdir "$out" \
 	--exec "$env $cmd" >"$out/console.log" 2>&1 &
 vng_pid=$!
-if ((demo)); then tail -n +1 -f "$out/console.log" --pid=$vng_pid; else
+if ((demo)); then touch "$out/demo.log"; tail -n +1 -f "$out/demo.log" --pid=$vng_pid; else
 	# Follow the per-scenario lines as they come.
 	touch "$out/results"; tail -n +1 -f "$out/results" --pid=$vng_pid | sed 's/^/  /'
 fi

@@ -14,7 +14,8 @@ http {
 	client_body_temp_path $d; proxy_temp_path $d; fastcgi_temp_path $d;
 	uwsgi_temp_path $d; scgi_temp_path $d;
 	server {
-		listen [::]:80 ipv6only=off;
+		listen 80;
+		listen [::]:80;
 		location / { return 200 "rs$i: client \$remote_addr reached VIP \$server_addr\n"; }
 	}
 }
