@@ -2,32 +2,26 @@
 
 //! The connection table: which real server each flow goes to.
 //!
-//! A hash of singly linked chains. The packet path looks entries up without
-//! locks under RCU; inserting and unlinking take the bucket's lock with
-//! bottom halves disabled; unlinked entries are freed after a grace period.
-//! The table is bounded: when it is full an insert first reclaims expired
-//! entries in its bucket, then the least recently used one there, and if the
-//! bucket has nothing to give the flow goes on without state (flood mode).
+//! An [`RcuHash`]: the packet path looks entries up without locks; inserts
+//! and removals lock the entry's chain. The table is bounded: when it is full
+//! an insert first reclaims the chain's expired entries, then its least
+//! recently used one, and if the chain has nothing to give the flow goes on
+//! without state (flood mode).
 
-use crate::kapi::rcu::RcuGuard;
-use crate::kapi::rcu_free::{RcuFree, RcuHead};
-use crate::kapi::lock::BhLock;
 use crate::hash;
+use crate::kapi::rcu::RcuGuard;
+use crate::kapi::rcu_hash::{self, RcuHash};
 use crate::service::{Addr, Real};
-use core::ptr;
-use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU8, Ordering::*};
+use core::sync::atomic::{AtomicU32, AtomicU8, Ordering::*};
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
 /// The entry is a persistence template (client-IP affinity), not a flow.
 pub(crate) const F_TEMPLATE: u8 = 1;
 
-/// One connection: 64 bytes.
-#[repr(C)]
+/// One connection.
 pub(crate) struct Conn {
-    next: AtomicPtr<Conn>,
-    rcu: RcuHead,
-    real: *const Real,
+    real: Arc<Real>,
     svc: u32,
     /// Jiffies (low 32 bits) after which the entry is expired.
     expires: AtomicU32,
@@ -37,12 +31,6 @@ pub(crate) struct Conn {
     state: AtomicU8,
     flags: u8,
 }
-
-// SAFETY: `real` is an owned `Arc` reference; everything else is atomics or
-// immutable after publication.
-unsafe impl Send for Conn {}
-// SAFETY: as above.
-unsafe impl Sync for Conn {}
 
 /// `a` is after `b` in 32-bit jiffies (the kernel's `time_after`).
 #[inline]
@@ -54,9 +42,7 @@ impl Conn {
     /// The real server.
     #[inline]
     pub(crate) fn real(&self) -> &Real {
-        // SAFETY: the entry owns a strong reference, dropped only when the
-        // entry is freed after a grace period.
-        unsafe { &*self.real }
+        &self.real
     }
 
     /// The state byte.
@@ -84,9 +70,9 @@ impl Conn {
         self.expires.load(Relaxed)
     }
 
-    /// Client address, port and flags.
-    pub(crate) fn client(&self) -> (&[u8; 16], u16, u8) {
-        (&self.client, self.cport, self.flags)
+    /// Whether this entry is a persistence template.
+    pub(crate) fn is_template(&self) -> bool {
+        self.flags & F_TEMPLATE != 0
     }
 
     /// The service id.
@@ -99,66 +85,37 @@ impl Conn {
     }
 }
 
-impl Drop for Conn {
-    fn drop(&mut self) {
-        // SAFETY: the entry's own reference, taken by `insert`.
-        drop(unsafe { Arc::from_raw(self.real) });
-    }
-}
-
-/// Calls `f` on an entry about to be unlinked, so the caller can keep its
-/// counts right.
-pub(crate) trait OnUnlink: Fn(&Conn) {}
-impl<F: Fn(&Conn)> OnUnlink for F {}
-
 /// Why an insert did not happen.
 pub(crate) enum InsertError {
-    /// Full and nothing in the bucket to reclaim.
+    /// Full, and nothing in the chain to reclaim.
     Full,
     /// No memory.
     NoMemory,
 }
 
-const LOCKS: usize = 256;
-
 /// The table.
 pub(crate) struct ConnTable {
-    buckets: KVVec<AtomicPtr<Conn>>,
-    locks: KVec<BhLock<()>>,
+    hash: KBox<RcuHash<Conn>>,
     seed: u32,
     count: AtomicU32,
     max: AtomicU32,
 }
 
 impl ConnTable {
-    /// A table of `1 << bits` buckets holding at most `max` entries.
+    /// A table of `1 << bits` chains holding at most `max` entries.
     pub(crate) fn new(bits: u32, max: u32, seed: u32) -> Result<KBox<Self>> {
-        let n = 1usize << bits;
-        let mut buckets = KVVec::with_capacity(n, GFP_KERNEL)?;
-        for _ in 0..n {
-            buckets.push(AtomicPtr::new(ptr::null_mut()), GFP_KERNEL)?;
-        }
-        let mut locks = KVec::with_capacity(LOCKS, GFP_KERNEL)?;
-        for _ in 0..LOCKS {
-            locks.push(BhLock::new(()), GFP_KERNEL)?;
-        }
-        let t = KBox::new(Self { buckets, locks, seed, count: AtomicU32::new(0), max: AtomicU32::new(max) }, GFP_KERNEL)?;
-        for l in t.locks.iter() {
-            // SAFETY: the vector is never resized again, so the locks stay
-            // where they are; each is initialised once, before use.
-            unsafe { l.init() };
-        }
-        Ok(t)
+        Ok(KBox::new(
+            Self { hash: RcuHash::new(bits)?, seed, count: AtomicU32::new(0), max: AtomicU32::new(max) },
+            GFP_KERNEL,
+        )?)
     }
+
+    /// The bytes one entry takes, chain link and RCU head included.
+    pub(crate) const ENTRY_SIZE: usize = rcu_hash::entry_size::<Conn>();
 
     fn bucket(&self, svc: u32, client: &[u8; 16], cport: u16) -> usize {
         let w = |i: usize| u32::from_ne_bytes([client[i], client[i + 1], client[i + 2], client[i + 3]]);
-        let h = hash::jhash2(&[svc, w(0), w(4), w(8), w(12), cport.into()], self.seed);
-        (h as usize) & (self.buckets.len() - 1)
-    }
-
-    fn lock(&self, b: usize) -> &BhLock<()> {
-        &self.locks[b % LOCKS]
+        hash::jhash2(&[svc, w(0), w(4), w(8), w(12), cport.into()], self.seed) as usize
     }
 
     /// Entries in the table.
@@ -176,14 +133,11 @@ impl ConnTable {
         self.max.store(max, Relaxed)
     }
 
-    /// The bytes one entry takes.
-    pub(crate) const ENTRY_SIZE: usize = core::mem::size_of::<Conn>();
-
     /// Finds a live entry.
     #[inline]
     pub(crate) fn lookup<'g>(
         &'g self,
-        _g: &'g RcuGuard,
+        g: &'g RcuGuard,
         svc: u32,
         client: &Addr,
         cport: u16,
@@ -191,24 +145,17 @@ impl ConnTable {
         now: u32,
     ) -> Option<&'g Conn> {
         let b = self.bucket(svc, client.raw(), cport);
-        let mut p = self.buckets[b].load(Acquire);
-        while !p.is_null() {
-            // SAFETY: entries reachable from a bucket are freed only after a
-            // grace period, which `_g` holds off.
-            let c = unsafe { &*p };
-            if c.matches(svc, client.raw(), cport, flags) && !after(now, c.expires()) {
-                return Some(c);
-            }
-            p = c.next.load(Acquire);
-        }
-        None
+        self.hash
+            .entries(g, b)
+            .find(|c| c.matches(svc, client.raw(), cport, flags) && !after(now, c.expires()))
     }
 
-    /// Inserts an entry (or returns the live one another CPU just made).
+    /// Inserts an entry, or returns the live one another CPU just made.
+    /// `on_unlink` sees every entry this removes to make room.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn insert<'g>(
         &'g self,
-        _g: &'g RcuGuard,
+        g: &'g RcuGuard,
         svc: u32,
         client: &Addr,
         cport: u16,
@@ -217,129 +164,56 @@ impl ConnTable {
         state: u8,
         now: u32,
         expires: u32,
-        on_unlink: &impl OnUnlink,
+        on_unlink: &impl Fn(&Conn),
     ) -> core::result::Result<&'g Conn, InsertError> {
         let b = self.bucket(svc, client.raw(), cport);
-        let _l = self.lock(b).lock();
-        let head = &self.buckets[b];
-        // Reclaim the bucket's expired entries; note its oldest live one.
-        let mut oldest: Option<(*mut Conn, u32)> = None;
-        let mut prev: &AtomicPtr<Conn> = head;
-        let mut p = head.load(Relaxed);
-        while !p.is_null() {
-            // SAFETY: we hold the bucket lock; entries in it are live.
-            let c = unsafe { &*p };
-            let next = c.next.load(Relaxed);
-            if after(now, c.expires()) {
-                prev.store(next, Release);
-                self.retire(p, on_unlink);
-            } else {
-                if c.matches(svc, client.raw(), cport, flags) {
-                    return Ok(c);
-                }
-                if oldest.is_none_or(|(_, e)| after(e, c.expires())) {
-                    oldest = Some((p, c.expires()));
-                }
-                prev = &c.next;
+        let unlinked = |c: &Conn| {
+            on_unlink(c);
+            self.count.fetch_sub(1, Relaxed);
+        };
+        self.hash.write(g, b, |w| {
+            w.retain(|c| !after(now, c.expires()), unlinked);
+            if let Some(c) = w.iter().find(|c| c.matches(svc, client.raw(), cport, flags)) {
+                return Ok(c);
             }
-            p = next;
-        }
-        if self.count.load(Relaxed) >= self.max.load(Relaxed) {
-            let (victim, _) = oldest.ok_or(InsertError::Full)?;
-            self.unlink_locked(b, victim, on_unlink);
-        }
-        let conn = KBox::new(
-            Conn {
-                next: AtomicPtr::new(head.load(Relaxed)),
-                rcu: RcuHead::new(),
-                real: Arc::into_raw(real),
-                svc,
-                expires: AtomicU32::new(expires),
-                client: *client.raw(),
-                cport,
-                state: AtomicU8::new(state),
-                flags,
-            },
-            GFP_ATOMIC,
-        )
-        .map_err(|_| InsertError::NoMemory)?;
-        let p = KBox::into_raw(conn);
-        head.store(p, Release);
-        self.count.fetch_add(1, Relaxed);
-        // SAFETY: just published; freed only after a grace period.
-        Ok(unsafe { &*p })
-    }
-
-    /// Unlinks `victim` from bucket `b`, whose lock the caller holds.
-    fn unlink_locked(&self, b: usize, victim: *mut Conn, on_unlink: &impl OnUnlink) {
-        let mut prev: &AtomicPtr<Conn> = &self.buckets[b];
-        let mut p = prev.load(Relaxed);
-        while !p.is_null() {
-            // SAFETY: bucket lock held.
-            let c = unsafe { &*p };
-            if p == victim {
-                prev.store(c.next.load(Relaxed), Release);
-                self.retire(p, on_unlink);
-                return;
+            if self.count.load(Relaxed) >= self.max.load(Relaxed) {
+                let oldest = w.iter().reduce(|a, c| if after(a.expires(), c.expires()) { c } else { a });
+                let oldest = oldest.ok_or(InsertError::Full)?;
+                w.retain(|c| !core::ptr::eq(c, oldest), unlinked);
             }
-            prev = &c.next;
-            p = c.next.load(Relaxed);
-        }
+            let c = w
+                .push_front(Conn {
+                    real,
+                    svc,
+                    expires: AtomicU32::new(expires),
+                    client: *client.raw(),
+                    cport,
+                    state: AtomicU8::new(state),
+                    flags,
+                })
+                .map_err(|_| InsertError::NoMemory)?;
+            self.count.fetch_add(1, Relaxed);
+            Ok(c)
+        })
     }
 
-    /// Counts an unlinked entry out and frees it after a grace period.
-    fn retire(&self, p: *mut Conn, on_unlink: &impl OnUnlink) {
-        // SAFETY: `p` was just unlinked under the bucket lock; readers may
-        // still see it until the grace period ends.
-        on_unlink(unsafe { &*p });
-        self.count.fetch_sub(1, Relaxed);
-        // SAFETY: `p` came from `KBox::into_raw` and is no longer reachable.
-        unsafe { RcuFree::free_after_grace_period(p) };
-    }
-
-    /// Unlinks every entry for which `pred` holds (and every expired one,
-    /// when `now` is given).
-    pub(crate) fn retain(&self, now: Option<u32>, pred: impl Fn(&Conn) -> bool, on_unlink: &impl OnUnlink) {
-        for b in 0..self.buckets.len() {
-            if self.buckets[b].load(Relaxed).is_null() {
+    /// Removes every entry for which `pred` holds, and every expired one
+    /// when `now` is given.
+    pub(crate) fn retain(&self, now: Option<u32>, pred: impl Fn(&Conn) -> bool, on_unlink: &impl Fn(&Conn)) {
+        let g = RcuGuard::lock();
+        for b in 0..self.hash.buckets() {
+            if self.hash.entries(&g, b).next().is_none() {
                 continue;
             }
-            let _l = self.lock(b).lock();
-            let mut prev: &AtomicPtr<Conn> = &self.buckets[b];
-            let mut p = prev.load(Relaxed);
-            while !p.is_null() {
-                // SAFETY: bucket lock held.
-                let c = unsafe { &*p };
-                let next = c.next.load(Relaxed);
-                if pred(c) || now.is_some_and(|n| after(n, c.expires())) {
-                    prev.store(next, Release);
-                    self.retire(p, on_unlink);
-                } else {
-                    prev = &c.next;
-                }
-                p = next;
-            }
+            self.hash.write(&g, b, |w| {
+                w.retain(
+                    |c| !(pred(c) || now.is_some_and(|n| after(n, c.expires()))),
+                    |c| {
+                        on_unlink(c);
+                        self.count.fetch_sub(1, Relaxed);
+                    },
+                );
+            });
         }
     }
-
-}
-
-impl Drop for ConnTable {
-    fn drop(&mut self) {
-        // Nobody else can reach the table any more.
-        for b in self.buckets.iter() {
-            let mut p = b.swap(ptr::null_mut(), Relaxed);
-            while !p.is_null() {
-                // SAFETY: exclusively ours; from `KBox::into_raw`.
-                let c = unsafe { KBox::from_raw(p) };
-                p = c.next.load(Relaxed);
-                drop(c);
-            }
-        }
-    }
-}
-
-// SAFETY: `rcu` is the `RcuHead` field at this offset.
-unsafe impl RcuFree for Conn {
-    const HEAD_OFFSET: usize = core::mem::offset_of!(Conn, rcu);
 }

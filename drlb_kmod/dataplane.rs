@@ -153,7 +153,7 @@ fn account(real: &Real, from: Option<u8>, to: Option<u8>) {
 }
 
 fn on_unlink(c: &Conn) {
-    if c.client().2 & F_TEMPLATE == 0 {
+    if !c.is_template() {
         account(c.real(), Some(c.state()), None);
     }
 }

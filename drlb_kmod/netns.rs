@@ -38,10 +38,7 @@ impl NetData for NetState {
         &NET_ID
     }
 
-    fn init(net: &Net) -> Result<KBox<Self>> {
-        // SAFETY: the `NetRef` lives in the data plane, which this
-        // namespace's pernet exit drops (with the hooks and the upkeep).
-        let netref = unsafe { NetRef::new(net) };
+    fn init(net: &Net, netref: NetRef) -> Result<KBox<Self>> {
         let dp = Arc::new(Dataplane::new(netref, random_u32())?, GFP_KERNEL)?;
         let upkeep = Periodic::start(dp.clone(), msecs_to_jiffies(1000) as _)?;
         let hooks = netfilter::Registration::register(net, dp, HOOK_PRIORITY)?;

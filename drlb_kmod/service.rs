@@ -172,7 +172,7 @@ pub(crate) struct Service {
     /// it, and every service falls back on it in flood mode.
     table: KVVec<u16>,
     rr: AtomicU32,
-    wrr: BhLock<WrrState>,
+    wrr: KBox<BhLock<WrrState>>,
     /// Counters, shared across edits.
     pub(crate) stats: Arc<Stats>,
 }
@@ -202,7 +202,7 @@ impl Service {
         let mut scratch = KVVec::from_elem(maglev::Scratch::default(), reals.len(), GFP_KERNEL)?;
         // No eligible real server leaves the table empty: nothing to pick.
         let _ = maglev::populate(&dests, settings.seed, &mut table, &mut scratch);
-        let svc = Arc::new(
+        Ok(Arc::new(
             Self {
                 key,
                 id,
@@ -211,15 +211,11 @@ impl Service {
                 dests,
                 table,
                 rr: AtomicU32::new(0),
-                wrr: BhLock::new(WrrState::new()),
+                wrr: BhLock::new_boxed(WrrState::new())?,
                 stats,
             },
             GFP_KERNEL,
-        )?;
-        // SAFETY: the lock is in its final place inside the `Arc` and is
-        // initialised once, before the service is published.
-        unsafe { svc.wrr.init() };
-        Ok(svc)
+        )?)
     }
 
     /// Picks a real server for a new flow with the service's scheduler.

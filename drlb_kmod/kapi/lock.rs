@@ -35,6 +35,15 @@ impl<T> BhLock<T> {
         unsafe { bindings::drlb_spin_lock_init(self.lock.get()) };
     }
 
+    /// A lock in its own allocation, initialised there: for a lock that
+    /// lives inside something that moves.
+    pub(crate) fn new_boxed(data: T) -> kernel::error::Result<kernel::alloc::KBox<Self>> {
+        let b = kernel::alloc::KBox::new(Self::new(data), kernel::alloc::flags::GFP_KERNEL)?;
+        // SAFETY: the lock is at its final heap address and initialised once.
+        unsafe { b.init() };
+        Ok(b)
+    }
+
     /// Takes the lock with bottom halves disabled.
     #[inline]
     pub(crate) fn lock(&self) -> BhGuard<'_, T> {

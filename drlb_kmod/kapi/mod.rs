@@ -20,6 +20,7 @@ pub(crate) mod percpu;
 pub(crate) mod pernet;
 pub(crate) mod rcu;
 pub(crate) mod rcu_free;
+pub(crate) mod rcu_hash;
 pub(crate) mod work;
 
 /// A random `u32` (`get_random_u32`).

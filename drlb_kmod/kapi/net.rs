@@ -46,7 +46,7 @@ impl NetRef {
     /// # Safety
     ///
     /// The `NetRef` must be dropped no later than `net`'s pernet exit.
-    pub(crate) unsafe fn new(net: &Net) -> Self {
+    pub(super) unsafe fn new(net: &Net) -> Self {
         Self(net.as_raw())
     }
 

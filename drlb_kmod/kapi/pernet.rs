@@ -7,7 +7,7 @@
 //! dropped when it goes away (or at unregistration).
 
 use super::bindings;
-use super::net::Net;
+use super::net::{Net, NetRef};
 use core::ffi::c_int;
 use kernel::alloc::{flags::GFP_KERNEL, KBox};
 use kernel::error::{to_result, Result};
@@ -39,8 +39,9 @@ pub(crate) trait NetData: Send + Sync + Sized + 'static {
     /// own.
     fn id() -> &'static PernetId;
 
-    /// Creates the data for a new namespace. Dropping it is the exit.
-    fn init(net: &Net) -> Result<KBox<Self>>;
+    /// Creates the data for a new namespace. Dropping it is the exit, so
+    /// `net_ref` (the same namespace) may be kept inside the data.
+    fn init(net: &Net, net_ref: NetRef) -> Result<KBox<Self>>;
 }
 
 /// A registered pernet subsystem; unregisters (dropping every namespace's
@@ -103,7 +104,11 @@ unsafe fn slot<T: NetData>(net: *mut bindings::net) -> *mut *mut T {
 /// Called by the pernet core with a namespace being set up.
 unsafe extern "C" fn init_callback<T: NetData>(net: *mut bindings::net) -> c_int {
     // SAFETY: the namespace is alive during its init callback.
-    let data = match T::init(unsafe { Net::from_raw(net) }) {
+    let n = unsafe { Net::from_raw(net) };
+    // SAFETY: the data this `NetRef` goes into is dropped by
+    // `exit_callback`, before the namespace goes away.
+    let net_ref = unsafe { NetRef::new(n) };
+    let data = match T::init(n, net_ref) {
         Ok(d) => d,
         Err(e) => return e.to_errno(),
     };

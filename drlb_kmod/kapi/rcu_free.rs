@@ -10,6 +10,11 @@ use kernel::types::Opaque;
 /// reached through its offset.
 pub(crate) struct RcuHead(#[allow(dead_code)] Opaque<bindings::callback_head>);
 
+// SAFETY: only RCU touches the head, once the object is queued for freeing.
+unsafe impl Send for RcuHead {}
+// SAFETY: as above; `&RcuHead` exposes nothing.
+unsafe impl Sync for RcuHead {}
+
 impl RcuHead {
     /// An unused head.
     pub(crate) const fn new() -> Self {

@@ -12,7 +12,7 @@ dt dir1 real add tcp "$VIP4:80" "$(rs4 2)"
 wait_resolved dir1
 
 held=$(mktemp)
-requests tcp "$VIP4" 80 30 --hold 8 >"$held" &
+requests tcp "$VIP4" 80 20 --hold 6 >"$held" &
 held_pid=$!
 wait_for "the long connection's first answer" 20 cat "$held"
 rs=$(awk 'NR==1{print $1}' "$held")
@@ -22,12 +22,12 @@ dt dir1 real edit tcp "$VIP4:80" "$(rs4 "${rs#rs}")" --weight 0
 out=$(requests tcp "$VIP4" 80 10)
 expect_eq "$(answers_from "$out" "$other")" 10 "new connections to $other while $rs drains"
 wait $held_pid
-expect_eq "$(wc -l <"$held") $(distinct "$(cat "$held")") $(awk '{print $1}' "$held" | sort -u)" "30 1 $rs" "answers on the draining connection"
-expect_eq "$(list_json dir1 '[r["weight"] for r in s[0]["reals"]]' | tr -d ' ')" "$([ "$rs" = rs1 ] && echo '[0,1]' || echo '[1,0]')" "weights"
+expect_eq "$(wc -l <"$held") $(distinct "$(cat "$held")") $(awk '{print $1}' "$held" | sort -u)" "20 1 $rs" "answers on the draining connection"
+expect_eq "$(list_json dir1 '[.services[0].reals[].weight]')" "$([ "$rs" = rs1 ] && echo '[0,1]' || echo '[1,0]')" "weights"
 
 log "delete $rs"
 dt dir1 real del tcp "$VIP4:80" "$(rs4 "${rs#rs}")"
-expect_eq "$(list_json dir1 '[r["address"] for r in s[0]["reals"]]')" "['$(rs4 "${other#rs}")']" "real servers left"
+expect_eq "$(list_json dir1 '[.services[0].reals[].address]')" "[\"$(rs4 "${other#rs}")\"]" "real servers left"
 out=$(requests tcp "$VIP4" 80 5)
 expect_eq "$(answers_from "$out" "$other")" 5 "connections to $other after the delete"
 expect_fail 'no such real server' dt dir1 real del tcp "$VIP4:80" "$(rs4 "${rs#rs}")"

@@ -3,7 +3,7 @@
 . lib/testlib.sh
 drlb_load
 topo_up -d 2 -r 1
-nl() { n "$1" python3 lib/nlraw.py "${@:2}"; }
+nl() { n "$1" python3 -S lib/nlraw.py "${@:2}"; }
 CMD_SET_STATE=2 ATTR_STATE=2
 
 expect_eq "$(dt dir1 state)" active "dir1 initial state"
