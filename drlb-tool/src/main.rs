@@ -18,8 +18,12 @@ struct Cli {
     /// Run in the named network namespace (/run/netns/NAME), like `ip -n`
     #[arg(short = 'n', long, global = true, value_name = "NAME")]
     netns: Option<String>,
+    /// Read commands from FILE ("-": standard input), one per line, like
+    /// `ip -b`; stops at the first failure and names its line
+    #[arg(short = 'b', long, value_name = "FILE", conflicts_with = "command")]
+    batch: Option<String>,
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand)]
@@ -179,10 +183,51 @@ enum RealOp {
 
 fn main() {
     let cli = Cli::parse();
-    if let Err(e) = run(cli) {
+    let result = match (&cli.batch, cli.command) {
+        (Some(file), _) => batch(cli.netns.as_deref(), file),
+        (None, Some(command)) => {
+            cli.netns.as_deref().map(enter_netns).transpose().and_then(|_| run(command))
+        }
+        (None, None) => Err(anyhow::anyhow!("no command given (see --help)")),
+    };
+    if let Err(e) = result {
         eprintln!("drlb-tool: {e:#}");
         std::process::exit(1);
     }
+}
+
+/// Runs each line of `file` as a command, in namespace `netns`.
+fn batch(netns: Option<&str>, file: &str) -> Result<()> {
+    use std::io::Read;
+    if let Some(ns) = netns {
+        enter_netns(ns)?;
+    }
+    let mut text = String::new();
+    if file == "-" {
+        std::io::stdin().read_to_string(&mut text)?;
+    } else {
+        text = std::fs::read_to_string(file).map_err(|e| anyhow::anyhow!("{file}: {e}"))?;
+    }
+    // Parse every line first: a bad line fails the batch before anything
+    // is sent.
+    let mut commands = vec![];
+    for (i, line) in text.lines().enumerate() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if words.is_empty() || words[0].starts_with('#') {
+            continue;
+        }
+        let cli = Cli::try_parse_from(std::iter::once("drlb-tool").chain(words.iter().copied()))
+            .map_err(|e| {
+                let first = e.render().to_string();
+                anyhow::anyhow!("{file}:{}: {}", i + 1, first.lines().next().unwrap_or("bad command"))
+            })?;
+        let command = cli.command.ok_or_else(|| anyhow::anyhow!("{file}:{}: no command", i + 1))?;
+        commands.push((i + 1, command));
+    }
+    for (line, command) in commands {
+        run(command).map_err(|e| anyhow::anyhow!("{file}:{line}: {e:#}"))?;
+    }
+    Ok(())
 }
 
 /// The attributes naming a service.
@@ -199,9 +244,9 @@ fn service_attrs(s: &ServiceSpec) -> Result<(SocketAddr, Vec<Attr>)> {
     ))
 }
 
-fn run(cli: Cli) -> Result<()> {
+fn run(cli_command: Command) -> Result<()> {
     // Check every argument before talking to the kernel.
-    let (command, attrs, dump) = match &cli.command {
+    let (command, attrs, dump) = match &cli_command {
         Command::Status { .. } | Command::List { .. } => (cmd::STATUS, vec![], false),
         Command::State { state: None } => (cmd::STATUS, vec![], false),
         Command::State { state: Some(s) } => {
@@ -269,11 +314,8 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Flush => (cmd::FLUSH, vec![], false),
     };
-    if let Some(ns) = &cli.netns {
-        enter_netns(ns)?;
-    }
     let mut nl = Client::connect()?;
-    match cli.command {
+    match cli_command {
         Command::List { json } => list::list(&mut nl, json),
         Command::Status { json } => status(&mut nl, json),
         Command::State { state: None } => {

@@ -12,7 +12,7 @@ drlb_unload() { ! grep -q '^drlb ' /proc/modules || rmmod drlb; }
 # drlb-tool in namespace $1 (or in the guest's root namespace with "-").
 dt() { local h=$1; shift; if [ "$h" = - ]; then "$DRLB_TOOL" "$@"; else "$DRLB_TOOL" -n "$(ns "$h")" "$@"; fi; }
 
-log() { printf '  %s\n' "$*"; }
+log() { printf '  [%3ds] %s\n' "$SECONDS" "$*"; }
 fail() { printf '  FAIL: %s\n' "$*" >&2; exit 1; }
 expect_eq() { [ "$1" = "$2" ] || fail "${3:-value}: expected '$2', got '$1'"; log "ok: ${3:-value} = $1"; }
 expect_ge() { [ "$1" -ge "$2" ] || fail "${3:-value}: expected >= $2, got $1"; log "ok: ${3:-value} = $1 (>= $2)"; }

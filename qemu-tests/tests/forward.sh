@@ -11,21 +11,23 @@ drlb_load
 topo_up -d 2 -r 3
 start_servers 80 81 82 83
 
-add() { # PROTO ADDR SCHED WEIGHT...: a service on dir1 and its three reals
+add() { # PROTO ADDR SCHED WEIGHT...: a service and its three reals, as batch lines
 	local p=$1 a=$2 s=$3 i=1 w; shift 3
-	dt dir1 service add "$p" "$a" --scheduler "$s"
+	echo "service add $p $a --scheduler $s"
 	for w in "$@"; do
-		if [[ $a == \[* ]]; then dt dir1 real add "$p" "$a" "$(rs6 $i)" -w "$w"
-		else dt dir1 real add "$p" "$a" "$(rs4 $i)" -w "$w"; fi
+		if [[ $a == \[* ]]; then echo "real add $p $a $(rs6 $i) -w $w"
+		else echo "real add $p $a $(rs4 $i) -w $w"; fi
 		i=$((i + 1))
 	done
 }
-add tcp "$VIP4:80" rr 1 1 1
-add tcp "$VIP4:81" wrr 1 2 3
-add tcp "$VIP4:82" sh 1 1 1
-add tcp "$VIP4:83" maglev 1 1 1
-add tcp "[$VIP6]:80" rr 1 1 1
-add udp "$VIP4:80" rr 1 1 1
+{
+	add tcp "$VIP4:80" rr 1 1 1
+	add tcp "$VIP4:81" wrr 1 2 3
+	add tcp "$VIP4:82" sh 1 1 1
+	add tcp "$VIP4:83" maglev 1 1 1
+	add tcp "[$VIP6]:80" rr 1 1 1
+	add udp "$VIP4:80" rr 1 1 1
+} | dt dir1 -b -
 wait_resolved dir1
 dt dir1 list
 
@@ -39,7 +41,9 @@ for i in 1 2 3; do expect_eq "$(answers_from "$out" "rs$i")" 5 "rr connections t
 expect_eq "$(grep -c "client=$CLIENT4 local=$VIP4\$" <<<"$out")" 15 "answers with client source and VIP destination"
 log "replies bypass the director: dir1's hooks saw only the forwarded client packets"
 expect_ge $((fwd1 - fwd0)) 75 "packets dir1 forwarded for 15 connections"
-expect_le $((hook1 - hook0 - (fwd1 - fwd0))) 10 "other packets dir1's hooks saw meanwhile (replies would be ~$((fwd1 - fwd0)))"
+# Neighbour discovery and MLD add a few; the replies would add as many as
+# were forwarded.
+expect_le $((hook1 - hook0 - (fwd1 - fwd0))) $(((fwd1 - fwd0) / 4)) "other packets dir1's hooks saw meanwhile (replies would be ~$((fwd1 - fwd0)))"
 
 log "wrr 1:2:3"
 out=$(requests tcp "$VIP4" 81 30)
