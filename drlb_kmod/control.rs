@@ -380,7 +380,7 @@ fn dump_services(dp: &Dataplane, d: &mut Dump<'_>) -> Reply {
         let Some(mut m) = d.entry(cmd::SERVICE_GET) else { break };
         let ok = (|| -> Result {
             put_key(&mut m, &s.key)?;
-            m.put_str(attr::SCHEDULER, sched_name(s.settings.sched))?;
+            m.put_string(attr::SCHEDULER, s.settings.sched.name())?;
             m.put_u32(attr::PERSISTENCE, s.settings.persistence)?;
             m.put_u32(attr::FLAGS, s.settings.flags)?;
             m.put_u32(attr::MAGLEV_SEED, s.settings.seed)?;
@@ -415,15 +415,4 @@ fn dump_reals(dp: &Dataplane, d: &mut Dump<'_>) -> Reply {
         d.cursor()[0] = (i + 1) as _;
     }
     Ok(())
-}
-
-fn sched_name(s: Scheduler) -> &'static core::ffi::CStr {
-    match s {
-        Scheduler::Rr => c"rr",
-        Scheduler::Wrr => c"wrr",
-        Scheduler::Lc => c"lc",
-        Scheduler::Wlc => c"wlc",
-        Scheduler::Sh => c"sh",
-        Scheduler::Maglev => c"maglev",
-    }
 }

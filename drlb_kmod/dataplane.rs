@@ -3,7 +3,7 @@
 //! The packet path: what the PRE_ROUTING hook does with each packet, and
 //! the periodic upkeep (expiry, real-server resolution, rate estimates).
 
-use crate::conn::{Conn, ConnTable, InsertError, F_TEMPLATE};
+use crate::conn::{after, Conn, ConnTable, InsertError, F_TEMPLATE};
 use crate::hash;
 use crate::kapi::neigh;
 use crate::kapi::net::NetRef;
@@ -43,8 +43,6 @@ pub(crate) struct Counters {
     pub(crate) no_real: PerCpuCounter,
     /// Packets dropped: the egress device failed.
     pub(crate) xmit_errors: PerCpuCounter,
-    /// New connections, for the flood-rate estimate.
-    new_conns: PerCpuCounter,
 }
 
 /// One namespace's data plane.
@@ -62,8 +60,10 @@ pub(crate) struct Dataplane {
     pub(crate) expire_nodest: AtomicBool,
     /// Flood threshold, new connections per second; 0: never.
     pub(crate) flood_rate: AtomicU32,
-    flooding: AtomicBool,
-    last_new_conns: AtomicU64,
+    /// The current one-second window of new connections: its start
+    /// (32-bit jiffies) and count.
+    window_start: AtomicU32,
+    window_count: AtomicU32,
     ticks: AtomicU64,
     /// Counters.
     pub(crate) counters: Counters,
@@ -178,15 +178,14 @@ impl Dataplane {
             timeouts,
             expire_nodest: AtomicBool::new(true),
             flood_rate: AtomicU32::new(DEFAULT_FLOOD_RATE),
-            flooding: AtomicBool::new(false),
-            last_new_conns: AtomicU64::new(0),
+            window_start: AtomicU32::new(0),
+            window_count: AtomicU32::new(0),
             ticks: AtomicU64::new(0),
             counters: Counters {
                 fragments: PerCpuCounter::new()?,
                 stateless: PerCpuCounter::new()?,
                 no_real: PerCpuCounter::new()?,
                 xmit_errors: PerCpuCounter::new()?,
-                new_conns: PerCpuCounter::new()?,
             },
             next_service_id: AtomicU32::new(1),
             net,
@@ -208,9 +207,25 @@ impl Dataplane {
         self.hook_packets.sum()
     }
 
-    /// Whether flood mode is engaged.
+    /// Whether flood mode is engaged: more new connections in the current
+    /// one-second window than the threshold.
     pub(crate) fn flooding(&self) -> bool {
-        self.flooding.load(Relaxed)
+        let limit = self.flood_rate.load(Relaxed);
+        let fresh = !after(jiffies32(), self.window_start.load(Relaxed).wrapping_add(secs(1)));
+        limit != 0 && fresh && self.window_count.load(Relaxed) > limit
+    }
+
+    /// Counts a new connection in the rate window (as Katran does, within
+    /// the second, so a burst is caught while it lasts); returns whether
+    /// flood mode is engaged.
+    fn count_new_conn(&self, now: u32) -> bool {
+        if after(now, self.window_start.load(Relaxed).wrapping_add(secs(1))) {
+            self.window_start.store(now, Relaxed);
+            self.window_count.store(0, Relaxed);
+        }
+        let n = self.window_count.fetch_add(1, Relaxed).saturating_add(1);
+        let limit = self.flood_rate.load(Relaxed);
+        limit != 0 && n > limit
     }
 
     /// A timeout in seconds: a TCP state's, or UDP's (`None`).
@@ -264,7 +279,10 @@ impl Dataplane {
         let hash = hash::flow_hash(f.saddr.as_slice(), f.sport, f.daddr.as_slice(), f.dport, f.proto, svc.settings.seed);
         let flags = TcpFlags::from_header_byte(f.tcp_flags);
         let midflow = tcp && !flags.syn;
-        let flood = self.flooding();
+        // A TCP segment without SYN is not a new connection, even when it
+        // gets no state (flood mode, a full table).
+        let opening = !midflow;
+        let flood = if opening { self.count_new_conn(now) } else { self.flooding() };
         let real = if svc.settings.persistence > 0 {
             self.persistent(g, svc, f, hash, now)?
         } else if midflow || flood {
@@ -272,13 +290,9 @@ impl Dataplane {
         } else {
             svc.schedule(&f.saddr, hash)?
         };
-        // A TCP segment without SYN is not a new connection, even when it
-        // gets no state (flood mode, a full table).
-        let opening = !midflow;
         if opening {
             svc.stats.conn();
             real.stats.conn();
-            self.counters.new_conns.add(1);
         }
         if flood {
             if opening {
@@ -379,8 +393,8 @@ impl Hook for Dataplane {
 }
 
 impl Tick for Dataplane {
-    /// Once a second: expire connections, re-resolve real servers, update
-    /// the flood state and, every other second, the rate estimates.
+    /// Once a second: expire connections, re-resolve real servers and,
+    /// every other second, update the rate estimates.
     fn tick(&self) {
         let now = jiffies32();
         let reap = self.expire_nodest.load(Relaxed);
@@ -402,11 +416,6 @@ impl Tick for Dataplane {
                 svc.stats.estimate();
             }
         }
-
-        let total = self.counters.new_conns.sum();
-        let rate = total.wrapping_sub(self.last_new_conns.swap(total, Relaxed));
-        let limit = self.flood_rate.load(Relaxed);
-        self.flooding.store(limit != 0 && rate > u64::from(limit), Relaxed);
     }
 }
 

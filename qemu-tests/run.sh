@@ -38,7 +38,7 @@ export PATH="$(dirname "$VNG"):$PATH"
 env="DRLB_KO=$top/drlb.ko DRLB_TOOL=$top/target/release/drlb-tool VRRPD=$top/target/release/vrrpd"
 set +e
 # The console is for humans; results travel through $out.
-"$VNG" --run "$kdir" --disable-kvm --user root --cpus 2 --memory 1G --rwdir "$out" \
+"$VNG" --run "$kdir" --disable-kvm --user root --cpus "${GUEST_CPUS:-2}" --memory 1G --rwdir "$out" \
 	--exec "$env $cmd" >"$out/console.log" 2>&1 &
 vng_pid=$!
 if ((demo)); then touch "$out/demo.log"; tail -n +1 -f "$out/demo.log" --pid=$vng_pid; else

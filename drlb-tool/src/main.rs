@@ -9,6 +9,7 @@ mod netlink;
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use drlb_core::proto::{self, attr, cmd};
+use drlb_core::sched::Scheduler;
 use netlink::{Attr, Attrs, Client};
 use std::net::SocketAddr;
 
@@ -79,27 +80,12 @@ enum State {
     Standby,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum Sched {
-    Rr,
-    Wrr,
-    Lc,
-    Wlc,
-    Sh,
-    Maglev,
-}
-
-impl Sched {
-    fn name(self) -> &'static str {
-        match self {
-            Sched::Rr => "rr",
-            Sched::Wrr => "wrr",
-            Sched::Lc => "lc",
-            Sched::Wlc => "wlc",
-            Sched::Sh => "sh",
-            Sched::Maglev => "maglev",
-        }
-    }
+/// A scheduler name, checked against the schedulers drlb-core knows.
+fn scheduler(s: &str) -> std::result::Result<Scheduler, String> {
+    Scheduler::from_name(s.as_bytes()).ok_or_else(|| {
+        let names: Vec<_> = Scheduler::ALL.iter().map(|s| s.name()).collect();
+        format!("unknown scheduler '{s}' ({})", names.join(", "))
+    })
 }
 
 #[derive(Args)]
@@ -112,9 +98,9 @@ struct ServiceSpec {
 
 #[derive(Args)]
 struct ServiceOpts {
-    /// The scheduler (default wlc, as IPVS)
-    #[arg(long, short = 's')]
-    scheduler: Option<Sched>,
+    /// The scheduler: rr, wrr, lc, wlc (the default, as IPVS), sh or maglev
+    #[arg(long, short = 's', value_parser = scheduler)]
+    scheduler: Option<Scheduler>,
     /// Client-IP affinity timeout in seconds, like ipvsadm -p
     #[arg(long, short = 'p')]
     persistence: Option<u32>,

@@ -442,6 +442,16 @@ impl Msg {
         self.put(t, s.to_bytes_with_nul())
     }
 
+    /// Adds a short Rust string as a NUL-terminated string attribute.
+    pub(crate) fn put_string(&mut self, t: u16, s: &str) -> Result {
+        let mut buf = [0u8; 64];
+        if s.len() >= buf.len() {
+            return Err(EINVAL);
+        }
+        buf[..s.len()].copy_from_slice(s.as_bytes());
+        self.put(t, &buf[..=s.len()])
+    }
+
     /// Finishes the message and sends it as the reply to `req`.
     pub(crate) fn send_reply(self, req: &Request<'_>) -> Result {
         let this = core::mem::ManuallyDrop::new(self);

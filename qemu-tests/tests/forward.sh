@@ -5,11 +5,11 @@
 #      +---- replies, not via dir1 --+                dir2: its own drlb config
 #
 #   tcp VIP:80 rr   tcp VIP:81 wrr 1:2:3   tcp VIP:82 sh   tcp VIP:83 maglev
-#   tcp [VIP6]:80 rr   udp VIP:80 rr
+#   tcp [VIP6]:80 rr   udp VIP:80 rr   tcp VIP:84 rr with 60 s persistence
 . lib/testlib.sh
 drlb_load
 topo_up -d 2 -r 3
-start_servers 80 81 82 83
+start_servers 80 81 82 83 84
 
 add() { # PROTO ADDR SCHED WEIGHT...: a service and its three reals, as batch lines
 	local p=$1 a=$2 s=$3 i=1 w; shift 3
@@ -27,6 +27,8 @@ add() { # PROTO ADDR SCHED WEIGHT...: a service and its three reals, as batch li
 	add tcp "$VIP4:83" maglev 1 1 1
 	add tcp "[$VIP6]:80" rr 1 1 1
 	add udp "$VIP4:80" rr 1 1 1
+	add tcp "$VIP4:84" rr 1 1 1
+	echo "service edit tcp $VIP4:84 --persistence 60"
 } | dt dir1 -b -
 wait_resolved dir1
 dt dir1 list
@@ -53,6 +55,9 @@ log "sh and maglev: sticky per client"
 expect_eq "$(distinct "$(requests tcp "$VIP4" 82 10)")" 1 "real servers answering one client (sh)"
 expect_eq "$(distinct "$(requests tcp "$VIP4" 83 10)")" 1 "real servers answering one client (maglev)"
 
+log "persistence: rr, but one client keeps its real server, like ipvsadm -p"
+expect_eq "$(distinct "$(requests tcp "$VIP4" 84 6)")" 1 "real servers answering one client (persistent rr)"
+
 log "IPv6 and UDP"
 out=$(requests tcp "$VIP6" 80 15)
 for i in 1 2 3; do expect_eq "$(answers_from "$out" "rs$i")" 5 "IPv6 rr connections to rs$i"; done
@@ -68,14 +73,14 @@ log "standby forwards nothing but keeps config and counters; active resumes"
 before=$(list_json dir1 '.services[0].stats.conns')
 dt dir1 state standby
 expect_eq "$(requests tcp "$VIP4" 80 2 | grep -c ERROR)" 2 "requests failing in standby"
-expect_eq "$(list_json dir1 '"\(.services|length) \(.services[0].stats.conns)"')" "6 $before" "services and connection count in standby"
+expect_eq "$(list_json dir1 '"\(.services|length) \(.services[0].stats.conns)"')" "7 $before" "services and connection count in standby"
 dt dir1 state active
 expect_eq "$(distinct "$(requests tcp "$VIP4" 80 3)")" 3 "real servers answering after 'state active'"
 
 log "isolation: dir2's drlb has its own, empty, configuration"
 expect_eq "$(list_json dir2 '.services|length')" 0 "services in dir2"
 dt dir2 service add tcp "$VIP4:8080"
-expect_eq "$(list_json dir2 '.services|length') $(list_json dir1 '.services|length')" "1 6" "services in dir2 and dir1"
+expect_eq "$(list_json dir2 '.services|length') $(list_json dir1 '.services|length')" "1 7" "services in dir2 and dir1"
 
 log "pass-through: traffic for no service goes through untouched"
 n client ping -q -c 3 -i 0.1 "$(dir4 1)" >/dev/null
