@@ -151,7 +151,8 @@ impl ConnTable {
     }
 
     /// Inserts an entry, or returns the live one another CPU just made.
-    /// `on_unlink` sees every entry this removes to make room.
+    /// Expired entries in the chain, and those `stale` picks, are removed
+    /// first; `on_unlink` sees every entry this removes.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn insert<'g>(
         &'g self,
@@ -164,6 +165,7 @@ impl ConnTable {
         state: u8,
         now: u32,
         expires: u32,
+        stale: &impl Fn(&Conn) -> bool,
         on_unlink: &impl Fn(&Conn),
     ) -> core::result::Result<&'g Conn, InsertError> {
         let b = self.bucket(svc, client.raw(), cport);
@@ -172,7 +174,7 @@ impl ConnTable {
             self.count.fetch_sub(1, Relaxed);
         };
         self.hash.write(g, b, |w| {
-            w.retain(|c| !after(now, c.expires()), unlinked);
+            w.retain(|c| !after(now, c.expires()) && !stale(c), unlinked);
             if let Some(c) = w.iter().find(|c| c.matches(svc, client.raw(), cport, flags)) {
                 return Ok(c);
             }

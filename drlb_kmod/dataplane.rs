@@ -302,7 +302,9 @@ impl Dataplane {
         }
         let state = if tcp { tcp_state::next(TcpState::None, flags).as_u8() } else { 0 };
         let exp = self.conn_expiry(f.proto, state, now);
-        match self.conns.insert(g, svc.id, &f.saddr, f.sport, 0, real.clone(), state, now, exp, &on_unlink) {
+        // The entry of a flow whose real server was deleted gives way.
+        let stale = |c: &Conn| reap && c.real().removed.load(Relaxed);
+        match self.conns.insert(g, svc.id, &f.saddr, f.sport, 0, real.clone(), state, now, exp, &stale, &on_unlink) {
             Ok(c) => {
                 if core::ptr::eq(c.real(), &**real) && c.state() == state {
                     account(real, None, Some(state));
@@ -342,7 +344,8 @@ impl Dataplane {
             }
         }
         let real = svc.schedule(&f.saddr, hash)?;
-        let _ = self.conns.insert(g, svc.id, &f.saddr, 0, F_TEMPLATE, real.clone(), 0, now, exp, &on_unlink);
+        let stale = |c: &Conn| c.real().removed.load(Relaxed);
+        let _ = self.conns.insert(g, svc.id, &f.saddr, 0, F_TEMPLATE, real.clone(), 0, now, exp, &stale, &on_unlink);
         Some(real)
     }
 }
