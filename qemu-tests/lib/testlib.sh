@@ -38,7 +38,7 @@ start_servers() { # PORT... (on every real server)
 		n "rs$i" python3 -S "$_lib/rs-server.py" "rs$i" "$@" >/dev/null 2>&1 &
 	done
 	for ((i = 1; i <= TOPO_REALS; i++)); do
-		wait_for "rs$i listening on $last" 30 n "rs$i" ss -Htln "sport = :$last"
+		wait_for "rs$i listening on $last" 90 n "rs$i" ss -Htln "sport = :$last"
 	done
 }
 # wait_for WHAT SECONDS CMD...: until CMD prints something.
