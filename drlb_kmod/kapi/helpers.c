@@ -47,7 +47,6 @@ int drlb_dev_queue_xmit(struct sk_buff *skb) { return dev_queue_xmit(skb); }
 void drlb_kfree_skb(struct sk_buff *skb) { kfree_skb(skb); }
 const unsigned char *drlb_dev_addr(const struct net_device *dev) { return dev->dev_addr; }
 bool drlb_dev_usable(const struct net_device *dev) { return netif_running(dev) && dev->type == ARPHRD_ETHER; }
-struct net *drlb_dev_net(const struct net_device *dev) { return dev_net(dev); }
 struct net_device *drlb_dst_dev(const struct dst_entry *dst) { return dst->dev; }
 int drlb_dst_error(const struct dst_entry *dst) { return dst->error; }
 int drlb_dev_ifindex(const struct net_device *dev) { return dev->ifindex; }
@@ -67,6 +66,5 @@ struct nlattr *drlb_nla_nest_start(struct sk_buff *skb, int type) { return nla_n
 void drlb_nla_nest_end(struct sk_buff *skb, struct nlattr *start) { nla_nest_end(skb, start); }
 unsigned int drlb_skb_len(const struct sk_buff *skb) { return skb->len; }
 int drlb_genlmsg_multicast(const struct genl_family *family, struct net *net, struct sk_buff *skb, unsigned int group) { return genlmsg_multicast_netns(family, net, skb, 0, group, GFP_ATOMIC); }
-struct sk_buff *drlb_genlmsg_new_atomic(void) { return genlmsg_new(NLMSG_GOODSIZE, GFP_ATOMIC); }
 struct nlattr **drlb_dump_attrs(struct netlink_callback *cb) { return genl_info_dump(cb)->attrs; }
 const struct genl_family *drlb_dump_family(struct netlink_callback *cb) { return genl_info_dump(cb)->family; }

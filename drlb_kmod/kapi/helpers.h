@@ -52,7 +52,6 @@ void drlb_kfree_skb(struct sk_buff *skb);
 /* net_device */
 const unsigned char *drlb_dev_addr(const struct net_device *dev);
 bool drlb_dev_usable(const struct net_device *dev);
-struct net *drlb_dev_net(const struct net_device *dev);
 struct dst_entry;
 struct net_device *drlb_dst_dev(const struct dst_entry *dst);
 int drlb_dst_error(const struct dst_entry *dst);
@@ -77,7 +76,6 @@ struct nlattr *drlb_nla_nest_start(struct sk_buff *skb, int type);
 void drlb_nla_nest_end(struct sk_buff *skb, struct nlattr *start);
 unsigned int drlb_skb_len(const struct sk_buff *skb);
 int drlb_genlmsg_multicast(const struct genl_family *family, struct net *net, struct sk_buff *skb, unsigned int group);
-struct sk_buff *drlb_genlmsg_new_atomic(void);
 struct nlattr **drlb_dump_attrs(struct netlink_callback *cb);
 const struct genl_family *drlb_dump_family(struct netlink_callback *cb);
 
