@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs, idempotently, everything drlb needs on a Debian 12 machine:
-# Debian packages, bindgen-cli (pinned) and virtme-ng (pinned). Anything
+# Debian packages, bindgen-cli, virtiofsd and virtme-ng (all pinned). Anything
 # already present is skipped, so a second run takes a second or two.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -11,7 +11,7 @@ packages=(
 	linux-source-6.12 rustc-web rust-web-src libclang-dev gcc make flex bison bc
 	libelf-dev libssl-dev cpio xz-utils dwarves
 	# guest boot
-	qemu-system-x86 busybox-static python3-venv
+	qemu-system-x86 busybox-static python3-venv libseccomp-dev libcap-ng-dev
 	# test tools used inside the guest
 	iproute2 iputils-ping ipvsadm keepalived nginx-light iperf3 tcpdump tshark
 	socat kmod ethtool jq curl
@@ -39,6 +39,11 @@ mkdir -p "$DRLB_TOOLS"
 if ! "$BINDGEN" --version 2>/dev/null | grep -q "$BINDGEN_VERSION"; then
 	echo "deps: installing bindgen-cli $BINDGEN_VERSION"
 	cargo install --quiet --locked --root "$DRLB_TOOLS" bindgen-cli --version "$BINDGEN_VERSION"
+fi
+
+if ! "$VIRTIOFSD" --version 2>/dev/null | grep -q "$VIRTIOFSD_VERSION"; then
+	echo "deps: installing virtiofsd $VIRTIOFSD_VERSION"
+	cargo install --quiet --locked --root "$DRLB_TOOLS" virtiofsd --version "$VIRTIOFSD_VERSION"
 fi
 
 if ! "$VNG" --version 2>/dev/null | grep -q "$VNG_VERSION"; then

@@ -34,8 +34,10 @@ run_one() {
 	if grep -q '^drlb ' /proc/modules && ! rmmod drlb >>"$log" 2>&1; then
 		detail="rmmod drlb failed"
 	fi
+	echo "  [$(($(date +%s) - start))s] rmmod done" >>"$log"
 	if [ -w $kmemleak ]; then
 		echo scan >$kmemleak
+		echo "  [$(($(date +%s) - start))s] kmemleak scan done" >>"$log"
 		if [ -s $kmemleak ]; then
 			detail="${detail:+$detail; }kmemleak report"
 			cat $kmemleak >>"$log"

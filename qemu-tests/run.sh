@@ -3,8 +3,10 @@
 # scenarios in it, collecting results through a --rwdir directory.
 #
 #   run.sh [NAME...]          every scenario in qemu-tests/tests, or those named
+#   run.sh --selftest [NAME...]  the harness self-test first, in the same boot
 #   run.sh --demo             the demo instead of the tests
-#   TESTS_DIR=dir run.sh      scenarios from another directory (the harness self-test)
+#   run.sh --report DIR NAME...  only report the results a boot left in DIR
+#   TESTS_DIR=dir run.sh      scenarios from another directory
 #
 # Prints one line per scenario and, last, "N passed, N failed"; exits
 # non-zero if any scenario failed or never reported (a crashed guest).
@@ -13,8 +15,34 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
 . "$here/env.sh"
 
-demo=0
-if [ "${1:-}" = --demo ]; then demo=1; shift; fi
+# report DIR NAME...: the verdict on each expected scenario from DIR/results.
+report() {
+	local dir=$1 name passed=0 failed=0; shift
+	for name in "$@"; do
+		if grep -q "^PASS $name " "$dir/results" 2>/dev/null; then
+			passed=$((passed + 1))
+		else
+			failed=$((failed + 1))
+			grep -q " $name " "$dir/results" 2>/dev/null ||
+				echo "  FAIL $name: no result (the guest crashed or timed out; see $dir/console.log)"
+			echo "  --- $name.log (last lines)"; tail -n 25 "$dir/$name.log" 2>/dev/null | sed 's/^/  | /'
+		fi
+	done
+	[ -f "$dir/finished" ] || echo "  guest did not finish: see $dir/console.log"
+	echo "guest: results in $dir"
+	echo "$passed passed, $failed failed"
+	[ "$failed" -eq 0 ]
+}
+scenarios() { # DIR: the scenario names in DIR
+	local t; for t in "$1"/*.sh; do basename "$t" .sh; done
+}
+
+mode=tests
+case ${1:-} in
+--demo) mode=demo; shift ;;
+--selftest) mode=selftest; shift ;;
+--report) dir=$2; shift 2; report "$dir" "$@"; exit ;;
+esac
 tests_dir=${TESTS_DIR:-$here/tests}
 kdir=${KDIR:-$("$here/kernel.sh" kdir)}
 [ -f "$kdir/arch/x86/boot/bzImage" ] || { echo "run.sh: no kernel at $kdir (make kernel)" >&2; exit 1; }
@@ -23,45 +51,46 @@ kdir=${KDIR:-$("$here/kernel.sh" kdir)}
 out=$here/out/$(date +%Y%m%d-%H%M%S)-$$
 mkdir -p "$out"
 ln -sfn "$out" "$here/out/latest"
-if ((demo)); then
-	cmd="$here/demo.sh >$out/demo.log 2>&1"
-	expected=()
-else
-	cmd="TESTS_DIR=$tests_dir $here/guest.sh $out $*"
-	if (($#)); then expected=("$@"); else
-		expected=(); for t in "$tests_dir"/*.sh; do expected+=("$(basename "$t" .sh)"); done
-	fi
-fi
+cmd="TESTS_DIR=$tests_dir $here/guest.sh $out $*"
+if (($#)); then expected=("$@"); else mapfile -t expected < <(scenarios "$tests_dir"); fi
+case $mode in
+demo) cmd="$here/demo.sh >$out/demo.log 2>&1" ;;
+selftest)
+	# One boot for both: the self-test's scenarios leave their results
+	# in $out/selftest, and the real ones follow in a clean state.
+	mkdir -p "$out/selftest"
+	cmd="TESTS_DIR=$here/selftest $here/guest.sh $out/selftest >/dev/null 2>&1; $cmd" ;;
+esac
 
-# vng runs its helpers (virtme-run) from PATH.
-export PATH="$(dirname "$VNG"):$PATH"
-env="DRLB_KO=$top/drlb.ko DRLB_TOOL=$top/target/release/drlb-tool VRRPD=$top/target/release/vrrpd"
+# vng runs its helpers (virtme-run) and virtiofsd from PATH.
+export PATH="$(dirname "$VNG"):$(dirname "$VIRTIOFSD"):$PATH"
+env="export DRLB_KO=$top/drlb.ko DRLB_TOOL=$top/target/release/drlb-tool VRRPD=$top/target/release/vrrpd;"
 set +e
 # The console is for humans; results travel through $out.
 "$VNG" --run "$kdir" --disable-kvm --user root --cpus "${GUEST_CPUS:-2}" --memory 1G --rwdir "$out" \
-	--exec "$env $cmd" >"$out/console.log" 2>&1 &
+	${VNG_APPEND:+--append "$VNG_APPEND"} --exec "$env $cmd" >"$out/console.log" 2>&1 &
 vng_pid=$!
-if ((demo)); then touch "$out/demo.log"; tail -n +1 -f "$out/demo.log" --pid=$vng_pid; else
-	# Follow the per-scenario lines as they come.
-	touch "$out/results"; tail -n +1 -f "$out/results" --pid=$vng_pid | sed 's/^/  /'
+if [ $mode = demo ]; then
+	touch "$out/demo.log"; tail -n +1 -f "$out/demo.log" --pid=$vng_pid
+	wait $vng_pid; exit
 fi
+# Follow the per-scenario lines as they come.
+touch "$out/results"; tail -n +1 -f "$out/results" --pid=$vng_pid | sed 's/^/  /'
 wait $vng_pid
-vng_rc=$?
 set -e
-((demo)) && exit $vng_rc
 
-passed=0 failed=0
-for name in "${expected[@]}"; do
-	if grep -q "^PASS $name " "$out/results"; then
-		passed=$((passed + 1))
-	else
-		failed=$((failed + 1))
-		grep -q " $name " "$out/results" ||
-			echo "  FAIL $name: no result (guest exited with $vng_rc; see $out/console.log)"
-		echo "  --- $name.log (last lines)"; tail -n 25 "$out/$name.log" 2>/dev/null | sed 's/^/  | /'
-	fi
-done
-[ -f "$out/finished" ] || echo "  guest did not finish (exit $vng_rc): see $out/console.log"
-echo "guest: results in $out"
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+extra_passed=0 extra_failed=0
+if [ $mode = selftest ]; then
+	cp "$out/console.log" "$out/selftest/" 2>/dev/null || true
+	[ -f "$out/finished" ] && touch "$out/selftest/finished"
+	echo "  harness self-test (a failing scenario must fail the run):"
+	if "$here/selftest.sh" --check "$out/selftest"; then extra_passed=1; else extra_failed=1; fi
+fi
+set +e
+summary=$(report "$out" "${expected[@]}")
+rc=$?
+set -e
+head -n -1 <<<"$summary"
+read -r p _ f _ < <(tail -n1 <<<"$summary")
+echo "$((p + extra_passed)) passed, $((f + extra_failed)) failed"
+[ $rc -eq 0 ] && [ $extra_failed -eq 0 ]

@@ -28,7 +28,7 @@ expect_fail() {
 # A field of `drlb-tool status` in namespace $1.
 status_field() { dt "$1" status | sed -n "s/^$2: //p"; }
 
-trap topo_down EXIT
+trap 'log "teardown"; topo_down; log "topology down"' EXIT
 
 # Real-server side: start rs-server.py on PORT in each real server and wait
 # until they listen.

@@ -102,10 +102,12 @@ addr add $VIP6/128 dev lo nodad
 # Kills exactly the processes in our namespaces (found with bash's -ef, no
 # exec per namespace), then deletes the namespaces in one `ip -b`.
 topo_down() {
-	local h p dels="" pids=()
+	local h p f dels="" pids=() files=()
+	# (the names first: a $(ns) per test would fork per process and host)
+	for h in "${TOPO_HOSTS[@]}" sw; do files+=("/run/netns/$(ns "$h")"); done
 	for p in /proc/[0-9]*; do
-		for h in "${TOPO_HOSTS[@]}" sw; do
-			if [[ $p/ns/net -ef /run/netns/$(ns "$h") ]]; then pids+=("${p#/proc/}"); break; fi
+		for f in "${files[@]}"; do
+			if [[ $p/ns/net -ef $f ]]; then pids+=("${p#/proc/}"); break; fi
 		done
 	done
 	if ((${#pids[@]})); then
