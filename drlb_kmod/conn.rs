@@ -3,14 +3,14 @@
 //! The connection table: which real server each flow goes to.
 //!
 //! An [`RcuHash`]: the packet path looks entries up without locks; inserts
-//! and removals lock the entry's chain. The table is bounded: when it is full
-//! an insert first reclaims the chain's expired entries, then its least
-//! recently used one, and if the chain has nothing to give the flow goes on
-//! without state (flood mode).
+//! and removals lock the entry's chain. The table is bounded; what an insert
+//! reclaims, evicts or refuses is `conn_policy::insert`, host-tested in
+//! drlb-core.
 
+use crate::conn_policy::{self, Chain, Inserted};
 use crate::hash;
 use crate::kapi::rcu::RcuGuard;
-use crate::kapi::rcu_hash::{self, RcuHash};
+use crate::kapi::rcu_hash::{self, RcuHash, Writer};
 use crate::service::{Addr, Real};
 use core::sync::atomic::{AtomicU32, AtomicU8, Ordering::*};
 use kernel::prelude::*;
@@ -32,11 +32,7 @@ pub(crate) struct Conn {
     flags: u8,
 }
 
-/// `a` is after `b` in 32-bit jiffies (the kernel's `time_after`).
-#[inline]
-pub(crate) fn after(a: u32, b: u32) -> bool {
-    (b.wrapping_sub(a) as i32) < 0
-}
+pub(crate) use conn_policy::after;
 
 impl Conn {
     /// The real server.
@@ -80,6 +76,16 @@ impl Conn {
         self.svc
     }
 
+    /// The client address, 16 bytes (IPv4 zero-padded).
+    pub(crate) fn client(&self) -> &[u8; 16] {
+        &self.client
+    }
+
+    /// The client port (0 for a template).
+    pub(crate) fn cport(&self) -> u16 {
+        self.cport
+    }
+
     fn matches(&self, svc: u32, client: &[u8; 16], cport: u16, flags: u8) -> bool {
         self.svc == svc && self.cport == cport && self.flags == flags && self.client == *client
     }
@@ -116,6 +122,16 @@ impl ConnTable {
     fn bucket(&self, svc: u32, client: &[u8; 16], cport: u16) -> usize {
         let w = |i: usize| u32::from_ne_bytes([client[i], client[i + 1], client[i + 2], client[i + 3]]);
         hash::jhash2(&[svc, w(0), w(4), w(8), w(12), cport.into()], self.seed) as usize
+    }
+
+    /// The number of chains.
+    pub(crate) fn buckets(&self) -> usize {
+        self.hash.buckets()
+    }
+
+    /// The entries of chain `b`, for dumps.
+    pub(crate) fn chain_entries<'g>(&'g self, g: &'g RcuGuard, b: usize) -> impl Iterator<Item = &'g Conn> {
+        self.hash.entries(g, b)
     }
 
     /// Entries in the table.
@@ -169,22 +185,11 @@ impl ConnTable {
         on_unlink: &impl Fn(&Conn),
     ) -> core::result::Result<&'g Conn, InsertError> {
         let b = self.bucket(svc, client.raw(), cport);
-        let unlinked = |c: &Conn| {
-            on_unlink(c);
-            self.count.fetch_sub(1, Relaxed);
-        };
+        let same = |c: &Conn| c.matches(svc, client.raw(), cport, flags);
         self.hash.write(g, b, |w| {
-            w.retain(|c| !after(now, c.expires()) && !stale(c), unlinked);
-            if let Some(c) = w.iter().find(|c| c.matches(svc, client.raw(), cport, flags)) {
-                return Ok(c);
-            }
-            if self.count.load(Relaxed) >= self.max.load(Relaxed) {
-                let oldest = w.iter().reduce(|a, c| if after(a.expires(), c.expires()) { c } else { a });
-                let oldest = oldest.ok_or(InsertError::Full)?;
-                w.retain(|c| !core::ptr::eq(c, oldest), unlinked);
-            }
-            let c = w
-                .push_front(Conn {
+            let mut chain = Linked { w, table: self, on_unlink };
+            let r = conn_policy::insert(&mut chain, now, self.max(), || self.count(), stale, same, |chain| {
+                let c = chain.w.push_front(Conn {
                     real,
                     svc,
                     expires: AtomicU32::new(expires),
@@ -192,10 +197,17 @@ impl ConnTable {
                     cport,
                     state: AtomicU8::new(state),
                     flags,
-                })
-                .map_err(|_| InsertError::NoMemory)?;
-            self.count.fetch_add(1, Relaxed);
-            Ok(c)
+                });
+                if c.is_ok() {
+                    self.count.fetch_add(1, Relaxed);
+                }
+                c
+            });
+            match r {
+                Ok(Inserted::New(c) | Inserted::Evicted(c)) => c.map_err(|_| InsertError::NoMemory),
+                Ok(Inserted::Existing) => chain.w.iter().find(|c| same(c)).ok_or(InsertError::Full),
+                Err(conn_policy::Refused::Full) => Err(InsertError::Full),
+            }
         })
     }
 
@@ -217,5 +229,34 @@ impl ConnTable {
                 );
             });
         }
+    }
+}
+
+/// A locked chain as the policy sees it: unlinks keep the table's count.
+struct Linked<'a, 'g, F: Fn(&Conn)> {
+    w: &'a mut Writer<'g, Conn>,
+    table: &'a ConnTable,
+    on_unlink: &'a F,
+}
+
+impl<F: Fn(&Conn)> Chain for Linked<'_, '_, F> {
+    type Entry = Conn;
+
+    fn entries(&self) -> impl Iterator<Item = &Conn> {
+        self.w.iter()
+    }
+
+    fn retain(&mut self, keep: impl FnMut(&Conn) -> bool) -> usize {
+        let mut gone = 0;
+        self.w.retain(keep, |c| {
+            (self.on_unlink)(c);
+            self.table.count.fetch_sub(1, Relaxed);
+            gone += 1;
+        });
+        gone
+    }
+
+    fn expires(c: &Conn) -> u32 {
+        c.expires()
     }
 }

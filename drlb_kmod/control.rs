@@ -6,7 +6,12 @@
 //! family is not `parallel_ops`): each builds a new snapshot from the current
 //! one and publishes it.
 
+use crate::conn::Conn;
+use crate::conn_policy::{self, MAX_TIMEOUT_S};
 use crate::dataplane::{self, Dataplane};
+use crate::kapi::jiffies_to_msecs;
+use crate::kapi::work::jiffies;
+use crate::tcp_state::TcpState;
 use crate::kapi::genetlink::{Attr, Command, Dump, Handler, Msg, NlError, Request, Spec};
 use crate::kapi::rcu::RcuGuard;
 use crate::kapi::{errno, pernet};
@@ -62,6 +67,11 @@ impl Handler for Control {
         command(cmd::REAL_SET, false),
         command(cmd::REAL_DEL, false),
         command(cmd::REAL_GET, true),
+        command(cmd::CONN_GET, true),
+        command(cmd::CONN_DEL, false),
+        command(cmd::FLOW_QUERY, false),
+        command(cmd::TIMEOUTS_GET, false),
+        command(cmd::TIMEOUTS_SET, false),
         command(cmd::LIMITS_GET, false),
         command(cmd::LIMITS_SET, false),
         command(cmd::FLUSH, false),
@@ -76,6 +86,10 @@ impl Handler for Control {
             cmd::SERVICE_SET => service_set(dp, req),
             cmd::SERVICE_DEL => service_del(dp, req),
             cmd::REAL_NEW | cmd::REAL_SET | cmd::REAL_DEL => real_change(dp, req),
+            cmd::CONN_DEL => conn_del(dp, req),
+            cmd::FLOW_QUERY => flow_query(dp, req),
+            cmd::TIMEOUTS_GET => timeouts_get(dp, req),
+            cmd::TIMEOUTS_SET => timeouts_set(dp, req),
             cmd::LIMITS_GET => limits_get(dp, req),
             cmd::LIMITS_SET => limits_set(dp, req),
             cmd::FLUSH => flush(dp),
@@ -88,6 +102,7 @@ impl Handler for Control {
         match d.cmd() {
             cmd::SERVICE_GET => dump_services(dp, d),
             cmd::REAL_GET => dump_reals(dp, d),
+            cmd::CONN_GET => dump_conns(dp, d),
             _ => Err(errno::eopnotsupp().into()),
         }
     }
@@ -144,8 +159,8 @@ fn settings(req: &Request<'_>, mut s: Settings) -> core::result::Result<Settings
     }
     if let Some(a) = req.attr(attr::PERSISTENCE) {
         s.persistence = a.u32();
-        if s.persistence > 31 * 24 * 3600 {
-            return Err(einval(c"persistence must be at most 31 days"));
+        if s.persistence > MAX_TIMEOUT_S {
+            return Err(einval(c"persistence must be at most 24 days (2073600 s)"));
         }
     }
     if let Some(a) = req.attr(attr::FLAGS) {
@@ -413,6 +428,172 @@ fn dump_reals(dp: &Dataplane, d: &mut Dump<'_>) -> Reply {
         }
         m.commit();
         d.cursor()[0] = (i + 1) as _;
+    }
+    Ok(())
+}
+
+/// Which connections a `CONN_GET` dump or `CONN_DEL` covers: any of a
+/// service, a client (and port), a real server.
+struct ConnFilter {
+    svc: Option<u32>,
+    client: Option<Addr>,
+    cport: Option<u16>,
+    real: Option<Addr>,
+}
+
+fn addr_attr(a: Option<Attr<'_>>, what: &'static core::ffi::CStr) -> core::result::Result<Option<Addr>, NlError> {
+    a.map(|a| Addr::from_slice(a.bytes()).ok_or_else(|| einval(what))).transpose()
+}
+
+impl ConnFilter {
+    fn parse<'a>(cfg: &Config, get: impl Fn(u16) -> Option<Attr<'a>>) -> core::result::Result<Self, NlError> {
+        let svc = if [attr::PROTO, attr::VIP, attr::PORT].iter().any(|t| get(*t).is_some()) {
+            let key = service_key(&get)?;
+            Some(cfg.find(&key).ok_or_else(|| NlError::msg(ENOENT, c"no such service"))?.id)
+        } else {
+            None
+        };
+        Ok(Self {
+            svc,
+            client: addr_attr(get(attr::CLIENT), c"client address must be 4 or 16 bytes")?,
+            cport: get(attr::CLIENT_PORT).map(|a| a.u16()),
+            real: addr_attr(get(attr::REAL), c"real server address must be 4 or 16 bytes")?,
+        })
+    }
+
+    fn is_empty(&self) -> bool {
+        self.svc.is_none() && self.client.is_none() && self.cport.is_none() && self.real.is_none()
+    }
+
+    /// Whether `c`, of service `s`, is covered.
+    fn covers(&self, s: &Service, c: &Conn) -> bool {
+        self.svc.is_none_or(|id| id == c.svc())
+            && self.client.is_none_or(|a| a.is_v6() == s.key.vip.is_v6() && a.raw() == c.client())
+            && self.cport.is_none_or(|p| p == c.cport())
+            && self.real.is_none_or(|a| a == c.real().addr)
+    }
+}
+
+fn service_of<'a>(cfg: &'a Config, c: &Conn) -> Option<&'a Arc<Service>> {
+    cfg.services.iter().find(|s| s.id == c.svc())
+}
+
+fn put_conn(m: &mut Msg, s: &Service, c: &Conn, now: u32) -> Result {
+    put_key(m, &s.key)?;
+    let len = if s.key.vip.is_v6() { 16 } else { 4 };
+    m.put(attr::CLIENT, &c.client()[..len])?;
+    m.put_u16(attr::CLIENT_PORT, c.cport())?;
+    m.put(attr::REAL, c.real().addr.as_slice())?;
+    m.put_u8(attr::CONN_STATE, c.state())?;
+    let left = c.expires().wrapping_sub(now);
+    let left = if conn_policy::expired(now, c.expires()) { 0 } else { jiffies_to_msecs(left) };
+    m.put_u32(attr::EXPIRES_MS, left)?;
+    m.put_u32(attr::FLAGS, if c.is_template() { proto::CONN_F_TEMPLATE } else { 0 })
+}
+
+/// Connections, chain by chain; the cursor is (chain, entries of it sent).
+fn dump_conns(dp: &Dataplane, d: &mut Dump<'_>) -> Reply {
+    let g = RcuGuard::lock();
+    let cfg = dp.config.get(&g);
+    let filter = ConnFilter::parse(cfg, |t| d.attr(t))?;
+    let now = jiffies() as u32;
+    let (mut b, mut skip) = (d.cursor()[0] as usize, d.cursor()[1] as usize);
+    while b < dp.conns.buckets() {
+        for (i, c) in dp.conns.chain_entries(&g, b).enumerate().skip(skip) {
+            if conn_policy::expired(now, c.expires()) {
+                continue;
+            }
+            let Some(s) = service_of(cfg, c).filter(|s| filter.covers(s, c)) else { continue };
+            let Some(mut m) = d.entry(cmd::CONN_GET) else { return Ok(()) };
+            if put_conn(&mut m, s, c, now).is_err() {
+                return Ok(()); // full: the next part resumes at this entry
+            }
+            m.commit();
+            d.cursor()[1] = (i + 1) as _;
+        }
+        b += 1;
+        skip = 0;
+        d.cursor()[0] = b as _;
+        d.cursor()[1] = 0;
+    }
+    Ok(())
+}
+
+fn conn_del(dp: &Dataplane, req: &Request<'_>) -> Reply {
+    let cfg = dp.current();
+    let filter = ConnFilter::parse(&cfg, |t| req.attr(t))?;
+    if filter.is_empty() {
+        return Err(einval(c"say which connections: a service, a client or a real server"));
+    }
+    dp.expire_conns(|c| service_of(&cfg, c).is_some_and(|s| filter.covers(s, c)));
+    Ok(())
+}
+
+fn flow_query(dp: &Dataplane, req: &Request<'_>) -> Reply {
+    let key = req_key(req)?;
+    let client = addr_attr(req.attr(attr::CLIENT), c"client address must be 4 or 16 bytes")?
+        .ok_or_else(|| einval(c"missing client address"))?;
+    if client.is_v6() != key.vip.is_v6() {
+        return Err(einval(c"client and virtual IP must be the same address family"));
+    }
+    let cport = req.attr(attr::CLIENT_PORT).ok_or_else(|| einval(c"missing client port"))?.u16();
+    let syn = req.attr(attr::FLAGS).is_none_or(|f| f.u32() & proto::QUERY_F_MIDFLOW == 0);
+    let mut msg = req.reply(cmd::FLOW_QUERY)?;
+    {
+        let g = RcuGuard::lock();
+        let cfg = dp.config.get(&g);
+        let svc = cfg.find(&key).ok_or_else(|| NlError::msg(ENOENT, c"no such service"))?;
+        if dp.state() != proto::STATE_ACTIVE {
+            return Err(NlError::msg(errno::enetdown(), c"standby: this director forwards nothing"));
+        }
+        let (real, reason) = dp
+            .query(&g, svc, &client, cport, syn)
+            .ok_or_else(|| NlError::msg(errno::ehostunreach(), c"no usable real server: the packet would be dropped"))?;
+        put_key(&mut msg, &key)?;
+        msg.put_u8(attr::REASON, reason)?;
+        put_real(&mut msg, real)?;
+    }
+    msg.send_reply(req)?;
+    Ok(())
+}
+
+/// The timeouts the protocol names, and where each sits.
+const TIMEOUTS: [(u16, Option<TcpState>); 5] = [
+    (attr::TIMEOUT_TCP, Some(TcpState::Established)),
+    (attr::TIMEOUT_TCP_FIN, Some(TcpState::FinWait)),
+    (attr::TIMEOUT_TCP_SYN, Some(TcpState::SynRecv)),
+    (attr::TIMEOUT_TCP_CLOSE, Some(TcpState::Close)),
+    (attr::TIMEOUT_UDP, None),
+];
+
+fn timeouts_get(dp: &Dataplane, req: &Request<'_>) -> Reply {
+    let mut msg = req.reply(cmd::TIMEOUTS_GET)?;
+    for (a, st) in TIMEOUTS {
+        msg.put_u32(a, dp.timeout(st))?;
+    }
+    msg.send_reply(req)?;
+    Ok(())
+}
+
+/// Sets the timeouts given; all are checked before any changes. Entries
+/// take a new timeout at their next packet, as in IPVS.
+fn timeouts_set(dp: &Dataplane, req: &Request<'_>) -> Reply {
+    let mut any = false;
+    for (a, _) in TIMEOUTS {
+        if let Some(v) = req.attr(a) {
+            if !conn_policy::valid_timeout(v.u32()) {
+                return Err(einval(c"a timeout must be 1..2073600 seconds (24 days)"));
+            }
+            any = true;
+        }
+    }
+    if !any {
+        return Err(einval(c"no timeout given"));
+    }
+    for (a, st) in TIMEOUTS {
+        if let Some(v) = req.attr(a) {
+            dp.set_timeout(st, v.u32());
+        }
     }
     Ok(())
 }

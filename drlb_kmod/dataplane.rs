@@ -3,7 +3,8 @@
 //! The packet path: what the PRE_ROUTING hook does with each packet, and
 //! the periodic upkeep (expiry, real-server resolution, rate estimates).
 
-use crate::conn::{after, Conn, ConnTable, InsertError, F_TEMPLATE};
+use crate::conn::{Conn, ConnTable, InsertError, F_TEMPLATE};
+use crate::conn_policy::FloodMeter;
 use crate::hash;
 use crate::kapi::neigh;
 use crate::kapi::net::NetRef;
@@ -25,8 +26,6 @@ const IPPROTO_UDP: u8 = 17;
 /// Where UDP's timeout sits in [`Dataplane::timeouts`], after the TCP states.
 const UDP_SLOT: usize = tcp_state::STATE_COUNT;
 
-/// The default bound on the connection table.
-pub(crate) const DEFAULT_CONN_MAX: u32 = 1 << 18;
 /// The connection table's buckets (as a power of two).
 const CONN_TABLE_BITS: u32 = 14;
 /// New connections per second above which flood mode engages (Katran's
@@ -60,10 +59,8 @@ pub(crate) struct Dataplane {
     pub(crate) expire_nodest: AtomicBool,
     /// Flood threshold, new connections per second; 0: never.
     pub(crate) flood_rate: AtomicU32,
-    /// The current one-second window of new connections: its start
-    /// (32-bit jiffies) and count.
-    window_start: AtomicU32,
-    window_count: AtomicU32,
+    /// New connections in the current one-second window.
+    flood: FloodMeter,
     ticks: AtomicU64,
     /// Counters.
     pub(crate) counters: Counters,
@@ -174,12 +171,11 @@ impl Dataplane {
             state: AtomicU8::new(proto::STATE_ACTIVE),
             hook_packets: PerCpuCounter::new()?,
             config: RcuBox::new(Config::boxed(KVec::new())?),
-            conns: ConnTable::new(CONN_TABLE_BITS, DEFAULT_CONN_MAX, seed)?,
+            conns: ConnTable::new(CONN_TABLE_BITS, crate::kapi::param_conn_max().max(1), seed)?,
             timeouts,
             expire_nodest: AtomicBool::new(true),
             flood_rate: AtomicU32::new(DEFAULT_FLOOD_RATE),
-            window_start: AtomicU32::new(0),
-            window_count: AtomicU32::new(0),
+            flood: FloodMeter::new(),
             ticks: AtomicU64::new(0),
             counters: Counters {
                 fragments: PerCpuCounter::new()?,
@@ -210,27 +206,22 @@ impl Dataplane {
     /// Whether flood mode is engaged: more new connections in the current
     /// one-second window than the threshold.
     pub(crate) fn flooding(&self) -> bool {
-        let limit = self.flood_rate.load(Relaxed);
-        let fresh = !after(jiffies32(), self.window_start.load(Relaxed).wrapping_add(secs(1)));
-        limit != 0 && fresh && self.window_count.load(Relaxed) > limit
+        self.flood.engaged(jiffies32(), secs(1), self.flood_rate.load(Relaxed))
     }
 
-    /// Counts a new connection in the rate window (as Katran does, within
-    /// the second, so a burst is caught while it lasts); returns whether
-    /// flood mode is engaged.
+    /// Counts a new connection; returns whether flood mode is engaged.
     fn count_new_conn(&self, now: u32) -> bool {
-        if after(now, self.window_start.load(Relaxed).wrapping_add(secs(1))) {
-            self.window_start.store(now, Relaxed);
-            self.window_count.store(0, Relaxed);
-        }
-        let n = self.window_count.fetch_add(1, Relaxed).saturating_add(1);
-        let limit = self.flood_rate.load(Relaxed);
-        limit != 0 && n > limit
+        self.flood.count_new(now, secs(1), self.flood_rate.load(Relaxed))
     }
 
     /// A timeout in seconds: a TCP state's, or UDP's (`None`).
     pub(crate) fn timeout(&self, state: Option<TcpState>) -> u32 {
         self.timeouts[state.map_or(UDP_SLOT, |s| s.as_u8() as usize)].load(Relaxed)
+    }
+
+    /// Sets a timeout in seconds: a TCP state's, or UDP's (`None`).
+    pub(crate) fn set_timeout(&self, state: Option<TcpState>, secs: u32) {
+        self.timeouts[state.map_or(UDP_SLOT, |s| s.as_u8() as usize)].store(secs, Relaxed);
     }
 
     /// The current configuration, held outside any RCU section (for the
@@ -318,6 +309,59 @@ impl Dataplane {
                     self.counters.stateless.add(1);
                 }
                 if svc.settings.persistence > 0 { Some(real) } else { svc.stateless(&f.saddr, hash).map(|r| &**r) }
+            }
+        }
+    }
+
+    /// Where a packet of (`client`:`cport` to `svc`) would go now and why
+    /// (a `proto::REASON_*`), changing nothing: no entry is made, no
+    /// counter or round-robin cursor moves. `syn`: a TCP segment opening a
+    /// connection (ignored for UDP).
+    pub(crate) fn query<'g>(
+        &'g self,
+        g: &'g RcuGuard,
+        svc: &'g Service,
+        client: &Addr,
+        cport: u16,
+        syn: bool,
+    ) -> Option<(&'g Real, u8)> {
+        let now = jiffies32();
+        let reap = self.expire_nodest.load(Relaxed);
+        if let Some(c) = self.conns.lookup(g, svc.id, client, cport, 0, now) {
+            if !(reap && c.real().removed.load(Relaxed)) {
+                return Some((c.real(), proto::REASON_CONN));
+            }
+        }
+        let k = &svc.key;
+        let hash = hash::flow_hash(client.as_slice(), cport, k.vip.as_slice(), k.port, k.proto, svc.settings.seed);
+        if svc.settings.persistence > 0 {
+            if let Some(t) = self.conns.lookup(g, svc.id, client, 0, F_TEMPLATE, now) {
+                let known = svc.reals.iter().any(|r| core::ptr::eq(&**r, t.real()));
+                if known && t.real().location().is_some() {
+                    return Some((t.real(), proto::REASON_PERSISTENCE));
+                }
+            }
+            return svc.peek(client, hash).map(|r| (&**r, proto::REASON_SCHEDULER));
+        }
+        if k.proto == IPPROTO_TCP && !syn {
+            return svc.stateless(client, hash).map(|r| (&**r, proto::REASON_MIDFLOW));
+        }
+        if self.flooding() {
+            return svc.stateless(client, hash).map(|r| (&**r, proto::REASON_FLOOD));
+        }
+        svc.peek(client, hash).map(|r| (&**r, proto::REASON_SCHEDULER))
+    }
+
+    /// A neighbour entry of this namespace changed: real servers at its
+    /// address follow it (a failed entry leaves them unresolved, so the
+    /// schedulers skip them). Atomic context.
+    pub(crate) fn neighbour_updated(&self, g: &RcuGuard, addr: &[u8], ifindex: i32, mac: Option<[u8; 6]>) {
+        for svc in self.config.get(g).services.iter() {
+            for r in svc.reals.iter() {
+                let here = r.ifindex() == 0 || r.ifindex() == ifindex;
+                if here && r.addr.as_slice() == addr && r.location().map(|l| l.1) != mac {
+                    r.set_location(ifindex, mac);
+                }
             }
         }
     }

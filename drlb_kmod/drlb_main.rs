@@ -24,6 +24,9 @@ mod stats;
 
 // The logic shared with userspace and tested on the host (drlb-core).
 #[allow(unreachable_pub, dead_code)]
+#[path = "core/src/conn_policy.rs"]
+mod conn_policy;
+#[allow(unreachable_pub, dead_code)]
 #[path = "core/src/hash.rs"]
 mod hash;
 #[allow(unreachable_pub, dead_code)]
@@ -39,7 +42,7 @@ mod sched;
 #[path = "core/src/tcp_state.rs"]
 mod tcp_state;
 
-use kapi::{genetlink, pernet};
+use kapi::{genetlink, netevent, pernet};
 
 /// The module's version, reported by `drlb-tool status`.
 const VERSION: &core::ffi::CStr = c"0.1.0";
@@ -53,10 +56,12 @@ module! {
 }
 
 struct Drlb {
-    // Fields drop in order: the netlink family goes first, so no request can
-    // reach per-namespace state while the pernet subsystem is torn down;
+    // Fields drop in order: the netlink family and the neighbour notifier
+    // go first, so neither a request nor an event can reach per-namespace
+    // state while the pernet subsystem is torn down;
     // last, wait for the connection entries still queued for freeing.
     _family: genetlink::Family<control::Control>,
+    _neigh: netevent::Registration<netns::NeighWatch>,
     _pernet: Arc<pernet::Registration<netns::NetState>>,
     _rcu: RcuBarrier,
 }
@@ -74,9 +79,10 @@ impl Drop for RcuBarrier {
 impl kernel::Module for Drlb {
     fn init(module: &'static ThisModule) -> Result<Self> {
         let pernet = Arc::new(pernet::Registration::register()?, GFP_KERNEL)?;
+        let neigh = netevent::Registration::register(netns::NeighWatch::new(pernet.clone()))?;
         let family =
             genetlink::Family::register(&control::SPEC, control::Control::new(pernet.clone()), module)?;
         pr_info!("drlb {} loaded\n", VERSION.to_str().unwrap_or("?"));
-        Ok(Self { _family: family, _pernet: pernet, _rcu: RcuBarrier })
+        Ok(Self { _family: family, _neigh: neigh, _pernet: pernet, _rcu: RcuBarrier })
     }
 }

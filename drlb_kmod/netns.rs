@@ -5,7 +5,9 @@
 
 use crate::dataplane::Dataplane;
 use crate::kapi::net::{Net, NetRef};
-use crate::kapi::pernet::{NetData, PernetId};
+use crate::kapi::netevent::{Neighbour, NeighbourWatch};
+use crate::kapi::pernet::{self, NetData, PernetId};
+use crate::kapi::rcu::RcuGuard;
 use crate::kapi::work::Periodic;
 use crate::kapi::{netfilter, random_u32};
 use kernel::prelude::*;
@@ -43,5 +45,28 @@ impl NetData for NetState {
         let upkeep = Periodic::start(dp.clone(), msecs_to_jiffies(1000) as _)?;
         let hooks = netfilter::Registration::register(net, dp, HOOK_PRIORITY)?;
         Ok(KBox::new(Self { hooks, _upkeep: upkeep }, GFP_KERNEL)?)
+    }
+}
+
+/// Follows neighbour-table changes in every namespace: a real server's MAC
+/// changes, or its entry fails, and the data plane knows at once (the
+/// once-a-second upkeep still re-resolves, for route changes).
+pub(crate) struct NeighWatch {
+    pernet: Arc<pernet::Registration<NetState>>,
+}
+
+impl NeighWatch {
+    /// A watcher that finds each namespace's state in `pernet`.
+    pub(crate) fn new(pernet: Arc<pernet::Registration<NetState>>) -> Self {
+        Self { pernet }
+    }
+}
+
+impl NeighbourWatch for NeighWatch {
+    fn updated(&self, n: &Neighbour) {
+        let Some(addr) = n.addr() else { return };
+        let Some(state) = self.pernet.try_get(n.net()) else { return };
+        let g = RcuGuard::lock();
+        state.dataplane().neighbour_updated(&g, addr, n.ifindex(), n.mac());
     }
 }

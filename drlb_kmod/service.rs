@@ -116,6 +116,11 @@ impl Real {
         Some((self.ifindex.load(Relaxed), [b[2], b[3], b[4], b[5], b[6], b[7]]))
     }
 
+    /// The egress device recorded last (0: none).
+    pub(crate) fn ifindex(&self) -> i32 {
+        self.ifindex.load(Relaxed)
+    }
+
     /// Records what the neighbour table says (`mac` None: not resolved).
     pub(crate) fn set_location(&self, ifindex: i32, mac: Option<[u8; 6]>) {
         self.ifindex.store(ifindex, Relaxed);
@@ -229,6 +234,21 @@ impl Service {
             Scheduler::Wlc => sched::select_wlc_iter(self.live()),
             Scheduler::Sh => sched::select_sh(d, &self.table, client.as_slice(), self.settings.seed, true),
             Scheduler::Maglev => sched::select_maglev(d, &self.table, self.maglev_hash(client, flow_hash), true),
+        }?;
+        self.usable_from(pick)
+    }
+
+    /// What [`Self::schedule`] would pick now, changing nothing (the round
+    /// robin cursors included): for flow queries.
+    pub(crate) fn peek(&self, client: &Addr, flow_hash: u32) -> Option<&Arc<Real>> {
+        let d = &self.dests;
+        let pick = match self.settings.sched {
+            Scheduler::Rr => sched::select_rr_atomic(d, &AtomicU32::new(self.rr.load(Relaxed))),
+            Scheduler::Wrr => {
+                let mut copy: WrrState = *self.wrr.lock();
+                sched::select_wrr(d, &mut copy)
+            }
+            _ => return self.schedule(client, flow_hash),
         }?;
         self.usable_from(pick)
     }

@@ -3,6 +3,7 @@
 //! netlink family `drlb`, in the caller's network namespace.
 
 mod addr;
+mod conns;
 mod list;
 mod netlink;
 
@@ -68,8 +69,79 @@ enum Command {
         #[arg(long)]
         expire_nodest: Option<bool>,
     },
+    /// Show or set the connection timeouts, like ipvsadm --set
+    Timeouts {
+        /// TCP ESTABLISHED, seconds
+        #[arg(long)]
+        tcp: Option<u32>,
+        /// TCP FIN_WAIT, seconds
+        #[arg(long)]
+        tcpfin: Option<u32>,
+        /// UDP, seconds
+        #[arg(long)]
+        udp: Option<u32>,
+        /// TCP SYN_RECV, seconds
+        #[arg(long)]
+        tcpsyn: Option<u32>,
+        /// TCP CLOSE, seconds
+        #[arg(long)]
+        tcpclose: Option<u32>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// List connections, like ipvsadm -Lnc
+    Conns {
+        #[command(flatten)]
+        filter: ConnFilter,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Expire connections
+    Conn {
+        #[command(subcommand)]
+        op: ConnOp,
+    },
+    /// Which real server a flow goes to, and why, without creating state
+    Flow {
+        /// tcp or udp
+        proto: String,
+        /// CLIENT:PORT, or [IPv6]:PORT
+        client: String,
+        /// VIP:PORT, or [IPv6]:PORT
+        service: String,
+        /// Ask about a TCP segment without SYN (a flow in progress)
+        #[arg(long)]
+        midflow: bool,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Delete every service, real server and connection in this namespace
     Flush,
+}
+
+#[derive(Args)]
+struct ConnFilter {
+    /// Only this service
+    #[arg(long, num_args = 2, value_names = ["PROTO", "VIP:PORT"])]
+    service: Option<Vec<String>>,
+    /// Only this client
+    #[arg(long, value_name = "IP")]
+    client: Option<String>,
+    /// Only connections to this real server
+    #[arg(long, value_name = "IP")]
+    real: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum ConnOp {
+    /// Expire the matching connections (their next packet is scheduled anew)
+    Del {
+        #[command(flatten)]
+        filter: ConnFilter,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -298,6 +370,23 @@ fn run(cli_command: Command) -> Result<()> {
                 (cmd::LIMITS_SET, a, false)
             }
         }
+        Command::Timeouts { tcp, tcpfin, udp, tcpsyn, tcpclose, .. } => {
+            let a = conns::timeout_attrs([*tcp, *tcpfin, *udp, *tcpsyn, *tcpclose])?;
+            if a.is_empty() { (cmd::TIMEOUTS_GET, a, false) } else { (cmd::TIMEOUTS_SET, a, false) }
+        }
+        Command::Conns { filter, .. } => {
+            (cmd::CONN_GET, conns::filter(filter.service.as_deref(), filter.client.as_deref(), filter.real.as_deref())?, true)
+        }
+        Command::Conn { op: ConnOp::Del { filter } } => {
+            let a = conns::filter(filter.service.as_deref(), filter.client.as_deref(), filter.real.as_deref())?;
+            if a.is_empty() {
+                anyhow::bail!("conn del: say which connections (--service, --client or --real)");
+            }
+            (cmd::CONN_DEL, a, false)
+        }
+        Command::Flow { proto, client, service, midflow, .. } => {
+            (cmd::FLOW_QUERY, conns::flow_attrs(proto, client, service, *midflow)?, false)
+        }
         Command::Flush => (cmd::FLUSH, vec![], false),
     };
     let mut nl = Client::connect()?;
@@ -310,6 +399,9 @@ fn run(cli_command: Command) -> Result<()> {
             println!("{}", proto::state_name(a.u8(attr::STATE).unwrap_or(u8::MAX)));
             Ok(())
         }
+        Command::Timeouts { json, .. } if command == cmd::TIMEOUTS_GET => conns::print_timeouts(&mut nl, json),
+        Command::Conns { json, .. } => conns::conns(&mut nl, attrs, json),
+        Command::Flow { json, .. } => conns::flow(&mut nl, attrs, json),
         Command::Limits { .. } if command == cmd::LIMITS_GET => {
             let r = nl.request(cmd::LIMITS_GET, vec![], false)?;
             print_limits(r.first().map(Vec::as_slice).unwrap_or_default());

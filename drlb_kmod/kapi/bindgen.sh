@@ -36,18 +36,20 @@ eval exec '"$BINDGEN"' '"$header"' \
 		free_percpu synchronize_net synchronize_rcu rcu_barrier call_rcu \
 		dev_get_by_index_rcu skb_push ipv6_skip_exthdr \
 		ip_route_output_flow ip6_route_output_flags dst_release \
-		neigh_lookup __neigh_create cancel_delayed_work_sync get_random_u32) \
+		neigh_lookup __neigh_create cancel_delayed_work_sync get_random_u32 \
+		register_netevent_notifier unregister_netevent_notifier jiffies_to_msecs) \
 	$(t nf_hook_ops nf_hook_state nf_inet_hooks nf_ip_hook_priorities \
 		nf_ip6_hook_priorities pernet_operations \
 		genl_family genl_ops genl_info genl_multicast_group genlmsghdr \
 		nla_policy nlattr netlink_callback netlink_ext_ack \
 		sk_buff net net_device ethhdr iphdr ipv6hdr tcphdr udphdr \
 		delayed_work work_struct spinlock_t callback_head flowi4 flowi6 \
-		rtable rt6_info dst_entry neighbour neigh_table genl_dumpit_info) \
+		rtable rt6_info dst_entry neighbour neigh_table genl_dumpit_info \
+		notifier_block netevent_notif_type) \
 	$(v 'NF_ACCEPT' 'NF_DROP' 'NF_STOLEN' 'NFPROTO_.*' 'NLA_.*' \
 		'GENL_ADMIN_PERM' 'GENL_UNS_ADMIN_PERM' 'GENL_NAMSIZ' \
 		'NLM_F_MULTI' 'ETH_P_IP' 'ETH_P_IPV6' 'ETH_ALEN' 'ETH_HLEN' \
-		'IPPROTO_TCP' 'IPPROTO_UDP' 'IPPROTO_FRAGMENT' 'EOPNOTSUPP' 'EMSGSIZE' \
+		'IPPROTO_TCP' 'IPPROTO_UDP' 'IPPROTO_FRAGMENT' 'EOPNOTSUPP' 'EMSGSIZE' 'ENETDOWN' 'EHOSTUNREACH' \
 		'EEXIST' 'ENOENT' 'EAFNOSUPPORT' 'arp_tbl' 'nd_tbl' 'NUD_.*' 'RTF_GATEWAY' \
 		'AF_INET' 'AF_INET6' 'IP_MF' 'IP_OFFSET' 'NLM_F_DUMP_INTR' 'NETLINK_CB_.*') \
 	-o '"$out"' -- $cflags

@@ -21,6 +21,7 @@
 #include <net/ipv6.h>
 #include <net/ndisc.h>
 #include <net/neighbour.h>
+#include <net/netevent.h>
 #include <net/route.h>
 #include <net/net_namespace.h>
 #include <net/netlink.h>

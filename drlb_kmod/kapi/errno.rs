@@ -18,3 +18,13 @@ pub(crate) fn eopnotsupp() -> Error {
 pub(crate) fn emsgsize() -> Error {
     errno(bindings::EMSGSIZE)
 }
+
+/// `ENETDOWN`: the network is down (a standby director).
+pub(crate) fn enetdown() -> Error {
+    errno(bindings::ENETDOWN)
+}
+
+/// `EHOSTUNREACH`: no route to host (no usable real server).
+pub(crate) fn ehostunreach() -> Error {
+    errno(bindings::EHOSTUNREACH)
+}

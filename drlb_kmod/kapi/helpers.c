@@ -4,6 +4,7 @@
  * call (declared in helpers.h, which bindgen also reads).
  */
 #include <linux/cpumask.h>
+#include <linux/moduleparam.h>
 #include <linux/percpu.h>
 #include <net/genetlink.h>
 #include <net/netns/generic.h>
@@ -68,3 +69,14 @@ unsigned int drlb_skb_len(const struct sk_buff *skb) { return skb->len; }
 int drlb_genlmsg_multicast(const struct genl_family *family, struct net *net, struct sk_buff *skb, unsigned int group) { return genlmsg_multicast_netns(family, net, skb, 0, group, GFP_ATOMIC); }
 struct nlattr **drlb_dump_attrs(struct netlink_callback *cb) { return genl_info_dump(cb)->attrs; }
 const struct genl_family *drlb_dump_family(struct netlink_callback *cb) { return genl_info_dump(cb)->family; }
+struct net *drlb_neigh_net(const struct neighbour *n) { return dev_net(n->dev); }
+int drlb_neigh_ifindex(const struct neighbour *n) { return n->dev->ifindex; }
+const u8 *drlb_neigh_key(const struct neighbour *n) { return n->primary_key; }
+unsigned int drlb_neigh_key_len(const struct neighbour *n) { return n->tbl->key_len; }
+bool drlb_neigh_ether(const struct neighbour *n) { return n->dev->type == ARPHRD_ETHER; }
+
+/* The module parameter (a macro); the data plane reads it through the getter. */
+static unsigned int conn_max = 1 << 18;
+module_param(conn_max, uint, 0444);
+MODULE_PARM_DESC(conn_max, "connection-table bound for each new namespace (default 262144; drlb-tool limits --conn-max changes it per namespace)");
+unsigned int drlb_param_conn_max(void) { return conn_max; }

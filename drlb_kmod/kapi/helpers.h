@@ -79,4 +79,11 @@ int drlb_genlmsg_multicast(const struct genl_family *family, struct net *net, st
 struct nlattr **drlb_dump_attrs(struct netlink_callback *cb);
 const struct genl_family *drlb_dump_family(struct netlink_callback *cb);
 
+struct net *drlb_neigh_net(const struct neighbour *n);
+int drlb_neigh_ifindex(const struct neighbour *n);
+const u8 *drlb_neigh_key(const struct neighbour *n);
+unsigned int drlb_neigh_key_len(const struct neighbour *n);
+bool drlb_neigh_ether(const struct neighbour *n);
+unsigned int drlb_param_conn_max(void);
+
 #endif

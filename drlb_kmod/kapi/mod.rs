@@ -15,6 +15,7 @@ pub(crate) mod genetlink;
 pub(crate) mod lock;
 pub(crate) mod neigh;
 pub(crate) mod net;
+pub(crate) mod netevent;
 pub(crate) mod netfilter;
 pub(crate) mod percpu;
 pub(crate) mod pernet;
@@ -27,4 +28,16 @@ pub(crate) mod work;
 pub(crate) fn random_u32() -> u32 {
     // SAFETY: no preconditions.
     unsafe { bindings::get_random_u32() }
+}
+
+/// The `conn_max` module parameter: each new namespace's table bound.
+pub(crate) fn param_conn_max() -> u32 {
+    // SAFETY: reads a module parameter (set before init, read-only after).
+    unsafe { bindings::drlb_param_conn_max() }
+}
+
+/// Jiffies as milliseconds.
+pub(crate) fn jiffies_to_msecs(j: u32) -> u32 {
+    // SAFETY: pure arithmetic.
+    unsafe { bindings::jiffies_to_msecs(j.into()) }
 }

@@ -81,6 +81,20 @@ impl<T: NetData> Registration<T> {
     }
 }
 
+impl<T: NetData> Registration<T> {
+    /// The data of `net`, or `None` while its init has not run (or its
+    /// exit has): for callers outside the pernet lifecycle, such as
+    /// notifiers.
+    pub(crate) fn try_get<'a>(&'a self, net: &'a Net) -> Option<&'a T> {
+        // SAFETY: the slot exists while registered and `net` is alive; it
+        // holds null or the pointer `init_callback` stored, freed only by
+        // `exit_callback` after clearing the slot.
+        let p = unsafe { core::ptr::read_volatile(slot::<T>(net.as_raw())) };
+        // SAFETY: non-null means live, as above.
+        (!p.is_null()).then(|| unsafe { &*p })
+    }
+}
+
 impl<T: NetData> Drop for Registration<T> {
     fn drop(&mut self) {
         // SAFETY: registered in `register`; runs `exit_callback` for every

@@ -3,21 +3,25 @@
 source port; prints one answer line per request (see rs-server.py), or
 "ERROR ..." for a request that got no answer.
 
-    client.py tcp|udp ADDR PORT N [--hold SECONDS]
+    client.py tcp|udp ADDR PORT N [--hold SECONDS] [--sport PORT]
 
-With --hold, one TCP connection is opened and kept, sending a request every
+With --sport, requests come from that source port (for TCP, N=1: the port
+is then in TIME_WAIT). With --hold, one TCP connection is opened and kept, sending a request every
 SECONDS/N seconds N times (a long flow that must stay on one server)."""
 import socket
 import sys
 import time
 
 proto, addr, port, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-hold = float(sys.argv[6]) if len(sys.argv) > 6 and sys.argv[5] == "--hold" else None
+opts = dict(zip(sys.argv[5::2], sys.argv[6::2]))
+hold = float(opts["--hold"]) if "--hold" in opts else None
+sport = int(opts.get("--sport", 0))
 fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+src = ("::" if fam == socket.AF_INET6 else "0.0.0.0", sport)
 
 
 def tcp_once():
-    with socket.create_connection((addr, port), timeout=3) as s:
+    with socket.create_connection((addr, port), timeout=3, source_address=src) as s:
         s.sendall(b"ONCE\n")
         return s.makefile().readline().strip()
 
@@ -25,12 +29,13 @@ def tcp_once():
 def udp_once():
     with socket.socket(fam, socket.SOCK_DGRAM) as s:
         s.settimeout(2)
+        s.bind(src)
         s.sendto(b"hello\n", (addr, port))
         return s.recv(4096).decode().strip()
 
 
 if hold is not None:
-    with socket.create_connection((addr, port), timeout=3) as s:
+    with socket.create_connection((addr, port), timeout=3, source_address=src) as s:
         f = s.makefile()
         for _ in range(n):
             s.sendall(b"AGAIN\n")

@@ -17,6 +17,11 @@ ip netns del "$(ns late)"
 drlb_unload
 expect_fail 'drlb module is not loaded' dt - status
 
+# The conn_max module parameter bounds every namespace's table at load.
+insmod "$DRLB_KO" conn_max=5
+expect_eq "$(dt - limits | sed -n 's/^connections: //p')" "0 of 5" "table bound from conn_max=5"
+drlb_unload
+
 for i in 1 2 3; do drlb_load; drlb_unload; done
 log "ok: three load/unload cycles"
 

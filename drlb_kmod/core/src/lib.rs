@@ -7,6 +7,7 @@
 //! paths: siblings are reached through `super::`.
 #![no_std]
 
+pub mod conn_policy;
 pub mod hash;
 pub mod maglev;
 pub mod proto;

@@ -184,6 +184,38 @@ pub const REAL_UNRESOLVED: u8 = 0;
 /// A real server with a resolved MAC and egress device.
 pub const REAL_RESOLVED: u8 = 1;
 
+/// Connection flag ([`attr::FLAGS`] of a connection): a persistence
+/// template (client-IP affinity), not a flow; its client port is 0.
+pub const CONN_F_TEMPLATE: u32 = 1;
+
+/// Flow query flag ([`attr::FLAGS`] of the request): ask about a TCP
+/// segment without SYN (mid-flow), not a new connection.
+pub const QUERY_F_MIDFLOW: u32 = 1;
+
+/// Flow query reasons ([`attr::REASON`]): the flow has a connection entry.
+pub const REASON_CONN: u8 = 1;
+/// The client has a persistence template.
+pub const REASON_PERSISTENCE: u8 = 2;
+/// A new flow: the service's scheduler picks.
+pub const REASON_SCHEDULER: u8 = 3;
+/// Flood mode: the Maglev table picks, without state.
+pub const REASON_FLOOD: u8 = 4;
+/// A TCP segment without SYN and without an entry (a flow from another
+/// director or from flood mode): the Maglev table picks, as everywhere.
+pub const REASON_MIDFLOW: u8 = 5;
+
+/// What a flow query's reason means, as the tools print it.
+pub fn reason_name(r: u8) -> &'static str {
+    match r {
+        REASON_CONN => "existing connection",
+        REASON_PERSISTENCE => "persistence",
+        REASON_SCHEDULER => "scheduler",
+        REASON_FLOOD => "flood mode (stateless Maglev)",
+        REASON_MIDFLOW => "mid-flow TCP segment (stateless Maglev)",
+        _ => "unknown",
+    }
+}
+
 /// The name of a netns state, as the tools print it.
 pub fn state_name(state: u8) -> &'static str {
     match state {
