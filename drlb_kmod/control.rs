@@ -571,6 +571,11 @@ fn timeouts_get(dp: &Dataplane, req: &Request<'_>) -> Reply {
     for (a, st) in TIMEOUTS {
         msg.put_u32(a, dp.timeout(st))?;
     }
+    let n = msg.nest_start(attr::TIMEOUT_STATES)?;
+    for st in TcpState::ALL {
+        msg.put_u32(proto::timeout_state_attr(st.as_u8()), dp.timeout(Some(st)))?;
+    }
+    msg.nest_end(n);
     msg.send_reply(req)?;
     Ok(())
 }
@@ -578,12 +583,29 @@ fn timeouts_get(dp: &Dataplane, req: &Request<'_>) -> Reply {
 /// Sets the timeouts given; all are checked before any changes. Entries
 /// take a new timeout at their next packet, as in IPVS.
 fn timeouts_set(dp: &Dataplane, req: &Request<'_>) -> Reply {
+    let bad = || einval(c"a timeout must be 1..2073600 seconds (24 days)");
     let mut any = false;
     for (a, _) in TIMEOUTS {
         if let Some(v) = req.attr(a) {
             if !conn_policy::valid_timeout(v.u32()) {
-                return Err(einval(c"a timeout must be 1..2073600 seconds (24 days)"));
+                return Err(bad());
             }
+            any = true;
+        }
+    }
+    // Per TCP state: (state, seconds), all checked first.
+    let mut states = [None; crate::tcp_state::STATE_COUNT];
+    if let Some(nest) = req.attr(attr::TIMEOUT_STATES) {
+        for item in proto::nested(nest.bytes()) {
+            let (t, v) = item.map_err(|_| einval(c"malformed per-state timeouts"))?;
+            let st = t.checked_sub(1).and_then(|s| TcpState::from_u8(s as u8).filter(|_| s < 256));
+            let st = st.ok_or_else(|| einval(c"unknown TCP state in per-state timeouts"))?;
+            let v: [u8; 4] = v.try_into().map_err(|_| einval(c"a per-state timeout is a u32"))?;
+            let v = u32::from_ne_bytes(v);
+            if !conn_policy::valid_timeout(v) {
+                return Err(bad());
+            }
+            states[st.as_u8() as usize] = Some(v);
             any = true;
         }
     }
@@ -593,6 +615,11 @@ fn timeouts_set(dp: &Dataplane, req: &Request<'_>) -> Reply {
     for (a, st) in TIMEOUTS {
         if let Some(v) = req.attr(a) {
             dp.set_timeout(st, v.u32());
+        }
+    }
+    for (st, v) in TcpState::ALL.iter().zip(states) {
+        if let Some(v) = v {
+            dp.set_timeout(Some(*st), v);
         }
     }
     Ok(())

@@ -163,9 +163,31 @@ pub const TIMEOUTS: [(&str, u16); 5] = [
     ("tcpclose", attr::TIMEOUT_TCP_CLOSE),
 ];
 
-/// The attributes of `timeouts --tcp S ...`, checked.
-pub fn timeout_attrs(values: [Option<u32>; 5]) -> Result<Vec<Attr>> {
+/// A `--state NAME=SECS` option: a TCP state by its ipvsadm name (any
+/// case) and its timeout.
+pub fn state_timeout(s: &str) -> std::result::Result<(TcpState, u32), String> {
+    let (name, secs) = s.split_once('=').ok_or_else(|| format!("'{s}': want STATE=SECONDS"))?;
+    let st = TcpState::ALL.iter().find(|t| t.name().eq_ignore_ascii_case(name)).ok_or_else(|| {
+        let names: Vec<_> = TcpState::ALL.iter().map(|t| t.name()).collect();
+        format!("unknown TCP state '{name}' ({})", names.join(", "))
+    })?;
+    let secs: u32 = secs.parse().map_err(|_| format!("'{secs}' is not a number of seconds"))?;
+    Ok((*st, secs))
+}
+
+/// The attributes of `timeouts --tcp S ... --state NAME=S ...`, checked.
+pub fn timeout_attrs(values: [Option<u32>; 5], states: &[(TcpState, u32)]) -> Result<Vec<Attr>> {
     let mut a = vec![];
+    let mut nest = vec![];
+    for (st, v) in states {
+        if !valid_timeout(*v) {
+            bail!("--state {}: must be 1..{} seconds", st.name(), drlb_core::conn_policy::MAX_TIMEOUT_S);
+        }
+        nest.push(Attr::u32(proto::timeout_state_attr(st.as_u8()), *v));
+    }
+    if !nest.is_empty() {
+        a.push(Attr::nest(attr::TIMEOUT_STATES, &nest));
+    }
     for ((name, kind), v) in TIMEOUTS.iter().zip(values) {
         if let Some(v) = v {
             if !valid_timeout(v) {
@@ -180,16 +202,25 @@ pub fn timeout_attrs(values: [Option<u32>; 5]) -> Result<Vec<Attr>> {
 pub fn print_timeouts(nl: &mut Client, json: bool) -> Result<()> {
     let r = nl.request(cmd::TIMEOUTS_GET, vec![], false)?;
     let a = r.first().map(Vec::as_slice).unwrap_or_default();
+    let per_state = a.nested(attr::TIMEOUT_STATES);
+    let states: Vec<(&str, u32)> = TcpState::ALL
+        .iter()
+        .filter_map(|st| Some((st.name(), per_state.u32(proto::timeout_state_attr(st.as_u8()))?)))
+        .collect();
     if json {
-        let m: serde_json::Map<_, _> =
+        let mut m: serde_json::Map<_, _> =
             TIMEOUTS.iter().map(|(n, k)| (n.to_string(), serde_json::json!(a.u32(*k)))).collect();
+        let s: serde_json::Map<_, _> = states.iter().map(|(n, v)| (n.to_string(), serde_json::json!(v))).collect();
+        m.insert("tcp_states".into(), serde_json::Value::Object(s));
         println!("{}", serde_json::Value::Object(m));
         return Ok(());
     }
-    // ipvsadm -L --timeout's line first, then the states it does not show.
+    // ipvsadm -L --timeout's line first, then every TCP state.
     let t = |k| a.u32(k).unwrap_or(0);
     println!("Timeout (tcp tcpfin udp): {} {} {}", t(attr::TIMEOUT_TCP), t(attr::TIMEOUT_TCP_FIN), t(attr::TIMEOUT_UDP));
-    println!("Timeout (tcpsyn tcpclose): {} {}", t(attr::TIMEOUT_TCP_SYN), t(attr::TIMEOUT_TCP_CLOSE));
+    for (name, v) in states {
+        println!("  {name:<12} {v}");
+    }
     Ok(())
 }
 
@@ -248,8 +279,16 @@ mod tests {
 
     #[test]
     fn timeouts_are_checked() {
-        assert_eq!(timeout_attrs([Some(900), None, Some(300), None, None]).unwrap().len(), 2);
-        assert!(timeout_attrs([Some(0), None, None, None, None]).is_err());
-        assert!(timeout_attrs([None, None, None, None, Some(u32::MAX)]).is_err());
+        assert_eq!(timeout_attrs([Some(900), None, Some(300), None, None], &[]).unwrap().len(), 2);
+        assert!(timeout_attrs([Some(0), None, None, None, None], &[]).is_err());
+        assert!(timeout_attrs([None, None, None, None, Some(u32::MAX)], &[]).is_err());
+        assert_eq!(state_timeout("time_wait=60"), Ok((TcpState::TimeWait, 60)));
+        assert!(state_timeout("TIME_WAIT").is_err());
+        assert!(state_timeout("bogus=1").unwrap_err().contains("unknown TCP state"));
+        let a = timeout_attrs([None; 5], &[(TcpState::TimeWait, 60), (TcpState::LastAck, 5)]).unwrap();
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].kind, attr::TIMEOUT_STATES | 1 << 15);
+        assert_eq!(a[0].value.len(), 16);
+        assert!(timeout_attrs([None; 5], &[(TcpState::TimeWait, 0)]).is_err());
     }
 }

@@ -86,6 +86,9 @@ enum Command {
         /// TCP CLOSE, seconds
         #[arg(long)]
         tcpclose: Option<u32>,
+        /// Any TCP state's timeout, as STATE=SECONDS (e.g. TIME_WAIT=60); repeatable
+        #[arg(long = "state", value_name = "STATE=SECONDS", value_parser = conns::state_timeout)]
+        states: Vec<(drlb_core::tcp_state::TcpState, u32)>,
         /// Print JSON
         #[arg(long)]
         json: bool,
@@ -370,8 +373,8 @@ fn run(cli_command: Command) -> Result<()> {
                 (cmd::LIMITS_SET, a, false)
             }
         }
-        Command::Timeouts { tcp, tcpfin, udp, tcpsyn, tcpclose, .. } => {
-            let a = conns::timeout_attrs([*tcp, *tcpfin, *udp, *tcpsyn, *tcpclose])?;
+        Command::Timeouts { tcp, tcpfin, udp, tcpsyn, tcpclose, states, .. } => {
+            let a = conns::timeout_attrs([*tcp, *tcpfin, *udp, *tcpsyn, *tcpclose], states)?;
             if a.is_empty() { (cmd::TIMEOUTS_GET, a, false) } else { (cmd::TIMEOUTS_SET, a, false) }
         }
         Command::Conns { filter, .. } => {

@@ -36,6 +36,13 @@ impl Attr {
     pub fn bytes(kind: u16, v: Vec<u8>) -> Self {
         Self { kind, value: v }
     }
+    /// A nested attribute holding `inner` (NLA_F_NESTED set, as strict
+    /// validation wants).
+    pub fn nest(kind: u16, inner: &[Attr]) -> Self {
+        let mut v = vec![0; inner.buffer_len()];
+        inner.emit(&mut v);
+        Self { kind: kind | 1 << 15, value: v }
+    }
     pub fn str(kind: u16, s: &str) -> Self {
         let mut v = s.as_bytes().to_vec();
         v.push(0);

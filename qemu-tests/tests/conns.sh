@@ -28,6 +28,10 @@ expect_fail 'must be 1\.\.' dt dir1 timeouts --tcp 0
 # refused as a whole.
 expect_eq "$(nl dir1 15 20:u32:700 22:u32:0)" "errno 22: a timeout must be 1..2073600 seconds (24 days)" "a zero timeout, raw"
 expect_eq "$(dt dir1 timeouts --json | jq -c '[.tcp, .udp]')" "[600,30]" "timeouts after the refused request"
+dt dir1 timeouts --state TIME_WAIT=45 --state last_ack=5
+expect_eq "$(dt dir1 timeouts --json | jq -c '.tcp_states | [.TIME_WAIT, .LAST_ACK, .ESTABLISHED, .SYN_RECV]')" \
+	"[45,5,600,60]" "per-state timeouts (every TCP state is configurable)"
+expect_fail 'unknown TCP state' dt dir1 timeouts --state BOGUS=1
 
 log "conns: one long TCP connection and a UDP flow, as ipvsadm -Lnc shows them"
 requests tcp "$VIP4" 80 10 --hold 10 --sport 40001 >/dev/null &
@@ -39,6 +43,7 @@ expect_eq "$(conns | jq -r '.[] | select(.client_port == 40001) | "\(.protocol) 
 	"tcp ESTABLISHED $CLIENT4 $VIP4:80" "the long connection's entry"
 tcp_real=$(conns | jq -r '.[] | select(.client_port == 40001) | .real')
 expect_le "$(conns | jq '.[] | select(.client_port == 40001) | .expires_ms')" 600000 "its expiry under the 600 s tcp timeout (ms)"
+expect_ge "$(list_json dir1 '.services[0].stats.bps')" 1 "estimated bytes/s of the TCP service while it runs"
 expect_eq "$(conns | jq -r '.[] | select(.client_port == 40002) | .state')" UDP "the UDP flow's state"
 expect_le "$(conns | jq '.[] | select(.client_port == 40002) | .expires_ms')" 30000 "its expiry under the 30 s udp timeout (ms)"
 expect_eq "$(conns --service udp "$VIP4:80" | jq -c '[.[].client_port]')" "[40002]" "filtered by service"

@@ -145,8 +145,11 @@ pub mod attr {
     pub const DROPS: u16 = 35;
     /// `u32`: bytes per connection-table entry.
     pub const CONN_SIZE: u16 = 36;
+    /// Nested: a timeout in seconds (`u32`) per TCP state, each under the
+    /// type [`super::timeout_state_attr`] gives its state.
+    pub const TIMEOUT_STATES: u16 = 37;
     /// The highest attribute type.
-    pub const MAX: u16 = CONN_SIZE;
+    pub const MAX: u16 = TIMEOUT_STATES;
 }
 
 /// Attribute types nested under [`attr::STATS`].
@@ -287,8 +290,47 @@ pub const POLICY: [Kind; attr::MAX as usize + 1] = {
     p[attr::FRAGMENTS as usize] = Kind::U64;
     p[attr::DROPS as usize] = Kind::U64;
     p[attr::CONN_SIZE as usize] = Kind::U32;
+    p[attr::TIMEOUT_STATES as usize] = Kind::Nested;
     p
 };
+
+/// The attribute type of TCP state `state` (`IP_VS_TCP_S_*`, from 0)
+/// inside [`attr::TIMEOUT_STATES`]: the state's number plus one, as type 0
+/// is not a valid attribute.
+pub const fn timeout_state_attr(state: u8) -> u16 {
+    state as u16 + 1
+}
+
+/// A malformed attribute inside a nest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Malformed;
+
+/// Walks the attributes in a nested attribute's payload, yielding each
+/// `(type, payload)` (flag bits masked off), or [`Malformed`] once for a
+/// header or length that does not fit.
+pub fn nested(payload: &[u8]) -> impl Iterator<Item = Result<(u16, &[u8]), Malformed>> {
+    let mut rest = payload;
+    core::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let fail = |rest: &mut &[u8]| {
+            *rest = &[];
+            Some(Err(Malformed))
+        };
+        if rest.len() < 4 {
+            return fail(&mut rest);
+        }
+        let len = usize::from(u16::from_ne_bytes([rest[0], rest[1]]));
+        let kind = u16::from_ne_bytes([rest[2], rest[3]]) & 0x3fff;
+        if len < 4 || len > rest.len() {
+            return fail(&mut rest);
+        }
+        let item = (kind, &rest[4..len]);
+        rest = &rest[len.next_multiple_of(4).min(rest.len())..];
+        Some(Ok(item))
+    })
+}
 
 /// Which commands change state, and so need CAP_NET_ADMIN in the netns's
 /// owning user namespace.
@@ -312,7 +354,10 @@ pub const fn is_mutation(c: u8) -> bool {
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
     use super::*;
+    use std::vec;
+    use std::vec::Vec;
 
     #[test]
     fn every_attribute_below_max_has_a_policy() {
@@ -331,6 +376,26 @@ mod tests {
         }
         assert!(is_mutation(cmd::SET_STATE));
         assert!(is_mutation(cmd::FLUSH));
+    }
+
+    #[test]
+    fn nested_attributes_are_walked_and_checked() {
+        // (len 8, type 2, u32 7), (len 5, type 0x8001 -> 1, one byte + pad)
+        let mut b = vec![];
+        b.extend_from_slice(&8u16.to_ne_bytes());
+        b.extend_from_slice(&2u16.to_ne_bytes());
+        b.extend_from_slice(&7u32.to_ne_bytes());
+        b.extend_from_slice(&5u16.to_ne_bytes());
+        b.extend_from_slice(&0x8001u16.to_ne_bytes());
+        b.extend_from_slice(&[9, 0, 0, 0]);
+        let items: Vec<_> = nested(&b).collect();
+        assert_eq!(items, [Ok((2, &7u32.to_ne_bytes()[..])), Ok((1, &[9u8][..]))]);
+        assert_eq!(nested(&b[..6]).collect::<Vec<_>>(), [Err(Malformed)], "a header longer than what is left");
+        let mut long = b.clone();
+        long[0] = 200;
+        assert_eq!(nested(&long).collect::<Vec<_>>(), [Err(Malformed)]);
+        assert_eq!(nested(&[]).count(), 0);
+        assert_eq!(timeout_state_attr(0), 1);
     }
 
     #[test]
