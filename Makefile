@@ -7,13 +7,15 @@
 #   make tools     build drlb-tool and vrrpd (release)
 #   make test      host cargo tests, then every guest scenario (T=name for one)
 #   make demo      boot the guest and show drlb balancing between two nginx
+#   make install   drlb-tool and vrrpd, with drlb-tool's man page and completions
+#                  (PREFIX=/usr/local, DESTDIR= for staging)
 
 SHELL := /bin/bash
 TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 QT := $(TOP)/qemu-tests
 ENV := . $(QT)/env.sh
 
-.PHONY: all deps kernel kdir module tools test host-test guest-test demo clean
+.PHONY: all deps kernel kdir module tools test host-test guest-test demo install clean
 
 all: module tools
 
@@ -47,6 +49,18 @@ test: deps
 
 demo: module tools
 	@$(QT)/run.sh --demo
+
+PREFIX ?= /usr/local
+BIN := $(TOP)/target/release
+install: tools
+	install -D -m 755 $(BIN)/drlb-tool $(DESTDIR)$(PREFIX)/sbin/drlb-tool
+	install -D -m 755 $(BIN)/vrrpd $(DESTDIR)$(PREFIX)/sbin/vrrpd
+	install -d $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+		$(DESTDIR)$(PREFIX)/share/zsh/site-functions $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	$(BIN)/drlb-tool manpage >$(DESTDIR)$(PREFIX)/share/man/man8/drlb-tool.8
+	$(BIN)/drlb-tool completions bash >$(DESTDIR)$(PREFIX)/share/bash-completion/completions/drlb-tool
+	$(BIN)/drlb-tool completions zsh >$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_drlb-tool
+	$(BIN)/drlb-tool completions fish >$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/drlb-tool.fish
 
 clean:
 	@$(ENV); kdir="$(KDIR)"; [ -n "$$kdir" ] || kdir=$$($(QT)/kernel.sh kdir); \

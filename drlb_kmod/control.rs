@@ -75,6 +75,7 @@ impl Handler for Control {
         command(cmd::LIMITS_GET, false),
         command(cmd::LIMITS_SET, false),
         command(cmd::FLUSH, false),
+        command(cmd::ZERO, false),
     ];
 
     fn doit(&self, req: &Request<'_>) -> Reply {
@@ -93,6 +94,7 @@ impl Handler for Control {
             cmd::LIMITS_GET => limits_get(dp, req),
             cmd::LIMITS_SET => limits_set(dp, req),
             cmd::FLUSH => flush(dp),
+            cmd::ZERO => zero(dp, req),
             _ => Err(errno::eopnotsupp().into()),
         }
     }
@@ -348,6 +350,23 @@ fn flush(dp: &Dataplane) -> Reply {
     }
     drop(dp.config.replace(Config::boxed(KVec::new())?));
     dp.expire_conns(|_| true);
+    Ok(())
+}
+
+/// Zeroes the counters of one service (PROTO, VIP, PORT given) and its
+/// real servers, or of every service.
+fn zero(dp: &Dataplane, req: &Request<'_>) -> Reply {
+    let cfg = dp.current();
+    let key = if req.attr(attr::PROTO).is_some() || req.attr(attr::VIP).is_some() { Some(req_key(req)?) } else { None };
+    if let Some(k) = &key {
+        cfg.find(k).ok_or_else(|| NlError::msg(ENOENT, c"no such service"))?;
+    }
+    for s in cfg.services.iter().filter(|s| key.is_none_or(|k| s.key == k)) {
+        s.stats.zero();
+        for r in s.reals.iter() {
+            r.stats.zero();
+        }
+    }
     Ok(())
 }
 

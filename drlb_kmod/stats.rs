@@ -89,4 +89,13 @@ impl Stats {
             rate.store(new, Relaxed);
         }
     }
+
+    /// Restarts the counters and rates from zero (`drlb-tool zero`, like
+    /// `ipvsadm -Z`); the per-CPU counters run on underneath.
+    pub(crate) fn zero(&self) {
+        for ((base, rate), now) in self.base.iter().zip(&self.rates).zip(self.sums()) {
+            base.store(now, Relaxed);
+            rate.store(0, Relaxed);
+        }
+    }
 }

@@ -39,7 +39,9 @@ pub fn service(s: &str) -> Result<SocketAddr> {
 
 /// A real server's address, the same family as the service's.
 pub fn real(s: &str, vip: &SocketAddr) -> Result<IpAddr> {
-    let ip: IpAddr = s.parse().map_err(|_| anyhow!("bad real server address '{s}'"))?;
+    let ip: IpAddr = s
+        .parse()
+        .map_err(|_| anyhow!("bad real server address '{s}'"))?;
     if ip.is_ipv4() != vip.is_ipv4() {
         bail!("real server {s} and service {vip} are not the same address family");
     }
@@ -80,7 +82,10 @@ mod tests {
         assert_eq!(service("198.51.100.10:80").unwrap().port(), 80);
         assert!(service("[2001:db8::10]:443").unwrap().is_ipv6());
         assert!(service("198.51.100.10").is_err());
-        assert!(service("198.51.100.10:0").unwrap_err().to_string().contains("port 0"));
+        assert!(service("198.51.100.10:0")
+            .unwrap_err()
+            .to_string()
+            .contains("port 0"));
         assert!(service("198.51.100.300:80").is_err());
         assert!(service("2001:db8::10:80").is_err());
         assert!(service("0.0.0.0:80").is_err());
@@ -91,7 +96,10 @@ mod tests {
         let v4 = service("198.51.100.10:80").unwrap();
         let v6 = service("[2001:db8::10]:80").unwrap();
         assert!(real("198.51.100.21", &v4).is_ok());
-        assert!(real("2001:db8::21", &v4).unwrap_err().to_string().contains("same address family"));
+        assert!(real("2001:db8::21", &v4)
+            .unwrap_err()
+            .to_string()
+            .contains("same address family"));
         assert!(real("198.51.100.21", &v6).is_err());
         assert!(real("nonsense", &v4).is_err());
     }
@@ -101,6 +109,9 @@ mod tests {
         assert_eq!(proto("tcp").unwrap(), 6);
         assert_eq!(proto("udp").unwrap(), 17);
         assert!(proto("sctp").is_err());
-        assert_eq!(with_port("2001:db8::1".parse().unwrap(), 80), "[2001:db8::1]:80");
+        assert_eq!(
+            with_port("2001:db8::1".parse().unwrap(), 80),
+            "[2001:db8::1]:80"
+        );
     }
 }

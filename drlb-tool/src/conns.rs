@@ -29,20 +29,31 @@ pub struct Conn {
 }
 
 /// The filter attributes of `conns` and `conn del`.
-pub fn filter(service: Option<&[String]>, client: Option<&str>, real: Option<&str>) -> Result<Vec<Attr>> {
+pub fn filter(
+    service: Option<&[String]>,
+    client: Option<&str>,
+    real: Option<&str>,
+) -> Result<Vec<Attr>> {
     let mut a = vec![];
     let mut family: Option<bool> = None;
     if let Some(s) = service {
-        let [p, vip] = s else { bail!("--service takes PROTO VIP:PORT") };
+        let [p, vip] = s else {
+            bail!("--service takes PROTO VIP:PORT")
+        };
         let vip = addr::service(vip)?;
         family = Some(vip.is_ipv4());
         a.push(Attr::u8(attr::PROTO, addr::proto(p)?));
         a.push(Attr::bytes(attr::VIP, addr::bytes(vip.ip())));
         a.push(Attr::u16(attr::PORT, vip.port()));
     }
-    for (what, kind, v) in [("client", attr::CLIENT, client), ("real server", attr::REAL, real)] {
+    for (what, kind, v) in [
+        ("client", attr::CLIENT, client),
+        ("real server", attr::REAL, real),
+    ] {
         if let Some(v) = v {
-            let ip: std::net::IpAddr = v.parse().map_err(|_| anyhow::anyhow!("bad {what} address '{v}'"))?;
+            let ip: std::net::IpAddr = v
+                .parse()
+                .map_err(|_| anyhow::anyhow!("bad {what} address '{v}'"))?;
             if family.is_some_and(|f| f != ip.is_ipv4()) {
                 bail!("{what} {ip} and the service are not the same address family");
             }
@@ -74,7 +85,9 @@ fn parse(a: &[Attr]) -> Option<Conn> {
 }
 
 fn endpoint(ip: &str, port: u16) -> String {
-    ip.parse().map(|ip| addr::with_port(ip, port)).unwrap_or_else(|_| format!("{ip}:{port}"))
+    ip.parse()
+        .map(|ip| addr::with_port(ip, port))
+        .unwrap_or_else(|_| format!("{ip}:{port}"))
 }
 
 /// `mm:ss`, as ipvsadm shows expiry.
@@ -85,7 +98,10 @@ pub fn mmss(ms: u32) -> String {
 
 /// The table's lines, like `ipvsadm -Lnc`.
 pub fn format(conns: &[Conn]) -> String {
-    let mut out = format!("{:<4} {:<6} {:<12} {:<40} {:<40} {}\n", "pro", "expire", "state", "source", "virtual", "destination");
+    let mut out = format!(
+        "{:<4} {:<6} {:<12} {:<40} {:<40} {}\n",
+        "pro", "expire", "state", "source", "virtual", "destination"
+    );
     for c in conns {
         out += &format!(
             "{:<4} {:<6} {:<12} {:<40} {:<40} {}\n",
@@ -101,7 +117,11 @@ pub fn format(conns: &[Conn]) -> String {
 }
 
 pub fn conns(nl: &mut Client, filter: Vec<Attr>, json: bool) -> Result<()> {
-    let conns: Vec<Conn> = nl.request(cmd::CONN_GET, filter, true)?.iter().filter_map(|a| parse(a)).collect();
+    let conns: Vec<Conn> = nl
+        .request(cmd::CONN_GET, filter, true)?
+        .iter()
+        .filter_map(|a| parse(a))
+        .collect();
     if json {
         println!("{}", serde_json::to_string(&conns)?);
     } else {
@@ -139,9 +159,18 @@ pub fn flow_attrs(proto: &str, client: &str, vip: &str, midflow: bool) -> Result
 pub fn flow(nl: &mut Client, attrs: Vec<Attr>, json: bool) -> Result<()> {
     let r = nl.request(cmd::FLOW_QUERY, attrs, false)?;
     let a = r.first().map(Vec::as_slice).unwrap_or_default();
-    let real = a.raw(attr::REAL).and_then(addr::from_bytes).map(|ip| ip.to_string()).unwrap_or_default();
+    let real = a
+        .raw(attr::REAL)
+        .and_then(addr::from_bytes)
+        .map(|ip| ip.to_string())
+        .unwrap_or_default();
     let reason = a.u8(attr::REASON).unwrap_or(0);
-    let mac = a.raw(attr::MAC).map(|m| m.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":"));
+    let mac = a.raw(attr::MAC).map(|m| {
+        m.iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(":")
+    });
     if json {
         let v = serde_json::json!({
             "real": real, "reason": proto::reason_name(reason), "mac": mac,
@@ -149,7 +178,11 @@ pub fn flow(nl: &mut Client, attrs: Vec<Attr>, json: bool) -> Result<()> {
         });
         println!("{v}");
     } else {
-        println!("{real} ({}){}", proto::reason_name(reason), mac.map(|m| format!(" via {m}")).unwrap_or_default());
+        println!(
+            "{real} ({}){}",
+            proto::reason_name(reason),
+            mac.map(|m| format!(" via {m}")).unwrap_or_default()
+        );
     }
     Ok(())
 }
@@ -166,12 +199,19 @@ pub const TIMEOUTS: [(&str, u16); 5] = [
 /// A `--state NAME=SECS` option: a TCP state by its ipvsadm name (any
 /// case) and its timeout.
 pub fn state_timeout(s: &str) -> std::result::Result<(TcpState, u32), String> {
-    let (name, secs) = s.split_once('=').ok_or_else(|| format!("'{s}': want STATE=SECONDS"))?;
-    let st = TcpState::ALL.iter().find(|t| t.name().eq_ignore_ascii_case(name)).ok_or_else(|| {
-        let names: Vec<_> = TcpState::ALL.iter().map(|t| t.name()).collect();
-        format!("unknown TCP state '{name}' ({})", names.join(", "))
-    })?;
-    let secs: u32 = secs.parse().map_err(|_| format!("'{secs}' is not a number of seconds"))?;
+    let (name, secs) = s
+        .split_once('=')
+        .ok_or_else(|| format!("'{s}': want STATE=SECONDS"))?;
+    let st = TcpState::ALL
+        .iter()
+        .find(|t| t.name().eq_ignore_ascii_case(name))
+        .ok_or_else(|| {
+            let names: Vec<_> = TcpState::ALL.iter().map(|t| t.name()).collect();
+            format!("unknown TCP state '{name}' ({})", names.join(", "))
+        })?;
+    let secs: u32 = secs
+        .parse()
+        .map_err(|_| format!("'{secs}' is not a number of seconds"))?;
     Ok((*st, secs))
 }
 
@@ -181,7 +221,11 @@ pub fn timeout_attrs(values: [Option<u32>; 5], states: &[(TcpState, u32)]) -> Re
     let mut nest = vec![];
     for (st, v) in states {
         if !valid_timeout(*v) {
-            bail!("--state {}: must be 1..{} seconds", st.name(), drlb_core::conn_policy::MAX_TIMEOUT_S);
+            bail!(
+                "--state {}: must be 1..{} seconds",
+                st.name(),
+                drlb_core::conn_policy::MAX_TIMEOUT_S
+            );
         }
         nest.push(Attr::u32(proto::timeout_state_attr(st.as_u8()), *v));
     }
@@ -191,7 +235,10 @@ pub fn timeout_attrs(values: [Option<u32>; 5], states: &[(TcpState, u32)]) -> Re
     for ((name, kind), v) in TIMEOUTS.iter().zip(values) {
         if let Some(v) = v {
             if !valid_timeout(v) {
-                bail!("--{name} must be 1..{} seconds", drlb_core::conn_policy::MAX_TIMEOUT_S);
+                bail!(
+                    "--{name} must be 1..{} seconds",
+                    drlb_core::conn_policy::MAX_TIMEOUT_S
+                );
             }
             a.push(Attr::u32(*kind, v));
         }
@@ -205,19 +252,34 @@ pub fn print_timeouts(nl: &mut Client, json: bool) -> Result<()> {
     let per_state = a.nested(attr::TIMEOUT_STATES);
     let states: Vec<(&str, u32)> = TcpState::ALL
         .iter()
-        .filter_map(|st| Some((st.name(), per_state.u32(proto::timeout_state_attr(st.as_u8()))?)))
+        .filter_map(|st| {
+            Some((
+                st.name(),
+                per_state.u32(proto::timeout_state_attr(st.as_u8()))?,
+            ))
+        })
         .collect();
     if json {
-        let mut m: serde_json::Map<_, _> =
-            TIMEOUTS.iter().map(|(n, k)| (n.to_string(), serde_json::json!(a.u32(*k)))).collect();
-        let s: serde_json::Map<_, _> = states.iter().map(|(n, v)| (n.to_string(), serde_json::json!(v))).collect();
+        let mut m: serde_json::Map<_, _> = TIMEOUTS
+            .iter()
+            .map(|(n, k)| (n.to_string(), serde_json::json!(a.u32(*k))))
+            .collect();
+        let s: serde_json::Map<_, _> = states
+            .iter()
+            .map(|(n, v)| (n.to_string(), serde_json::json!(v)))
+            .collect();
         m.insert("tcp_states".into(), serde_json::Value::Object(s));
         println!("{}", serde_json::Value::Object(m));
         return Ok(());
     }
     // ipvsadm -L --timeout's line first, then every TCP state.
     let t = |k| a.u32(k).unwrap_or(0);
-    println!("Timeout (tcp tcpfin udp): {} {} {}", t(attr::TIMEOUT_TCP), t(attr::TIMEOUT_TCP_FIN), t(attr::TIMEOUT_UDP));
+    println!(
+        "Timeout (tcp tcpfin udp): {} {} {}",
+        t(attr::TIMEOUT_TCP),
+        t(attr::TIMEOUT_TCP_FIN),
+        t(attr::TIMEOUT_UDP)
+    );
     for (name, v) in states {
         println!("  {name:<12} {v}");
     }
@@ -250,7 +312,17 @@ mod tests {
         let text = format(&[c]);
         let line = text.lines().nth(1).unwrap();
         let words: Vec<_> = line.split_whitespace().collect();
-        assert_eq!(words, ["TCP", "15:00", "ESTABLISHED", "198.51.100.2:40000", "198.51.100.10:80", "198.51.100.21:80"]);
+        assert_eq!(
+            words,
+            [
+                "TCP",
+                "15:00",
+                "ESTABLISHED",
+                "198.51.100.2:40000",
+                "198.51.100.10:80",
+                "198.51.100.21:80"
+            ]
+        );
         assert_eq!(parse(&conn_attrs(17, 0, 0)).unwrap().state, "UDP");
         let t = parse(&conn_attrs(6, 0, proto::CONN_F_TEMPLATE)).unwrap();
         assert!(t.template && t.state == "NONE");
@@ -261,31 +333,65 @@ mod tests {
     #[test]
     fn filters_are_checked_before_sending() {
         let svc = ["tcp".to_string(), "198.51.100.10:80".to_string()];
-        assert_eq!(filter(Some(&svc), Some("198.51.100.2"), None).unwrap().len(), 4);
-        assert!(filter(Some(&svc), Some("2001:db8::2"), None).unwrap_err().to_string().contains("address family"));
+        assert_eq!(
+            filter(Some(&svc), Some("198.51.100.2"), None)
+                .unwrap()
+                .len(),
+            4
+        );
+        assert!(filter(Some(&svc), Some("2001:db8::2"), None)
+            .unwrap_err()
+            .to_string()
+            .contains("address family"));
         assert!(filter(None, Some("nonsense"), None).is_err());
-        assert!(filter(Some(&["sctp".into(), "198.51.100.10:80".into()]), None, None).is_err());
+        assert!(filter(
+            Some(&["sctp".into(), "198.51.100.10:80".into()]),
+            None,
+            None
+        )
+        .is_err());
         assert!(filter(None, None, None).unwrap().is_empty());
     }
 
     #[test]
     fn flow_queries_are_checked() {
-        assert_eq!(flow_attrs("tcp", "198.51.100.2:4000", "198.51.100.10:80", false).unwrap().len(), 5);
+        assert_eq!(
+            flow_attrs("tcp", "198.51.100.2:4000", "198.51.100.10:80", false)
+                .unwrap()
+                .len(),
+            5
+        );
         assert!(flow_attrs("tcp", "198.51.100.2", "198.51.100.10:80", false).is_err());
         assert!(flow_attrs("tcp", "[2001:db8::2]:4000", "198.51.100.10:80", false).is_err());
         assert!(flow_attrs("udp", "198.51.100.2:4000", "198.51.100.10:80", true).is_err());
-        assert_eq!(flow_attrs("tcp", "198.51.100.2:4000", "198.51.100.10:80", true).unwrap().len(), 6);
+        assert_eq!(
+            flow_attrs("tcp", "198.51.100.2:4000", "198.51.100.10:80", true)
+                .unwrap()
+                .len(),
+            6
+        );
     }
 
     #[test]
     fn timeouts_are_checked() {
-        assert_eq!(timeout_attrs([Some(900), None, Some(300), None, None], &[]).unwrap().len(), 2);
+        assert_eq!(
+            timeout_attrs([Some(900), None, Some(300), None, None], &[])
+                .unwrap()
+                .len(),
+            2
+        );
         assert!(timeout_attrs([Some(0), None, None, None, None], &[]).is_err());
         assert!(timeout_attrs([None, None, None, None, Some(u32::MAX)], &[]).is_err());
         assert_eq!(state_timeout("time_wait=60"), Ok((TcpState::TimeWait, 60)));
         assert!(state_timeout("TIME_WAIT").is_err());
-        assert!(state_timeout("bogus=1").unwrap_err().contains("unknown TCP state"));
-        let a = timeout_attrs([None; 5], &[(TcpState::TimeWait, 60), (TcpState::LastAck, 5)]).unwrap();
+        assert!(state_timeout("bogus=1")
+            .unwrap_err()
+            .contains("unknown TCP state"));
+        let a = timeout_attrs(
+            [None; 5],
+            &[(TcpState::TimeWait, 60), (TcpState::LastAck, 5)],
+        )
+        .unwrap();
         assert_eq!(a.len(), 1);
         assert_eq!(a[0].kind, attr::TIMEOUT_STATES | 1 << 15);
         assert_eq!(a[0].value.len(), 16);

@@ -4,7 +4,7 @@
 use crate::addr;
 use crate::netlink::{Attr, Attrs, Client};
 use anyhow::Result;
-use drlb_core::proto::{attr, cmd, stats, REAL_RESOLVED};
+use drlb_core::proto::{attr, cmd, stats, REAL_RESOLVED, SVC_F_MH_PORT};
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -37,6 +37,7 @@ pub struct Service {
     pub scheduler: String,
     pub persistence: u32,
     pub seed: u32,
+    pub mh_port: bool,
     pub stats: Stats,
     pub reals: Vec<Real>,
 }
@@ -59,7 +60,11 @@ fn stats(a: &[Attr]) -> Stats {
 pub fn read(nl: &mut Client) -> Result<Vec<Service>> {
     let mut out = vec![];
     for s in nl.request(cmd::SERVICE_GET, vec![], true)? {
-        let key: Vec<Attr> = s.iter().filter(|a| [attr::PROTO, attr::VIP, attr::PORT].contains(&a.kind)).cloned().collect();
+        let key: Vec<Attr> = s
+            .iter()
+            .filter(|a| [attr::PROTO, attr::VIP, attr::PORT].contains(&a.kind))
+            .cloned()
+            .collect();
         let ip = s.raw(attr::VIP).and_then(addr::from_bytes);
         let Some(ip) = ip else { continue };
         let port = s.u16(attr::PORT).unwrap_or(0);
@@ -72,7 +77,10 @@ pub fn read(nl: &mut Client) -> Result<Vec<Service>> {
                 weight: r.u32(attr::WEIGHT).unwrap_or(0),
                 resolved: r.u8(attr::REAL_STATE) == Some(REAL_RESOLVED),
                 mac: r.raw(attr::MAC).map(|m| {
-                    m.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+                    m.iter()
+                        .map(|b| format!("{b:02x}"))
+                        .collect::<Vec<_>>()
+                        .join(":")
                 }),
                 ifindex: r.u32(attr::IFINDEX),
                 stats: stats(&r),
@@ -85,6 +93,7 @@ pub fn read(nl: &mut Client) -> Result<Vec<Service>> {
             scheduler: s.string(attr::SCHEDULER).unwrap_or_default(),
             persistence: s.u32(attr::PERSISTENCE).unwrap_or(0),
             seed: s.u32(attr::MAGLEV_SEED).unwrap_or(0),
+            mh_port: s.u32(attr::FLAGS).unwrap_or(0) & SVC_F_MH_PORT != 0,
             stats: stats(&s),
             reals,
         });
@@ -92,47 +101,152 @@ pub fn read(nl: &mut Client) -> Result<Vec<Service>> {
     Ok(out)
 }
 
-pub fn list(nl: &mut Client, json: bool) -> Result<()> {
-    let services = read(nl)?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "services": services }))?);
-        return Ok(());
+/// What `list` shows per line: connections and traffic (the default, like
+/// `ipvsadm -Ln`), totals (`--stats`) or rates (`--rate`). A director in DR
+/// mode sees only the inbound half: ipvsadm's Out columns would be zero.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum View {
+    Default,
+    Stats,
+    Rate,
+}
+
+fn columns(view: View, s: &Stats) -> [String; 3] {
+    match view {
+        View::Default => [
+            s.active.to_string(),
+            s.inactive.to_string(),
+            format!("{:>10} {:>12}", s.packets, s.bytes),
+        ],
+        View::Stats => [
+            s.conns.to_string(),
+            s.packets.to_string(),
+            s.bytes.to_string(),
+        ],
+        View::Rate => [s.cps.to_string(), s.pps.to_string(), s.bps.to_string()],
     }
-    println!(
-        "{:<5} {:<28} {:<8} {:>8} {:>8} {:>10} {:>12}",
-        "Prot", "LocalAddress:Port", "Sched", "ActConn", "InActConn", "Packets", "Bytes"
+}
+
+/// The table's text.
+pub fn format(services: &[Service], view: View) -> Result<String> {
+    let (a, b, c) = match view {
+        View::Default => (
+            "ActConn",
+            "InActConn",
+            format!("{:>10} {:>12}", "Packets", "Bytes"),
+        ),
+        View::Stats => ("Conns", "InPkts", "InBytes".to_string()),
+        View::Rate => ("CPS", "InPPS", "InBPS".to_string()),
+    };
+    let mut out = format!(
+        "{:<5} {:<28} {:<8} {:>8} {:>9} {:>12}\n",
+        "Prot", "LocalAddress:Port", "Sched", a, b, c
     );
-    println!(
-        "  -> {:<27} {:<8} {:>8} {:>8} {:>10} {:>12}  {}",
-        "RemoteAddress:Port", "Weight", "ActConn", "InActConn", "Packets", "Bytes", "MAC"
+    out += &format!(
+        "  -> {:<27} {:<8} {:>8} {:>9} {:>12}  {}\n",
+        "RemoteAddress:Port", "Weight", a, b, c, "MAC"
     );
-    for s in &services {
+    for s in services {
         let ip: std::net::IpAddr = s.address.parse()?;
-        let persist = if s.persistence > 0 { format!(" persistent {}", s.persistence) } else { String::new() };
-        println!(
-            "{:<5} {:<28} {:<8} {:>8} {:>8} {:>10} {:>12}{}",
+        let persist = if s.persistence > 0 {
+            format!(" persistent {}", s.persistence)
+        } else {
+            String::new()
+        };
+        let [x, y, z] = columns(view, &s.stats);
+        out += &format!(
+            "{:<5} {:<28} {:<8} {:>8} {:>9} {:>12}{}\n",
             s.protocol.to_uppercase(),
             addr::with_port(ip, s.port),
             s.scheduler,
-            s.stats.active,
-            s.stats.inactive,
-            s.stats.packets,
-            s.stats.bytes,
+            x,
+            y,
+            z,
             persist
         );
         for r in &s.reals {
             let rip: std::net::IpAddr = r.address.parse()?;
-            println!(
-                "  -> {:<27} {:<8} {:>8} {:>8} {:>10} {:>12}  {}",
+            let [x, y, z] = columns(view, &r.stats);
+            out += &format!(
+                "  -> {:<27} {:<8} {:>8} {:>9} {:>12}  {}\n",
                 addr::with_port(rip, s.port),
                 r.weight,
-                r.stats.active,
-                r.stats.inactive,
-                r.stats.packets,
-                r.stats.bytes,
+                x,
+                y,
+                z,
                 r.mac.as_deref().unwrap_or("unresolved")
             );
         }
     }
+    Ok(out)
+}
+
+pub fn list(nl: &mut Client, json: bool, view: View) -> Result<()> {
+    let services = read(nl)?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "services": services }))?
+        );
+        return Ok(());
+    }
+    print!("{}", format(&services, view)?);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats(n: u64) -> Stats {
+        Stats {
+            conns: n,
+            active: 1,
+            inactive: 2,
+            packets: 10 * n,
+            bytes: 100 * n,
+            cps: 3,
+            pps: 4,
+            bps: 5,
+        }
+    }
+
+    #[test]
+    fn views() {
+        let svc = Service {
+            protocol: "tcp",
+            address: "198.51.100.10".into(),
+            port: 80,
+            scheduler: "rr".into(),
+            persistence: 0,
+            seed: 0,
+            mh_port: false,
+            stats: stats(7),
+            reals: vec![Real {
+                address: "198.51.100.21".into(),
+                weight: 1,
+                resolved: true,
+                mac: Some("02:00:00:00:00:01".into()),
+                ifindex: Some(2),
+                stats: stats(7),
+            }],
+        };
+        let words = |v| -> Vec<Vec<String>> {
+            format(std::slice::from_ref(&svc), v)
+                .unwrap()
+                .lines()
+                .map(|l| l.split_whitespace().map(String::from).collect())
+                .collect()
+        };
+        assert_eq!(
+            words(View::Default)[2],
+            ["TCP", "198.51.100.10:80", "rr", "1", "2", "70", "700"]
+        );
+        assert_eq!(words(View::Stats)[0][3..], ["Conns", "InPkts", "InBytes"]);
+        assert_eq!(words(View::Stats)[2][3..], ["7", "70", "700"]);
+        assert_eq!(
+            words(View::Rate)[3][3..],
+            ["3", "4", "5", "02:00:00:00:00:01"]
+        );
+    }
 }

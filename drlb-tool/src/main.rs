@@ -3,6 +3,7 @@
 //! netlink family `drlb`, in the caller's network namespace.
 
 mod addr;
+mod config;
 mod conns;
 mod list;
 mod netlink;
@@ -15,14 +16,18 @@ use netlink::{Attr, Attrs, Client};
 use std::net::SocketAddr;
 
 #[derive(Parser)]
-#[command(name = "drlb-tool", version, about = "Configure and inspect the drlb load balancer")]
+#[command(
+    name = "drlb-tool",
+    version,
+    about = "Configure and inspect the drlb load balancer"
+)]
 struct Cli {
     /// Run in the named network namespace (/run/netns/NAME), like `ip -n`
     #[arg(short = 'n', long, global = true, value_name = "NAME")]
     netns: Option<String>,
     /// Read commands from FILE ("-": standard input), one per line, like
     /// `ip -b`; stops at the first failure and names its line
-    #[arg(short = 'b', long, value_name = "FILE", conflicts_with = "command")]
+    #[arg(short = 'b', long, value_name = "FILE")]
     batch: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
@@ -51,11 +56,17 @@ enum Command {
         #[command(subcommand)]
         op: RealOp,
     },
-    /// List services and their real servers with counters
+    /// List services and their real servers with counters, like ipvsadm -Ln
     List {
         /// Print JSON
         #[arg(long)]
         json: bool,
+        /// Totals: connections, packets, bytes (ipvsadm --stats)
+        #[arg(long, conflicts_with = "rate")]
+        stats: bool,
+        /// Rates: connections, packets, bytes per second (ipvsadm --rate)
+        #[arg(long)]
+        rate: bool,
     },
     /// Show or set the connection-table limits and flood mode
     Limits {
@@ -121,8 +132,48 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Reset the counters, of one service or of all, like ipvsadm -Z
+    Zero {
+        /// tcp or udp (with VIP:PORT: only that service)
+        proto: Option<String>,
+        /// VIP:PORT, or [IPv6]:PORT
+        addr: Option<String>,
+    },
+    /// Follow the module's events (state changes, real servers added,
+    /// removed or re-weighted) until interrupted
+    Monitor {
+        /// One JSON object per line
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the running configuration as a TOML file (for apply)
+    Save,
+    /// Make the running configuration match FILE, changing only what differs
+    /// (unchanged services and real servers keep connections and counters)
+    Apply {
+        /// The configuration file (as save writes it)
+        file: String,
+        /// Print the changes as drlb-tool batch lines; change nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Convert `ipvsadm -Sn` output (FILE, or - for stdin) into a
+    /// configuration file for apply
+    ImportIpvsadm {
+        /// ipvsadm -Sn output
+        file: String,
+    },
     /// Delete every service, real server and connection in this namespace
     Flush,
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    #[command(hide = true)]
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff)
+    #[command(hide = true)]
+    Manpage,
 }
 
 #[derive(Args)]
@@ -245,10 +296,16 @@ enum RealOp {
 fn main() {
     let cli = Cli::parse();
     let result = match (&cli.batch, cli.command) {
-        (Some(file), _) => batch(cli.netns.as_deref(), file),
-        (None, Some(command)) => {
-            cli.netns.as_deref().map(enter_netns).transpose().and_then(|_| run(command))
-        }
+        (Some(_), Some(_)) => Err(anyhow::anyhow!(
+            "-b FILE takes its commands from FILE, not from the command line"
+        )),
+        (Some(file), None) => batch(cli.netns.as_deref(), file),
+        (None, Some(command)) => cli
+            .netns
+            .as_deref()
+            .map(enter_netns)
+            .transpose()
+            .and_then(|_| run(command)),
         (None, None) => Err(anyhow::anyhow!("no command given (see --help)")),
     };
     if let Err(e) = result {
@@ -259,16 +316,10 @@ fn main() {
 
 /// Runs each line of `file` as a command, in namespace `netns`.
 fn batch(netns: Option<&str>, file: &str) -> Result<()> {
-    use std::io::Read;
     if let Some(ns) = netns {
         enter_netns(ns)?;
     }
-    let mut text = String::new();
-    if file == "-" {
-        std::io::stdin().read_to_string(&mut text)?;
-    } else {
-        text = std::fs::read_to_string(file).map_err(|e| anyhow::anyhow!("{file}: {e}"))?;
-    }
+    let text = read_input(file)?;
     // Parse every line first: a bad line fails the batch before anything
     // is sent.
     let mut commands = vec![];
@@ -280,9 +331,15 @@ fn batch(netns: Option<&str>, file: &str) -> Result<()> {
         let cli = Cli::try_parse_from(std::iter::once("drlb-tool").chain(words.iter().copied()))
             .map_err(|e| {
                 let first = e.render().to_string();
-                anyhow::anyhow!("{file}:{}: {}", i + 1, first.lines().next().unwrap_or("bad command"))
+                anyhow::anyhow!(
+                    "{file}:{}: {}",
+                    i + 1,
+                    first.lines().next().unwrap_or("bad command")
+                )
             })?;
-        let command = cli.command.ok_or_else(|| anyhow::anyhow!("{file}:{}: no command", i + 1))?;
+        let command = cli
+            .command
+            .ok_or_else(|| anyhow::anyhow!("{file}:{}: no command", i + 1))?;
         commands.push((i + 1, command));
     }
     for (line, command) in commands {
@@ -347,13 +404,20 @@ fn run(cli_command: Command) -> Result<()> {
                 RealOp::Del { svc, real } => (cmd::REAL_DEL, svc, real, None),
             };
             let (vip, mut a) = service_attrs(spec)?;
-            a.push(Attr::bytes(attr::REAL, addr::bytes(addr::real(real, &vip)?)));
+            a.push(Attr::bytes(
+                attr::REAL,
+                addr::bytes(addr::real(real, &vip)?),
+            ));
             if let Some(w) = weight {
                 a.push(Attr::u32(attr::WEIGHT, w));
             }
             (c, a, false)
         }
-        Command::Limits { conn_max, flood_rate, expire_nodest } => {
+        Command::Limits {
+            conn_max,
+            flood_rate,
+            expire_nodest,
+        } => {
             let mut a = vec![];
             if let Some(m) = conn_max {
                 if *m == 0 {
@@ -373,36 +437,123 @@ fn run(cli_command: Command) -> Result<()> {
                 (cmd::LIMITS_SET, a, false)
             }
         }
-        Command::Timeouts { tcp, tcpfin, udp, tcpsyn, tcpclose, states, .. } => {
+        Command::Timeouts {
+            tcp,
+            tcpfin,
+            udp,
+            tcpsyn,
+            tcpclose,
+            states,
+            ..
+        } => {
             let a = conns::timeout_attrs([*tcp, *tcpfin, *udp, *tcpsyn, *tcpclose], states)?;
-            if a.is_empty() { (cmd::TIMEOUTS_GET, a, false) } else { (cmd::TIMEOUTS_SET, a, false) }
+            if a.is_empty() {
+                (cmd::TIMEOUTS_GET, a, false)
+            } else {
+                (cmd::TIMEOUTS_SET, a, false)
+            }
         }
-        Command::Conns { filter, .. } => {
-            (cmd::CONN_GET, conns::filter(filter.service.as_deref(), filter.client.as_deref(), filter.real.as_deref())?, true)
-        }
-        Command::Conn { op: ConnOp::Del { filter } } => {
-            let a = conns::filter(filter.service.as_deref(), filter.client.as_deref(), filter.real.as_deref())?;
+        Command::Conns { filter, .. } => (
+            cmd::CONN_GET,
+            conns::filter(
+                filter.service.as_deref(),
+                filter.client.as_deref(),
+                filter.real.as_deref(),
+            )?,
+            true,
+        ),
+        Command::Conn {
+            op: ConnOp::Del { filter },
+        } => {
+            let a = conns::filter(
+                filter.service.as_deref(),
+                filter.client.as_deref(),
+                filter.real.as_deref(),
+            )?;
             if a.is_empty() {
                 anyhow::bail!("conn del: say which connections (--service, --client or --real)");
             }
             (cmd::CONN_DEL, a, false)
         }
-        Command::Flow { proto, client, service, midflow, .. } => {
-            (cmd::FLOW_QUERY, conns::flow_attrs(proto, client, service, *midflow)?, false)
+        Command::Flow {
+            proto,
+            client,
+            service,
+            midflow,
+            ..
+        } => (
+            cmd::FLOW_QUERY,
+            conns::flow_attrs(proto, client, service, *midflow)?,
+            false,
+        ),
+        Command::Save | Command::Apply { .. } | Command::Monitor { .. } => {
+            (cmd::SERVICE_GET, vec![], true)
+        }
+        Command::Zero { proto, addr } => match (proto, addr) {
+            (None, None) => (cmd::ZERO, vec![], false),
+            (Some(p), Some(a)) => (
+                cmd::ZERO,
+                service_attrs(&ServiceSpec {
+                    proto: p.clone(),
+                    addr: a.clone(),
+                })?
+                .1,
+                false,
+            ),
+            _ => anyhow::bail!("zero takes no service, or PROTO VIP:PORT"),
+        },
+        Command::ImportIpvsadm { file } => {
+            let text = read_input(file)?;
+            let f = config::import_ipvsadm(&text).map_err(|e| anyhow::anyhow!("{file}: {e}"))?;
+            print!("{}", f.to_toml()?);
+            return Ok(());
         }
         Command::Flush => (cmd::FLUSH, vec![], false),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(*shell, &mut cmd, "drlb-tool", &mut std::io::stdout());
+            return Ok(());
+        }
+        Command::Manpage => {
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
+                .render(&mut std::io::stdout())?;
+            return Ok(());
+        }
     };
     let mut nl = Client::connect()?;
     match cli_command {
-        Command::List { json } => list::list(&mut nl, json),
+        Command::List { json, stats, rate } => {
+            let view = if stats {
+                list::View::Stats
+            } else if rate {
+                list::View::Rate
+            } else {
+                list::View::Default
+            };
+            list::list(&mut nl, json, view)
+        }
+        Command::Save => {
+            print!(
+                "{}",
+                config::File::from_running(&list::read(&mut nl)?).to_toml()?
+            );
+            Ok(())
+        }
+        Command::Apply { file, dry_run } => apply(&mut nl, &file, dry_run),
+        Command::Monitor { json } => monitor(&mut nl, json),
         Command::Status { json } => status(&mut nl, json),
         Command::State { state: None } => {
             let r = nl.request(cmd::STATUS, vec![], false)?;
             let a = r.first().map(Vec::as_slice).unwrap_or_default();
-            println!("{}", proto::state_name(a.u8(attr::STATE).unwrap_or(u8::MAX)));
+            println!(
+                "{}",
+                proto::state_name(a.u8(attr::STATE).unwrap_or(u8::MAX))
+            );
             Ok(())
         }
-        Command::Timeouts { json, .. } if command == cmd::TIMEOUTS_GET => conns::print_timeouts(&mut nl, json),
+        Command::Timeouts { json, .. } if command == cmd::TIMEOUTS_GET => {
+            conns::print_timeouts(&mut nl, json)
+        }
         Command::Conns { json, .. } => conns::conns(&mut nl, attrs, json),
         Command::Flow { json, .. } => conns::flow(&mut nl, attrs, json),
         Command::Limits { .. } if command == cmd::LIMITS_GET => {
@@ -417,6 +568,118 @@ fn run(cli_command: Command) -> Result<()> {
     }
 }
 
+/// One event as `monitor` prints it: (text, JSON).
+fn event_line(cmd: u8, a: &[Attr]) -> (String, serde_json::Value) {
+    let ip = |k| a.raw(k).and_then(addr::from_bytes);
+    let svc = match (a.u8(attr::PROTO), ip(attr::VIP), a.u16(attr::PORT)) {
+        (Some(p), Some(v), Some(port)) => Some(format!(
+            "{} {}",
+            addr::proto_name(p),
+            addr::with_port(v, port)
+        )),
+        _ => None,
+    };
+    let real = ip(attr::REAL).map(|r| r.to_string());
+    let weight = a.u32(attr::WEIGHT);
+    let (kind, text) = match cmd {
+        cmd::EVENT_STATE => {
+            let st = proto::state_name(a.u8(attr::STATE).unwrap_or(u8::MAX));
+            ("state", format!("state {st}"))
+        }
+        cmd::EVENT_REAL_NEW => (
+            "real-add",
+            format!(
+                "real add {} {} weight {}",
+                svc.clone().unwrap_or_default(),
+                real.clone().unwrap_or_default(),
+                weight.unwrap_or(0)
+            ),
+        ),
+        cmd::EVENT_REAL_SET => (
+            "real-edit",
+            format!(
+                "real edit {} {} weight {}",
+                svc.clone().unwrap_or_default(),
+                real.clone().unwrap_or_default(),
+                weight.unwrap_or(0)
+            ),
+        ),
+        cmd::EVENT_REAL_DEL => (
+            "real-del",
+            format!(
+                "real del {} {}",
+                svc.clone().unwrap_or_default(),
+                real.clone().unwrap_or_default()
+            ),
+        ),
+        _ => ("unknown", format!("event {cmd}")),
+    };
+    let mut j = serde_json::json!({ "event": kind });
+    if cmd == cmd::EVENT_STATE {
+        j["state"] = proto::state_name(a.u8(attr::STATE).unwrap_or(u8::MAX)).into();
+    } else {
+        j["service"] = svc.into();
+        j["real"] = real.into();
+        if cmd != cmd::EVENT_REAL_DEL {
+            j["weight"] = weight.into();
+        }
+    }
+    (text, j)
+}
+
+/// `monitor`: prints each event as it comes (flushing, for pipes).
+fn monitor(nl: &mut Client, json: bool) -> Result<()> {
+    use std::io::Write;
+    nl.subscribe()?;
+    let mut out = std::io::stdout().lock();
+    loop {
+        for (c, a) in nl.events()? {
+            let (text, j) = event_line(c, &a);
+            if json {
+                writeln!(out, "{j}")?
+            } else {
+                writeln!(out, "{text}")?
+            }
+            out.flush()?;
+        }
+    }
+}
+
+fn read_input(file: &str) -> Result<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    if file == "-" {
+        std::io::stdin().read_to_string(&mut text)?;
+    } else {
+        text = std::fs::read_to_string(file).map_err(|e| anyhow::anyhow!("{file}: {e}"))?;
+    }
+    Ok(text)
+}
+
+/// `apply FILE`: the diff against the running configuration, as batch
+/// lines, run in order (or only printed).
+fn apply(nl: &mut Client, file: &str, dry_run: bool) -> Result<()> {
+    let wanted = config::File::parse(&read_input(file)?, file)?;
+    let running = config::File::from_running(&list::read(nl)?);
+    let lines = config::diff(&running, &wanted)?;
+    if lines.is_empty() {
+        println!("no changes");
+        return Ok(());
+    }
+    for line in &lines {
+        println!("{line}");
+        if dry_run {
+            continue;
+        }
+        let cli = Cli::try_parse_from(std::iter::once("drlb-tool").chain(line.split_whitespace()))
+            .map_err(|e| anyhow::anyhow!("internal: '{line}': {e}"))?;
+        if let Some(c) = cli.command {
+            run(c).map_err(|e| anyhow::anyhow!("'{line}': {e:#}"))?;
+        }
+    }
+    Ok(())
+}
+
 /// Moves this process into network namespace `name`, as `ip netns exec`
 /// would (the netlink socket opened afterwards belongs to it).
 fn enter_netns(name: &str) -> Result<()> {
@@ -425,19 +688,37 @@ fn enter_netns(name: &str) -> Result<()> {
         anyhow::bail!("bad namespace name '{name}'");
     }
     let path = format!("/run/netns/{name}");
-    let f = std::fs::File::open(&path).map_err(|e| anyhow::anyhow!("network namespace {name}: {e}"))?;
+    let f =
+        std::fs::File::open(&path).map_err(|e| anyhow::anyhow!("network namespace {name}: {e}"))?;
     // SAFETY: setns() on a valid namespace fd has no memory-safety concerns.
     if unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-        anyhow::bail!("entering network namespace {name}: {}", std::io::Error::last_os_error());
+        anyhow::bail!(
+            "entering network namespace {name}: {}",
+            std::io::Error::last_os_error()
+        );
     }
     Ok(())
 }
 
 fn print_limits(a: &[Attr]) {
-    println!("connections: {} of {}", a.u32(attr::CONN_COUNT).unwrap_or(0), a.u32(attr::CONN_MAX).unwrap_or(0));
+    println!(
+        "connections: {} of {}",
+        a.u32(attr::CONN_COUNT).unwrap_or(0),
+        a.u32(attr::CONN_MAX).unwrap_or(0)
+    );
     println!("entry size: {} bytes", a.u32(attr::CONN_SIZE).unwrap_or(0));
-    println!("flood rate: {} new connections/s", a.u32(attr::FLOOD_RATE).unwrap_or(0));
-    println!("flood mode: {}", if a.u8(attr::FLOOD_ACTIVE) == Some(1) { "on" } else { "off" });
+    println!(
+        "flood rate: {} new connections/s",
+        a.u32(attr::FLOOD_RATE).unwrap_or(0)
+    );
+    println!(
+        "flood mode: {}",
+        if a.u8(attr::FLOOD_ACTIVE) == Some(1) {
+            "on"
+        } else {
+            "off"
+        }
+    );
     println!("stateless flows: {}", a.u64(attr::STATELESS).unwrap_or(0));
     println!("fragments passed: {}", a.u64(attr::FRAGMENTS).unwrap_or(0));
     println!("drops: {}", a.u64(attr::DROPS).unwrap_or(0));
@@ -464,4 +745,89 @@ fn status(nl: &mut Client, json: bool) -> Result<()> {
         println!("connections: {}", a.u32(attr::CONN_COUNT).unwrap_or(0));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn completions_and_the_man_page_cover_every_command() {
+        let mut bash = vec![];
+        clap_complete::generate(
+            clap_complete::Shell::Bash,
+            &mut Cli::command(),
+            "drlb-tool",
+            &mut bash,
+        );
+        let bash = String::from_utf8(bash).unwrap();
+        let mut man = vec![];
+        clap_mangen::Man::new(Cli::command())
+            .render(&mut man)
+            .unwrap();
+        let man = String::from_utf8(man).unwrap().replace("\\-", "-"); // roff escapes dashes
+        for c in [
+            "service",
+            "real",
+            "list",
+            "conns",
+            "flow",
+            "timeouts",
+            "apply",
+            "save",
+            "import-ipvsadm",
+            "monitor",
+            "zero",
+        ] {
+            assert!(bash.contains(c), "bash completion lacks {c}");
+            assert!(man.contains(c), "man page lacks {c}");
+        }
+    }
+
+    #[test]
+    fn bad_arguments_are_rejected_before_anything_is_sent() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(std::iter::once("drlb-tool").chain(args.iter().copied()))
+        };
+        assert!(parse(&[
+            "real",
+            "add",
+            "tcp",
+            "198.51.100.10:80",
+            "198.51.100.21",
+            "--weight",
+            "65536"
+        ])
+        .is_err());
+        assert!(parse(&[
+            "service",
+            "add",
+            "tcp",
+            "198.51.100.10:80",
+            "--scheduler",
+            "lblc"
+        ])
+        .is_err());
+        assert!(parse(&["state", "bogus"]).is_err());
+        assert!(parse(&["list", "--stats", "--rate"]).is_err());
+        // Parsed, then refused by the checks in run() before connecting.
+        let cmd = |args: &[&str]| parse(args).unwrap().command.unwrap();
+        for bad in [
+            &["service", "add", "tcp", "198.51.100.10:0"][..],
+            &["service", "add", "sctp", "198.51.100.10:80"],
+            &["real", "add", "tcp", "198.51.100.10:80", "2001:db8::1"],
+            &["real", "add", "tcp", "198.51.100.10:80", "198.51.100.300"],
+            &["limits", "--conn-max", "0"],
+            &["conn", "del"],
+            &["zero", "tcp"],
+        ] {
+            assert!(run(cmd(bad)).is_err(), "{bad:?} was accepted");
+        }
+    }
 }

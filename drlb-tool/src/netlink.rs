@@ -5,10 +5,10 @@
 use anyhow::{anyhow, bail, Context, Result};
 use drlb_core::proto;
 use netlink_packet_core::{
-    DecodeError, Emitable, Nla, NlaBuffer, NlasIterator, NetlinkHeader, NetlinkMessage,
-    NetlinkPayload, Parseable, ParseableParametrized, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST,
+    DecodeError, Emitable, NetlinkHeader, NetlinkMessage, NetlinkPayload, Nla, NlaBuffer,
+    NlasIterator, Parseable, ParseableParametrized, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST,
 };
-use netlink_packet_generic::ctrl::nlas::GenlCtrlAttrs;
+use netlink_packet_generic::ctrl::nlas::{GenlCtrlAttrs, McastGrpAttrs};
 use netlink_packet_generic::ctrl::{GenlCtrl, GenlCtrlCmd};
 use netlink_packet_generic::{GenlFamily, GenlHeader, GenlMessage};
 use netlink_sys::{protocols::NETLINK_GENERIC, Socket, SocketAddr};
@@ -22,13 +22,22 @@ pub struct Attr {
 
 impl Attr {
     pub fn u8(kind: u16, v: u8) -> Self {
-        Self { kind, value: vec![v] }
+        Self {
+            kind,
+            value: vec![v],
+        }
     }
     pub fn u16(kind: u16, v: u16) -> Self {
-        Self { kind, value: v.to_ne_bytes().to_vec() }
+        Self {
+            kind,
+            value: v.to_ne_bytes().to_vec(),
+        }
     }
     pub fn u32(kind: u16, v: u32) -> Self {
-        Self { kind, value: v.to_ne_bytes().to_vec() }
+        Self {
+            kind,
+            value: v.to_ne_bytes().to_vec(),
+        }
     }
 }
 
@@ -41,7 +50,10 @@ impl Attr {
     pub fn nest(kind: u16, inner: &[Attr]) -> Self {
         let mut v = vec![0; inner.buffer_len()];
         inner.emit(&mut v);
-        Self { kind: kind | 1 << 15, value: v }
+        Self {
+            kind: kind | 1 << 15,
+            value: v,
+        }
     }
     pub fn str(kind: u16, s: &str) -> Self {
         let mut v = s.as_bytes().to_vec();
@@ -64,7 +76,10 @@ impl Nla for Attr {
 
 impl<'a, T: AsRef<[u8]> + ?Sized> Parseable<NlaBuffer<&'a T>> for Attr {
     fn parse(buf: &NlaBuffer<&'a T>) -> Result<Self, DecodeError> {
-        Ok(Self { kind: buf.kind() & !(1 << 15 | 1 << 14), value: buf.value().to_vec() })
+        Ok(Self {
+            kind: buf.kind() & !(1 << 15 | 1 << 14),
+            value: buf.value().to_vec(),
+        })
     }
 }
 
@@ -83,7 +98,12 @@ pub trait Attrs {
     /// A nested attribute set.
     fn nested(&self, kind: u16) -> Vec<Attr> {
         self.raw(kind)
-            .map(|b| NlasIterator::new(b).flatten().filter_map(|n| Attr::parse(&n).ok()).collect())
+            .map(|b| {
+                NlasIterator::new(b)
+                    .flatten()
+                    .filter_map(|n| Attr::parse(&n).ok())
+                    .collect()
+            })
             .unwrap_or_default()
     }
     fn u64(&self, kind: u16) -> Option<u64> {
@@ -98,7 +118,9 @@ pub trait Attrs {
 
 impl Attrs for [Attr] {
     fn raw(&self, kind: u16) -> Option<&[u8]> {
-        self.iter().find(|a| a.kind == kind).map(|a| a.value.as_slice())
+        self.iter()
+            .find(|a| a.kind == kind)
+            .map(|a| a.value.as_slice())
     }
 }
 
@@ -135,7 +157,10 @@ impl ParseableParametrized<[u8], GenlHeader> for DrlbMsg {
         let attrs = NlasIterator::new(buf)
             .map(|nla| nla.and_then(|nla| Attr::parse(&nla)))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self { cmd: header.cmd, attrs })
+        Ok(Self {
+            cmd: header.cmd,
+            attrs,
+        })
     }
 }
 
@@ -143,6 +168,8 @@ impl ParseableParametrized<[u8], GenlHeader> for DrlbMsg {
 pub struct Client {
     sock: Socket,
     family: u16,
+    /// The events multicast group's id, once resolved.
+    events: Option<u32>,
     seq: u32,
 }
 
@@ -152,11 +179,17 @@ impl Client {
     pub fn connect() -> Result<Self> {
         let mut sock = Socket::new(NETLINK_GENERIC).context("opening a generic netlink socket")?;
         sock.bind_auto().context("binding the netlink socket")?;
-        sock.connect(&SocketAddr::new(0, 0)).context("connecting the netlink socket")?;
+        sock.connect(&SocketAddr::new(0, 0))
+            .context("connecting the netlink socket")?;
         // Ask for the kernel's error text, and not for our request echoed back.
         sock.set_ext_ack(true).ok();
         sock.set_cap_ack(true).ok();
-        let mut c = Self { sock, family: 0, seq: 0 };
+        let mut c = Self {
+            sock,
+            family: 0,
+            events: None,
+            seq: 0,
+        };
         c.family = c.resolve_family()?;
         Ok(c)
     }
@@ -167,20 +200,74 @@ impl Client {
             nlas: vec![GenlCtrlAttrs::FamilyName(DrlbMsg::family_name().to_owned())],
         });
         let replies = self.exchange(req, NLM_F_REQUEST | NLM_F_ACK).map_err(|e| {
-            if e.downcast_ref::<KernelError>().is_some_and(|k| k.errno == libc_enoent()) {
+            if e.downcast_ref::<KernelError>()
+                .is_some_and(|k| k.errno == libc_enoent())
+            {
                 anyhow!("the drlb module is not loaded (no generic netlink family \"drlb\")")
             } else {
                 e
             }
         })?;
+        let mut family = None;
         for m in replies {
             for nla in m.payload.nlas {
-                if let GenlCtrlAttrs::FamilyId(id) = nla {
-                    return Ok(id);
+                match nla {
+                    GenlCtrlAttrs::FamilyId(id) => family = Some(id),
+                    GenlCtrlAttrs::McastGroups(groups) => {
+                        for g in groups {
+                            let name = g.iter().find_map(|a| match a {
+                                McastGrpAttrs::Name(n) => Some(n.clone()),
+                                _ => None,
+                            });
+                            let id = g.iter().find_map(|a| match a {
+                                McastGrpAttrs::Id(i) => Some(*i),
+                                _ => None,
+                            });
+                            if name.as_deref() == proto::MCGRP_EVENTS.to_str().ok() {
+                                self.events = id;
+                            }
+                        }
+                    }
+                    _ => {}
                 }
             }
         }
-        bail!("the generic netlink controller did not return drlb's family id")
+        family.ok_or_else(|| {
+            anyhow!("the generic netlink controller did not return drlb's family id")
+        })
+    }
+
+    /// Joins the events multicast group.
+    pub fn subscribe(&mut self) -> Result<()> {
+        let g = self
+            .events
+            .ok_or_else(|| anyhow!("the drlb family has no events group"))?;
+        self.sock
+            .add_membership(g)
+            .context("joining the drlb events group")
+    }
+
+    /// Waits for the next events; returns each one's command and attributes.
+    pub fn events(&mut self) -> Result<Vec<(u8, Vec<Attr>)>> {
+        let (data, _) = self
+            .sock
+            .recv_from_full()
+            .context("reading from the kernel")?;
+        let mut out = vec![];
+        let mut off = 0;
+        while off < data.len() {
+            let m = NetlinkMessage::<GenlMessage<DrlbMsg>>::deserialize(&data[off..])
+                .map_err(|e| anyhow!("decoding an event: {e}"))?;
+            let len = m.header.length as usize;
+            if len == 0 {
+                bail!("malformed netlink event");
+            }
+            off += (len + 3) & !3;
+            if let NetlinkPayload::InnerMessage(inner) = m.payload {
+                out.push((inner.payload.cmd, inner.payload.attrs));
+            }
+        }
+        Ok(out)
     }
 
     /// Sends `cmd` with `attrs` and returns the attributes of each reply.
@@ -188,7 +275,11 @@ impl Client {
         let mut msg = GenlMessage::from_payload(DrlbMsg { cmd, attrs });
         msg.set_resolved_family_id(self.family);
         let flags = NLM_F_REQUEST | NLM_F_ACK | if dump { NLM_F_DUMP } else { 0 };
-        Ok(self.exchange(msg, flags)?.into_iter().map(|m| m.payload.attrs).collect())
+        Ok(self
+            .exchange(msg, flags)?
+            .into_iter()
+            .map(|m| m.payload.attrs)
+            .collect())
     }
 
     fn exchange<F>(&mut self, msg: GenlMessage<F>, flags: u16) -> Result<Vec<GenlMessage<F>>>
@@ -206,7 +297,10 @@ impl Client {
 
         let mut out = Vec::new();
         loop {
-            let (data, _) = self.sock.recv_from_full().context("reading from the kernel")?;
+            let (data, _) = self
+                .sock
+                .recv_from_full()
+                .context("reading from the kernel")?;
             let mut off = 0;
             while off < data.len() {
                 let m = NetlinkMessage::<GenlMessage<F>>::deserialize(&data[off..])
@@ -257,10 +351,13 @@ fn extack_message(flags: u16, rest: &[u8]) -> Option<String> {
         u32::from_ne_bytes(rest.get(..4)?.try_into().ok()?) as usize
     };
     let tlvs = rest.get((skip + 3) & !3..)?;
-    NlasIterator::new(tlvs).flatten().find(|n| n.kind() == NETLINK_EXT_ACK_MSG).map(|n| {
-        let v = n.value();
-        String::from_utf8_lossy(v.split(|c| *c == 0).next().unwrap_or(v)).into_owned()
-    })
+    NlasIterator::new(tlvs)
+        .flatten()
+        .find(|n| n.kind() == NETLINK_EXT_ACK_MSG)
+        .map(|n| {
+            let v = n.value();
+            String::from_utf8_lossy(v.split(|c| *c == 0).next().unwrap_or(v)).into_owned()
+        })
 }
 
 /// An error the kernel returned for a request.
@@ -288,11 +385,17 @@ mod tests {
 
     #[test]
     fn attrs_round_trip_through_the_wire_format() {
-        let msg = DrlbMsg { cmd: proto::cmd::SET_STATE, attrs: vec![Attr::u8(proto::attr::STATE, 1)] };
+        let msg = DrlbMsg {
+            cmd: proto::cmd::SET_STATE,
+            attrs: vec![Attr::u8(proto::attr::STATE, 1)],
+        };
         let mut buf = vec![0u8; msg.buffer_len()];
         msg.emit(&mut buf);
         assert_eq!(buf, [5, 0, proto::attr::STATE as u8, 0, 1, 0, 0, 0]);
-        let hdr = GenlHeader { cmd: msg.cmd, version: 1 };
+        let hdr = GenlHeader {
+            cmd: msg.cmd,
+            version: 1,
+        };
         let back = DrlbMsg::parse_with_param(&buf, hdr).unwrap();
         assert_eq!(back.attrs.as_slice().u8(proto::attr::STATE), Some(1));
     }

@@ -894,7 +894,11 @@ mod tests {
             }
             // Keep the version nibble valid half the time to reach deeper checks.
             if !bytes.is_empty() && rng.next().is_multiple_of(2) {
-                bytes[0] = if rng.next().is_multiple_of(2) { 0x21 } else { 0x31 };
+                bytes[0] = if rng.next().is_multiple_of(2) {
+                    0x21
+                } else {
+                    0x31
+                };
             }
             for (src, dst) in [(SRC4, DST4), v6] {
                 if let Ok(a) = Advert::decode(&bytes, src, dst) {

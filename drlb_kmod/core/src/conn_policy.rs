@@ -90,13 +90,23 @@ pub fn insert<C: Chain, R>(
     if count() >= max {
         let oldest = chain
             .entries()
-            .reduce(|a, e| if after(C::expires(a), C::expires(e)) { e } else { a })
+            .reduce(|a, e| {
+                if after(C::expires(a), C::expires(e)) {
+                    e
+                } else {
+                    a
+                }
+            })
             .ok_or(Refused::Full)? as *const C::Entry;
         chain.retain(|e| !core::ptr::eq(e, oldest));
         evicted = true;
     }
     let r = add(chain);
-    Ok(if evicted { Inserted::Evicted(r) } else { Inserted::New(r) })
+    Ok(if evicted {
+        Inserted::Evicted(r)
+    } else {
+        Inserted::New(r)
+    })
 }
 
 /// Counts new connections in windows of fixed length and says when their
@@ -111,7 +121,10 @@ pub struct FloodMeter {
 impl FloodMeter {
     /// A meter whose first window starts at the first count.
     pub const fn new() -> Self {
-        Self { start: AtomicU32::new(0), count: AtomicU32::new(0) }
+        Self {
+            start: AtomicU32::new(0),
+            count: AtomicU32::new(0),
+        }
     }
 
     /// Counts one new connection at `now` in windows of `window` ticks;
@@ -178,12 +191,19 @@ mod tests {
 
     impl Table {
         fn new(chains: usize, max: u32) -> Self {
-            Self { chains: (0..chains).map(|_| Vec::new()).collect(), count: Cell::new(0), max }
+            Self {
+                chains: (0..chains).map(|_| Vec::new()).collect(),
+                count: Cell::new(0),
+                max,
+            }
         }
         fn insert(&mut self, key: u32, now: u32, ttl: u32) -> Result<Inserted<()>, Refused> {
             let n = self.chains.len();
             let count = &self.count;
-            let mut c = ChainRef { v: &mut self.chains[key as usize % n], count };
+            let mut c = ChainRef {
+                v: &mut self.chains[key as usize % n],
+                count,
+            };
             insert(
                 &mut c,
                 now,
@@ -221,7 +241,10 @@ mod tests {
         assert!(!valid_timeout(MAX_TIMEOUT_S + 1));
         // At HZ=1000 the longest timeout still compares right.
         let now = u32::MAX - 1000;
-        assert!(!expired(now.wrapping_add(MAX_TIMEOUT_S * 1000 - 1), now.wrapping_add(MAX_TIMEOUT_S * 1000)));
+        assert!(!expired(
+            now.wrapping_add(MAX_TIMEOUT_S * 1000 - 1),
+            now.wrapping_add(MAX_TIMEOUT_S * 1000)
+        ));
         assert!(after(now.wrapping_add(MAX_TIMEOUT_S * 1000), now));
     }
 
@@ -243,7 +266,11 @@ mod tests {
         t.insert(1, 0, 10).unwrap();
         t.insert(2, 0, 10).unwrap();
         t.insert(3, 0, 1000).unwrap();
-        assert_eq!(t.insert(4, 20, 1000), Ok(Inserted::New(())), "the expired ones made room");
+        assert_eq!(
+            t.insert(4, 20, 1000),
+            Ok(Inserted::New(())),
+            "the expired ones made room"
+        );
         assert_eq!(t.keys(), [3, 4]);
     }
 
@@ -263,7 +290,11 @@ mod tests {
         let mut t = Table::new(2, 2);
         t.insert(0, 0, 100).unwrap();
         t.insert(2, 0, 100).unwrap(); // both in chain 0
-        assert_eq!(t.insert(1, 1, 100), Err(Refused::Full), "chain 1 has nothing to give");
+        assert_eq!(
+            t.insert(1, 1, 100),
+            Err(Refused::Full),
+            "chain 1 has nothing to give"
+        );
         assert_eq!(t.keys(), [0, 2], "and nothing changed");
     }
 
@@ -284,7 +315,10 @@ mod tests {
             assert_eq!(t.count.get() as usize, t.keys().len());
         }
         assert!(evicted > 0, "a full table evicts");
-        assert!(refused < evicted, "and rarely refuses ({refused} refused, {evicted} evicted)");
+        assert!(
+            refused < evicted,
+            "and rarely refuses ({refused} refused, {evicted} evicted)"
+        );
     }
 
     #[test]
@@ -293,8 +327,19 @@ mod tests {
         t.insert(1, 0, 100).unwrap();
         t.insert(2, 0, 100).unwrap();
         let count = &t.count;
-        let mut c = ChainRef { v: &mut t.chains[0], count };
-        let r = insert(&mut c, 1, 10, || count.get(), |e| e.0 == 1, |e| e.0 == 3, |c| c.v.insert(0, (3, 100)));
+        let mut c = ChainRef {
+            v: &mut t.chains[0],
+            count,
+        };
+        let r = insert(
+            &mut c,
+            1,
+            10,
+            || count.get(),
+            |e| e.0 == 1,
+            |e| e.0 == 3,
+            |c| c.v.insert(0, (3, 100)),
+        );
         assert_eq!(r, Ok(Inserted::New(())));
         assert_eq!(t.chains[0].iter().map(|e| e.0).collect::<Vec<_>>(), [3, 2]);
     }
@@ -304,11 +349,21 @@ mod tests {
         let m = FloodMeter::new();
         let (window, limit) = (1000, 5);
         for i in 0..5 {
-            assert!(!m.count_new(100 + i, window, limit), "count {} is within the limit", i + 1);
+            assert!(
+                !m.count_new(100 + i, window, limit),
+                "count {} is within the limit",
+                i + 1
+            );
         }
-        assert!(m.count_new(105, window, limit), "the sixth in the window floods");
+        assert!(
+            m.count_new(105, window, limit),
+            "the sixth in the window floods"
+        );
         assert!(m.engaged(500, window, limit));
-        assert!(!m.engaged(2000, window, limit), "a later window without counts is calm");
+        assert!(
+            !m.engaged(2000, window, limit),
+            "a later window without counts is calm"
+        );
         assert!(!m.count_new(2000, window, limit), "and counts from zero");
     }
 
@@ -324,6 +379,9 @@ mod tests {
         for i in 0..3u32 {
             m.count_new(start.wrapping_add(i * 5), 1000, 2);
         }
-        assert!(m.engaged(start.wrapping_add(20), 1000, 2), "the window spans the wrap");
+        assert!(
+            m.engaged(start.wrapping_add(20), 1000, 2),
+            "the window spans the wrap"
+        );
     }
 }

@@ -371,7 +371,13 @@ mod tests {
 
     #[test]
     fn reads_are_not_mutations() {
-        for c in [cmd::STATUS, cmd::SERVICE_GET, cmd::REAL_GET, cmd::CONN_GET, cmd::FLOW_QUERY] {
+        for c in [
+            cmd::STATUS,
+            cmd::SERVICE_GET,
+            cmd::REAL_GET,
+            cmd::CONN_GET,
+            cmd::FLOW_QUERY,
+        ] {
             assert!(!is_mutation(c));
         }
         assert!(is_mutation(cmd::SET_STATE));
@@ -389,8 +395,15 @@ mod tests {
         b.extend_from_slice(&0x8001u16.to_ne_bytes());
         b.extend_from_slice(&[9, 0, 0, 0]);
         let items: Vec<_> = nested(&b).collect();
-        assert_eq!(items, [Ok((2, &7u32.to_ne_bytes()[..])), Ok((1, &[9u8][..]))]);
-        assert_eq!(nested(&b[..6]).collect::<Vec<_>>(), [Err(Malformed)], "a header longer than what is left");
+        assert_eq!(
+            items,
+            [Ok((2, &7u32.to_ne_bytes()[..])), Ok((1, &[9u8][..]))]
+        );
+        assert_eq!(
+            nested(&b[..6]).collect::<Vec<_>>(),
+            [Err(Malformed)],
+            "a header longer than what is left"
+        );
         let mut long = b.clone();
         long[0] = 200;
         assert_eq!(nested(&long).collect::<Vec<_>>(), [Err(Malformed)]);
