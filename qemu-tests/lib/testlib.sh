@@ -10,7 +10,7 @@ _lib=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 drlb_load() { grep -q '^drlb ' /proc/modules || insmod "$DRLB_KO"; }
 drlb_unload() { ! grep -q '^drlb ' /proc/modules || rmmod drlb; }
 # drlb-tool in namespace $1 (or in the guest's root namespace with "-").
-dt() { local h=$1; shift; if [ "$h" = - ]; then "$DRLB_TOOL" "$@"; else "$DRLB_TOOL" -n "$(ns "$h")" "$@"; fi; }
+dt() { local h=$1; shift; if [ "$h" = - ]; then "$DRLB_TOOL" "$@"; else "$DRLB_TOOL" -n "drlb-$TOPO_TAG-$h" "$@"; fi; }
 
 log() { printf '  [%3ds] %s\n' "$SECONDS" "$*"; }
 fail() { printf '  FAIL: %s\n' "$*" >&2; exit 1; }

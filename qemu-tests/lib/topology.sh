@@ -27,22 +27,26 @@ CLIENT4=198.51.100.2
 CLIENT6=2001:db8:1::2
 TOPO_TAG=${TOPO_TAG:-$$}
 TOPO_HOSTS=()
+_topo_lib=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
+# (The libraries spell names out as drlb-$TOPO_TAG-NAME: a $(ns ...) forks a
+# subshell, a few hundred milliseconds under TCG.)
 ns() { echo "drlb-$TOPO_TAG-$1"; }
-n() { local h=$1; shift; ip netns exec "$(ns "$h")" "$@"; }
-# Addresses of host "dirK" or "rsK".
+n() { local h=$1; shift; ip netns exec "drlb-$TOPO_TAG-$h" "$@"; }
+# Addresses of host "dirK" or "rsK" (topo_up spells them out, sparing a
+# subshell each).
 dir4() { echo "198.51.100.$((2 + $1))"; }
 dir6() { echo "2001:db8:1::$((2 + $1))"; }
 rs4() { echo "198.51.100.$((20 + $1))"; }
 rs6() { echo "2001:db8:1::$((20 + $1))"; }
-mac_of() { ip -n "$(ns "$1")" -br link show eth0 | awk '{print $3}'; }
+mac_of() { ip -n "drlb-$TOPO_TAG-$1" -br link show eth0 | awk '{print $3}'; }
 
 # Under TCG every exec costs a few hundred milliseconds, so the topology is
-# built with one `ip -b` per namespace and one sysctl call per host.
+# built with one `ip -b` per namespace and one process for every sysctl.
 _topo_host() { # name ipv4 ipv6 [sysctl...]: a namespace with eth0 on the bridge
 	local h=$1 v4=$2 v6=$3; shift 3
 	TOPO_HOSTS+=("$h")
-	_sw_batch+="link add $h type veth peer name eth0 netns $(ns "$h")
+	_sw_batch+="link add $h type veth peer name eth0 netns drlb-$TOPO_TAG-$h
 link set $h master br0 up
 "
 	_host_batch[$h]="link set lo up
@@ -69,34 +73,37 @@ link set lo up
 "
 	declare -gA _host_batch=() _host_sysctl=()
 	_topo_host client "$CLIENT4" "$CLIENT6"
-	_host_batch[client]+="route add $VIP4/32 via $(dir4 1)
-route add $VIP6/128 via $(dir6 1)
+	_host_batch[client]+="route add $VIP4/32 via 198.51.100.3
+route add $VIP6/128 via 2001:db8:1::3
 "
 	for ((i = 1; i <= directors; i++)); do
 		# A director routes like a router but never redirects the client
 		# to a real server on the same segment.
-		_topo_host "dir$i" "$(dir4 "$i")" "$(dir6 "$i")" net.ipv4.ip_forward=1 \
+		_topo_host "dir$i" "198.51.100.$((2 + i))" "2001:db8:1::$((2 + i))" net.ipv4.ip_forward=1 \
 			net.ipv6.conf.all.forwarding=1 net.ipv4.conf.all.send_redirects=0 \
 			net.ipv4.conf.default.send_redirects=0
 	done
 	for ((i = 1; i <= reals; i++)); do
-		_topo_host "rs$i" "$(rs4 "$i")" "$(rs6 "$i")" net.ipv4.conf.all.arp_ignore=1 \
+		_topo_host "rs$i" "198.51.100.$((20 + i))" "2001:db8:1::$((20 + i))" net.ipv4.conf.all.arp_ignore=1 \
 			net.ipv4.conf.all.arp_announce=2 net.ipv4.conf.default.arp_ignore=1 \
 			net.ipv4.conf.default.arp_announce=2
 		_host_batch[rs$i]+="addr add $VIP4/32 dev lo
 addr add $VIP6/128 dev lo nodad
 "
 	done
-	local adds="netns add $(ns sw)"$'\n'
-	for h in "${TOPO_HOSTS[@]}"; do adds+="netns add $(ns "$h")"$'\n'; done
+	local adds="netns add drlb-$TOPO_TAG-sw"$'\n'
+	for h in "${TOPO_HOSTS[@]}"; do adds+="netns add drlb-$TOPO_TAG-$h"$'\n'; done
 	ip -b - <<<"$adds"
 	# sysctls first: "default" values then apply to the eth0 created next.
+	# One helper process sets them in every namespace.
+	local args=()
 	for h in "${TOPO_HOSTS[@]}"; do
-		# shellcheck disable=SC2086
-		n "$h" sysctl -qw ${_host_sysctl[$h]}
+		# shellcheck disable=SC2206
+		args+=("drlb-$TOPO_TAG-$h" ${_host_sysctl[$h]} --)
 	done
-	ip -n "$(ns sw)" -b - <<<"$_sw_batch"
-	for h in "${TOPO_HOSTS[@]}"; do ip -n "$(ns "$h")" -b - <<<"${_host_batch[$h]}"; done
+	python3 -S "$_topo_lib/netns-sysctl.py" "${args[@]}"
+	ip -n "drlb-$TOPO_TAG-sw" -b - <<<"$_sw_batch"
+	for h in "${TOPO_HOSTS[@]}"; do ip -n "drlb-$TOPO_TAG-$h" -b - <<<"${_host_batch[$h]}"; done
 }
 
 # Kills exactly the processes in our namespaces (found with bash's -ef, no
@@ -104,7 +111,7 @@ addr add $VIP6/128 dev lo nodad
 topo_down() {
 	local h p f dels="" pids=() files=()
 	# (the names first: a $(ns) per test would fork per process and host)
-	for h in "${TOPO_HOSTS[@]}" sw; do files+=("/run/netns/$(ns "$h")"); done
+	for h in "${TOPO_HOSTS[@]}" sw; do files+=("/run/netns/drlb-$TOPO_TAG-$h"); done
 	for p in /proc/[0-9]*; do
 		for f in "${files[@]}"; do
 			if [[ $p/ns/net -ef $f ]]; then pids+=("${p#/proc/}"); break; fi
@@ -116,7 +123,7 @@ topo_down() {
 		kill -9 "${pids[@]}" 2>/dev/null || true
 	fi
 	for h in "${TOPO_HOSTS[@]}" sw; do
-		[ -e "/run/netns/$(ns "$h")" ] && dels+="netns del $(ns "$h")"$'\n'
+		[ -e "/run/netns/drlb-$TOPO_TAG-$h" ] && dels+="netns del drlb-$TOPO_TAG-$h"$'\n'
 	done
 	[ -z "$dels" ] || ip -b - <<<"$dels" || true
 	TOPO_HOSTS=()

@@ -27,5 +27,11 @@ before=$(limit 'stateless flows')
 out=$(requests tcp "$VIP4" 80 30)
 expect_eq "$(grep -c ERROR <<<"$out" || true)" 0 "failed connections in flood mode"
 expect_ge $(($(limit 'stateless flows') - before)) 1 "flows forwarded without state in flood mode"
+requests tcp "$VIP4" 80 40 >/dev/null &
+flood=$!
+sleep 1
+expect_eq "$(dt dir1 flow tcp "$CLIENT4:40999" "$VIP4:80" --json | jq -r .reason)" "flood mode (stateless Maglev)" \
+	"flow query for a new flow while flooding"
+wait $flood
 dt dir1 limits
 expect_fail 'at least 1' dt dir1 limits --conn-max 0

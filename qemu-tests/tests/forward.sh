@@ -56,7 +56,10 @@ expect_eq "$(distinct "$(requests tcp "$VIP4" 82 10)")" 1 "real servers answerin
 expect_eq "$(distinct "$(requests tcp "$VIP4" 83 10)")" 1 "real servers answering one client (maglev)"
 
 log "persistence: rr, but one client keeps its real server, like ipvsadm -p"
-expect_eq "$(distinct "$(requests tcp "$VIP4" 84 6)")" 1 "real servers answering one client (persistent rr)"
+out=$(requests tcp "$VIP4" 84 6)
+expect_eq "$(distinct "$out")" 1 "real servers answering one client (persistent rr)"
+expect_eq "$(dt dir1 flow tcp "$CLIENT4:40999" "$VIP4:84" --json | jq -r '"\(.reason) \(.real)"')" \
+	"persistence $(rs4 "$(awk '{print substr($1, 3); exit}' <<<"$out")")" "flow query for a new port of that client"
 
 log "IPv6 and UDP"
 out=$(requests tcp "$VIP6" 80 15)
