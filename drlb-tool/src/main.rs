@@ -2,11 +2,11 @@
 //! ipvsadm does for IPVS. Every command talks to the module over the generic
 //! netlink family `drlb`, in the caller's network namespace.
 
-mod addr;
 mod config;
 mod conns;
 mod list;
-mod netlink;
+
+use drlb_tool::{addr, netlink};
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand, ValueEnum};

@@ -1,24 +1,19 @@
 //! vrrpd: a VRRP (RFC 5798 v3, RFC 3768 v2) daemon that elects a master
 //! among drlb directors, owns the virtual IPs and switches the drlb module
 //! between active and standby.
-//!
-//! This is the command-line surface; the protocol lands with its own issue.
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(
-    name = "vrrpd",
-    version,
-    about = "VRRP failover daemon for drlb directors"
-)]
+#[command(name = "vrrpd", version, about = "VRRP failover daemon for drlb directors")]
 struct Cli {
     /// Run in the foreground with this TOML configuration, logging to stderr
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Control socket path (default: per network namespace)
-    #[arg(long, value_name = "PATH")]
+    /// Control socket path (default: an abstract socket, one per network
+    /// namespace)
+    #[arg(long, value_name = "PATH", global = true)]
     socket: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
@@ -41,15 +36,28 @@ enum Command {
 
 fn main() {
     let cli = Cli::parse();
-    let what = match (&cli.command, &cli.config) {
-        (Some(Command::CheckConfig { .. }), _) => "check-config",
-        (Some(Command::Status { .. }), _) => "status",
-        (None, Some(_)) => "running an instance",
+    let result = match (&cli.command, &cli.config) {
+        (Some(Command::CheckConfig { file }), _) => match vrrpd::config::load(file) {
+            Ok(c) => {
+                println!("{}: ok, {} instance(s)", file.display(), c.instances.len());
+                Ok(())
+            }
+            Err(errs) => {
+                for e in &errs {
+                    eprintln!("{e}");
+                }
+                std::process::exit(1);
+            }
+        },
+        (Some(Command::Status { json }), _) => vrrpd::daemon::status(cli.socket.as_deref(), *json),
+        (None, Some(file)) => vrrpd::daemon::run(file, cli.socket.clone()),
         (None, None) => {
             eprintln!("vrrpd: nothing to do: give --config FILE or a subcommand (see --help)");
             std::process::exit(2);
         }
     };
-    eprintln!("vrrpd: {what} is not implemented in this version yet");
-    std::process::exit(2);
+    if let Err(e) = result {
+        eprintln!("vrrpd: {e}");
+        std::process::exit(1);
+    }
 }

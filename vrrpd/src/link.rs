@@ -1,0 +1,241 @@
+//! The interface edge: what an interface is (index, MAC, primary address,
+//! up or down), adding and removing the virtual addresses over rtnetlink,
+//! and gratuitous ARP.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr};
+
+/// An interface's index, or an error naming it.
+pub fn ifindex(name: &str) -> io::Result<u32> {
+    let c = std::ffi::CString::new(name).map_err(|_| io::Error::other("bad interface name"))?;
+    // SAFETY: `c` is a valid NUL-terminated string.
+    let i = unsafe { libc::if_nametoindex(c.as_ptr()) };
+    if i == 0 {
+        return Err(io::Error::other(format!("no interface {name}")));
+    }
+    Ok(i)
+}
+
+/// Whether the interface is up with a carrier (operstate up or unknown,
+/// as for dummy and loopback devices).
+pub fn is_up(name: &str) -> bool {
+    std::fs::read_to_string(format!("/sys/class/net/{name}/operstate"))
+        .is_ok_and(|s| matches!(s.trim(), "up" | "unknown"))
+}
+
+/// The interface's MAC.
+pub fn mac(name: &str) -> io::Result<[u8; 6]> {
+    let s = std::fs::read_to_string(format!("/sys/class/net/{name}/address"))?;
+    let mut m = [0u8; 6];
+    let parts: Vec<_> = s.trim().split(':').collect();
+    if parts.len() != 6 {
+        return Err(io::Error::other(format!("{name}: no Ethernet address")));
+    }
+    for (b, p) in m.iter_mut().zip(parts) {
+        *b = u8::from_str_radix(p, 16).map_err(|_| io::Error::other("bad MAC"))?;
+    }
+    Ok(m)
+}
+
+/// The interface's first IPv4 address that is not one of `exclude` (the
+/// virtual addresses): its primary address, the source of adverts.
+pub fn primary_v4(name: &str, exclude: &[IpAddr]) -> io::Result<Ipv4Addr> {
+    let mut ifap: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs fills `ifap` with a list freed below.
+    if unsafe { libc::getifaddrs(&mut ifap) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut found = None;
+    let mut p = ifap;
+    while !p.is_null() {
+        // SAFETY: `p` walks the list getifaddrs returned.
+        let ifa = unsafe { &*p };
+        p = ifa.ifa_next;
+        // SAFETY: ifa_name is a NUL-terminated string.
+        let n = unsafe { std::ffi::CStr::from_ptr(ifa.ifa_name) };
+        if ifa.ifa_addr.is_null() || n.to_bytes() != name.as_bytes() {
+            continue;
+        }
+        // SAFETY: non-null; the family says which sockaddr it is.
+        if unsafe { (*ifa.ifa_addr).sa_family } as i32 != libc::AF_INET {
+            continue;
+        }
+        // SAFETY: an AF_INET address is a sockaddr_in.
+        let sin = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in) };
+        let a = Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
+        if !exclude.contains(&IpAddr::V4(a)) {
+            found = Some(a);
+            break;
+        }
+    }
+    // SAFETY: from getifaddrs above.
+    unsafe { libc::freeifaddrs(ifap) };
+    found.ok_or_else(|| io::Error::other(format!("{name} has no IPv4 address")))
+}
+
+// rtnetlink, by hand: an ifaddrmsg and two attributes are all it takes.
+const RTM_NEWADDR: u16 = 20;
+const RTM_DELADDR: u16 = 21;
+const IFA_ADDRESS: u16 = 1;
+const IFA_LOCAL: u16 = 2;
+const NLM_F_REQUEST: u16 = 1;
+const NLM_F_ACK: u16 = 4;
+const NLM_F_EXCL: u16 = 0x200;
+const NLM_F_CREATE: u16 = 0x400;
+const NLMSG_ERROR: u16 = 2;
+
+fn attr(buf: &mut Vec<u8>, kind: u16, data: &[u8]) {
+    buf.extend_from_slice(&((4 + data.len()) as u16).to_ne_bytes());
+    buf.extend_from_slice(&kind.to_ne_bytes());
+    buf.extend_from_slice(data);
+    while buf.len() % 4 != 0 {
+        buf.push(0);
+    }
+}
+
+/// The RTM_NEWADDR / RTM_DELADDR request for `addr/prefix` on `ifindex`.
+fn addr_request(add: bool, ifindex: u32, addr: IpAddr, prefix: u8, seq: u32) -> Vec<u8> {
+    let (family, bytes) = match addr {
+        IpAddr::V4(a) => (libc::AF_INET as u8, a.octets().to_vec()),
+        IpAddr::V6(a) => (libc::AF_INET6 as u8, a.octets().to_vec()),
+    };
+    let mut body = vec![family, prefix, 0 /* flags */, 0 /* scope: global */];
+    body.extend_from_slice(&ifindex.to_ne_bytes());
+    attr(&mut body, IFA_LOCAL, &bytes);
+    attr(&mut body, IFA_ADDRESS, &bytes);
+    let (kind, flags) = if add {
+        (RTM_NEWADDR, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL)
+    } else {
+        (RTM_DELADDR, NLM_F_REQUEST | NLM_F_ACK)
+    };
+    let mut msg = Vec::with_capacity(16 + body.len());
+    msg.extend_from_slice(&((16 + body.len()) as u32).to_ne_bytes());
+    msg.extend_from_slice(&kind.to_ne_bytes());
+    msg.extend_from_slice(&flags.to_ne_bytes());
+    msg.extend_from_slice(&seq.to_ne_bytes());
+    msg.extend_from_slice(&0u32.to_ne_bytes());
+    msg.extend_from_slice(&body);
+    msg
+}
+
+/// Adds (`add`) or removes a virtual address. Adding one already there,
+/// or removing one that is gone, is not an error.
+pub fn set_address(add: bool, ifindex: u32, addr: IpAddr, prefix: u8) -> io::Result<()> {
+    // SAFETY: plain socket syscalls on a descriptor we own and close.
+    unsafe {
+        let fd = libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, libc::NETLINK_ROUTE);
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let req = addr_request(add, ifindex, addr, prefix, 1);
+        let mut sa: libc::sockaddr_nl = std::mem::zeroed();
+        sa.nl_family = libc::AF_NETLINK as u16;
+        let sent = libc::sendto(
+            fd,
+            req.as_ptr().cast(),
+            req.len(),
+            0,
+            (&sa as *const libc::sockaddr_nl).cast(),
+            std::mem::size_of::<libc::sockaddr_nl>() as u32,
+        );
+        if sent < 0 {
+            let e = io::Error::last_os_error();
+            libc::close(fd);
+            return Err(e);
+        }
+        let mut buf = [0u8; 4096];
+        let n = libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0);
+        libc::close(fd);
+        if n < 20 {
+            return Err(io::Error::other("no answer from rtnetlink"));
+        }
+        let kind = u16::from_ne_bytes([buf[4], buf[5]]);
+        let err = i32::from_ne_bytes([buf[16], buf[17], buf[18], buf[19]]);
+        if kind == NLMSG_ERROR && err != 0 {
+            let e = -err;
+            let benign = (add && e == libc::EEXIST) || (!add && e == libc::EADDRNOTAVAIL);
+            if !benign {
+                return Err(io::Error::from_raw_os_error(e));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A gratuitous ARP for `vip` from `mac` (an ARP request whose sender and
+/// target address are both the VIP, broadcast), as keepalived sends.
+pub fn garp_frame(mac: [u8; 6], vip: Ipv4Addr) -> [u8; 28] {
+    let mut f = [0u8; 28];
+    f[0..2].copy_from_slice(&1u16.to_be_bytes()); // Ethernet
+    f[2..4].copy_from_slice(&0x0800u16.to_be_bytes()); // IPv4
+    f[4] = 6;
+    f[5] = 4;
+    f[6..8].copy_from_slice(&1u16.to_be_bytes()); // request
+    f[8..14].copy_from_slice(&mac);
+    f[14..18].copy_from_slice(&vip.octets());
+    f[18..24].copy_from_slice(&[0xff; 6]);
+    f[24..28].copy_from_slice(&vip.octets());
+    f
+}
+
+/// Sends one gratuitous ARP per address in `vips` out of `ifindex`.
+pub fn send_garp(ifindex: u32, mac: [u8; 6], vips: &[Ipv4Addr]) -> io::Result<()> {
+    const ETH_P_ARP: u16 = 0x0806;
+    // SAFETY: plain socket syscalls on a descriptor we own and close.
+    unsafe {
+        let fd = libc::socket(libc::AF_PACKET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, i32::from(ETH_P_ARP.to_be()));
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let mut sa: libc::sockaddr_ll = std::mem::zeroed();
+        sa.sll_family = libc::AF_PACKET as u16;
+        sa.sll_protocol = ETH_P_ARP.to_be();
+        sa.sll_ifindex = ifindex as i32;
+        sa.sll_halen = 6;
+        sa.sll_addr[..6].copy_from_slice(&[0xff; 6]);
+        let mut result = Ok(());
+        for v in vips {
+            let f = garp_frame(mac, *v);
+            let r = libc::sendto(
+                fd,
+                f.as_ptr().cast(),
+                f.len(),
+                0,
+                (&sa as *const libc::sockaddr_ll).cast(),
+                std::mem::size_of::<libc::sockaddr_ll>() as u32,
+            );
+            if r < 0 {
+                result = Err(io::Error::last_os_error());
+            }
+        }
+        libc::close(fd);
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn garp_is_a_request_for_the_vip_from_the_vip() {
+        let f = garp_frame([2, 0, 0, 0, 0, 1], Ipv4Addr::new(198, 51, 100, 10));
+        assert_eq!(&f[..8], &[0, 1, 8, 0, 6, 4, 0, 1]);
+        assert_eq!(&f[8..14], &[2, 0, 0, 0, 0, 1]);
+        assert_eq!(&f[14..18], &[198, 51, 100, 10]);
+        assert_eq!(&f[24..28], &[198, 51, 100, 10]);
+    }
+
+    #[test]
+    fn address_requests_are_well_formed() {
+        let m = addr_request(true, 7, "198.51.100.10".parse().unwrap(), 32, 9);
+        assert_eq!(u32::from_ne_bytes(m[0..4].try_into().unwrap()) as usize, m.len());
+        assert_eq!(u16::from_ne_bytes([m[4], m[5]]), RTM_NEWADDR);
+        assert_eq!(&m[16..20], &[libc::AF_INET as u8, 32, 0, 0]);
+        assert_eq!(u32::from_ne_bytes(m[20..24].try_into().unwrap()), 7);
+        assert_eq!(m.len(), 16 + 8 + 8 + 8);
+        let d = addr_request(false, 7, "2001:db8::10".parse().unwrap(), 128, 9);
+        assert_eq!(u16::from_ne_bytes([d[4], d[5]]), RTM_DELADDR);
+        assert_eq!(d.len(), 16 + 8 + 20 + 20);
+    }
+}
