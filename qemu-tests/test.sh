@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `make test`: host unit tests, the build, the harness self-test and every
-# guest scenario. The last line is the combined "N passed, N failed"; the
+# `make test`: host unit tests, the build, the host (namespace) scenarios,
+# the harness self-test and every guest scenario. The last line is the combined "N passed, N failed"; the
 # exit status is non-zero on any failure.
 #   test.sh            everything
 #   test.sh NAME       build, then only guest scenario NAME
@@ -46,6 +46,12 @@ if [ -n "${1:-}" ]; then
 	rm -f "$log"
 	finish
 fi
+
+echo "== host: vrrpd in namespaces, against itself and keepalived"
+log=$(mktemp)
+"$here/host.sh" | tee "$log"
+tally "$(tail -n1 "$log")"
+rm -f "$log"
 
 echo "== guest: the harness self-test, then every scenario, in one boot"
 log=$(mktemp)

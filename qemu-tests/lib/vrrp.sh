@@ -12,7 +12,7 @@ VRRP_DIR=$(mktemp -d)
 
 vrrp_conf() { # HOST PRIO [extra lines...]
 	local h=$1 prio=$2; shift 2
-	printf '[[instance]]\nname = "vi1"\ninterface = "eth0"\nvrid = 51\npriority = %s\nadvert_interval_ms = 100\nvirtual_ips = ["%s/32"]\nlb = false\n' "$prio" "$VIP4"
+	printf '[[instance]]\nname = "vi1"\ninterface = "eth0"\nvrid = 51\npriority = %s\nadvert_interval_ms = %s\nvirtual_ips = ["%s/32"]\nlb = false\n' "$prio" "${VRRP_INTERVAL_MS:-100}" "$VIP4"
 	local l; for l in "$@"; do echo "$l"; done
 }
 vrrpd_start() { # HOST CONF
@@ -20,7 +20,7 @@ vrrpd_start() { # HOST CONF
 	VRRPD_PID[$1]=$!
 }
 vrrpd_signal() { kill "-$2" "${VRRPD_PID[$1]}"; }
-vrrpd_stop() { kill "${VRRPD_PID[$1]}" 2>/dev/null; wait "${VRRPD_PID[$1]}" 2>/dev/null || true; }
+vrrpd_stop() { kill "${VRRPD_PID[$1]}" 2>/dev/null || true; wait "${VRRPD_PID[$1]}" 2>/dev/null || true; }
 vrrp_status() { ip netns exec "drlb-$TOPO_TAG-$1" "$VRRPD" status --json; }
 vrrp_state() { vrrp_status "$1" 2>/dev/null | jq -r '.instances[0].state'; }
 holds_vip() { ip -n "drlb-$TOPO_TAG-$1" -br addr show eth0 | grep -q "$VIP4/32"; }
