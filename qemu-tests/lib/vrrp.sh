@@ -20,7 +20,7 @@ vrrpd_start() { # HOST CONF
 	VRRPD_PID[$1]=$!
 }
 vrrpd_signal() { kill "-$2" "${VRRPD_PID[$1]}"; }
-vrrpd_stop() { kill "${VRRPD_PID[$1]}" 2>/dev/null || true; wait "${VRRPD_PID[$1]}" 2>/dev/null || true; }
+vrrpd_stop() { kill "${VRRPD_PID[$1]:-}" 2>/dev/null || true; wait "${VRRPD_PID[$1]:-}" 2>/dev/null || true; }
 vrrp_status() { ip netns exec "drlb-$TOPO_TAG-$1" "$VRRPD" status --json; }
 vrrp_state() { vrrp_status "$1" 2>/dev/null | jq -r '.instances[0].state'; }
 holds_vip() { ip -n "drlb-$TOPO_TAG-$1" -br addr show eth0 | grep -q "$VIP4/32"; }

@@ -520,6 +520,10 @@ impl RxCheck {
         src: IpAddr,
         dst: IpAddr,
     ) -> Result<(Advert, RxOk), RxError> {
+        // RFC 5798 §7.1 checks the TTL first; it needs no decoding.
+        if ttl != REQUIRED_TTL {
+            return Err(RxError::BadTtl(ttl));
+        }
         let advert = Advert::decode(bytes, src, dst)?;
         let ok = self.check(ttl, &advert)?;
         Ok((advert, ok))
@@ -1026,5 +1030,21 @@ mod tests {
             ..v2(c.auth)
         };
         assert_eq!(c.check(255, &slow), Err(RxError::IntervalMismatch(2)));
+    }
+
+    #[test]
+    fn the_ttl_is_checked_before_anything_is_decoded() {
+        let c = RxCheck {
+            version: Version::V3,
+            vrid: 51,
+            priority: 100,
+            auth: Auth::None,
+            advert_interval_cs: 100,
+            vips: vec![VIP4],
+        };
+        assert_eq!(c.receive(64, b"not vrrp", SRC4, DST4), Err(RxError::BadTtl(64)));
+        let good = v3(vec![VIP4]).encode(SRC4, DST4).unwrap();
+        assert!(c.receive(255, &good, SRC4, DST4).is_ok());
+        assert!(matches!(c.receive(255, b"not vrrp", SRC4, DST4), Err(RxError::Decode(_))));
     }
 }
