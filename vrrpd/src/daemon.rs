@@ -6,13 +6,13 @@
 
 use crate::config::{self, Config, InstanceConfig};
 use crate::fsm::{Action, Event, Instance, State};
-use crate::packet::{Advert, RxCheck, RxError, Version, MCAST_V4};
+use crate::packet::{Advert, RxCheck, RxError, Version, MCAST_V4, MCAST_V6};
 use crate::sock::VrrpSocket;
 use crate::{lb, link};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -81,7 +81,9 @@ struct Running {
     fsm: Instance,
     sock: VrrpSocket,
     ifindex: u32,
-    src: Ipv4Addr,
+    /// Where adverts come from: the primary IPv4 address, or the IPv6
+    /// link-local one.
+    src: IpAddr,
     mac: [u8; 6],
     rx: RxCheck,
     up: bool,
@@ -95,18 +97,19 @@ struct Running {
 
 impl Running {
     fn start(cfg: InstanceConfig) -> io::Result<Self> {
-        if cfg.is_ipv6() {
-            return Err(io::Error::other("IPv6 instances are not supported by this build yet"));
+        if cfg.use_vmac {
+            return Err(io::Error::other("use_vmac is not supported yet: the VIPs go on the interface itself"));
         }
         let ifindex = link::ifindex(&cfg.interface)?;
         let vips: Vec<IpAddr> = cfg.virtual_ips.iter().map(|v| v.addr).collect();
-        let src = match cfg.unicast_src {
-            Some(IpAddr::V4(a)) => a,
-            _ => link::primary_v4(&cfg.interface, &vips)?,
+        let src = match (cfg.unicast_src, cfg.is_ipv6()) {
+            (Some(a), _) => a,
+            (None, false) => IpAddr::V4(link::primary_v4(&cfg.interface, &vips)?),
+            (None, true) => IpAddr::V6(link::link_local_v6(&cfg.interface)?),
         };
         let sock = VrrpSocket::open(&cfg.interface, ifindex, src)?;
         let mac = link::mac(&cfg.interface).unwrap_or_default();
-        let fsm = Instance::new(cfg.fsm_params(IpAddr::V4(src))).map_err(io::Error::other)?;
+        let fsm = Instance::new(cfg.fsm_params(src)).map_err(io::Error::other)?;
         let rx = cfg.rx_check();
         Ok(Self {
             cfg,
@@ -135,14 +138,11 @@ impl Running {
     }
 
     fn vips4(&self) -> Vec<Ipv4Addr> {
-        self.cfg
-            .virtual_ips
-            .iter()
-            .filter_map(|v| match v.addr {
-                IpAddr::V4(a) => Some(a),
-                IpAddr::V6(_) => None,
-            })
-            .collect()
+        self.cfg.virtual_ips.iter().filter_map(|v| if let IpAddr::V4(a) = v.addr { Some(a) } else { None }).collect()
+    }
+
+    fn vips6(&self) -> Vec<Ipv6Addr> {
+        self.cfg.virtual_ips.iter().filter_map(|v| if let IpAddr::V6(a) = v.addr { Some(a) } else { None }).collect()
     }
 
     /// Feeds one event and carries out the actions.
@@ -163,7 +163,7 @@ impl Running {
         match a {
             Action::SendAdvert { priority } => self.advertise(priority),
             Action::BecomeMaster => {
-                self.master = Some(IpAddr::V4(self.src));
+                self.master = Some(self.src);
                 self.set_vips(true);
                 self.garp_at = vec![now, now + GARP_REFRESH];
                 self.drive_lb(true);
@@ -203,13 +203,14 @@ impl Running {
             auth: self.cfg.auth(),
             addrs: self.cfg.virtual_ips.iter().map(|v| v.addr).collect(),
         };
-        let dsts: Vec<Ipv4Addr> = if self.cfg.unicast_peers.is_empty() {
-            vec![MCAST_V4]
+        let group = if self.src.is_ipv6() { IpAddr::V6(MCAST_V6) } else { IpAddr::V4(MCAST_V4) };
+        let dsts: Vec<IpAddr> = if self.cfg.unicast_peers.is_empty() {
+            vec![group]
         } else {
-            self.cfg.unicast_peers.iter().filter_map(|p| if let IpAddr::V4(a) = p { Some(*a) } else { None }).collect()
+            self.cfg.unicast_peers.iter().filter(|p| p.is_ipv6() == self.src.is_ipv6()).copied().collect()
         };
         for dst in dsts {
-            match advert.encode(IpAddr::V4(self.src), IpAddr::V4(dst)) {
+            match advert.encode(self.src, dst) {
                 Ok(bytes) => match self.sock.send(self.src, dst, &bytes) {
                     Ok(()) => self.counters.adverts_sent += 1,
                     Err(e) if self.fsm.state() == State::Fault => drop(e), // the link is down
@@ -237,8 +238,13 @@ impl Running {
         if self.garp_at.first().is_some_and(|t| *t <= now) {
             self.garp_at.remove(0);
             for _ in 0..GARP_COUNT {
-                if let Err(e) = link::send_garp(self.ifindex, self.mac, &self.vips4()) {
-                    log(format_args!("{}: gratuitous ARP: {e}", self.name()));
+                let r = if self.src.is_ipv6() {
+                    link::send_unsolicited_na(self.ifindex, self.mac, &self.vips6())
+                } else {
+                    link::send_garp(self.ifindex, self.mac, &self.vips4())
+                };
+                if let Err(e) = r {
+                    log(format_args!("{}: announcing the VIPs: {e}", self.name()));
                     break;
                 }
             }
@@ -280,21 +286,21 @@ impl Running {
             if pkt.src == self.src {
                 continue; // our own, looped back
             }
-            if !self.cfg.unicast_peers.is_empty() && !self.cfg.unicast_peers.contains(&IpAddr::V4(pkt.src)) {
+            if !self.cfg.unicast_peers.is_empty() && !self.cfg.unicast_peers.contains(&pkt.src) {
                 *self.counters.bad.entry("unknown_peer").or_default() += 1;
                 continue;
             }
-            match self.rx.receive(pkt.ttl, &pkt.payload, IpAddr::V4(pkt.src), IpAddr::V4(pkt.dst)) {
+            match self.rx.receive(pkt.ttl, &pkt.payload, pkt.src, pkt.dst) {
                 Ok((advert, _)) => {
                     self.counters.adverts_received += 1;
                     let interval = u16::try_from(advert.interval_cs()).unwrap_or(u16::MAX);
                     if advert.priority > 0 && self.fsm.state() != State::Master {
-                        self.master = Some(IpAddr::V4(pkt.src));
+                        self.master = Some(pkt.src);
                     }
                     let why = format!("advert from {} priority {}", pkt.src, advert.priority);
                     self.handle(
                         now,
-                        Event::Advert { priority: advert.priority, max_adver_int_cs: interval, src_addr: IpAddr::V4(pkt.src) },
+                        Event::Advert { priority: advert.priority, max_adver_int_cs: interval, src_addr: pkt.src },
                         why,
                     );
                 }

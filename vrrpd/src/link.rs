@@ -3,7 +3,7 @@
 //! and gratuitous ARP.
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// An interface's index, or an error naming it.
 pub fn ifindex(name: &str) -> io::Result<u32> {
@@ -73,6 +73,24 @@ pub fn primary_v4(name: &str, exclude: &[IpAddr]) -> io::Result<Ipv4Addr> {
     found.ok_or_else(|| io::Error::other(format!("{name} has no IPv4 address")))
 }
 
+/// The interface's IPv6 link-local address: the source of VRRPv3 adverts
+/// over IPv6 (RFC 5798 section 5.1.2.1).
+pub fn link_local_v6(name: &str) -> io::Result<Ipv6Addr> {
+    let text = std::fs::read_to_string("/proc/net/if_inet6")?;
+    for line in text.lines() {
+        // address ifindex prefixlen scope flags name
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() == 6 && f[5] == name && f[3] == "20" {
+            let mut b = [0u8; 16];
+            for (i, byte) in b.iter_mut().enumerate() {
+                *byte = u8::from_str_radix(&f[0][2 * i..2 * i + 2], 16).map_err(|_| io::Error::other("bad if_inet6"))?;
+            }
+            return Ok(Ipv6Addr::from(b));
+        }
+    }
+    Err(io::Error::other(format!("{name} has no IPv6 link-local address")))
+}
+
 // rtnetlink, by hand: an ifaddrmsg and two attributes are all it takes.
 const RTM_NEWADDR: u16 = 20;
 const RTM_DELADDR: u16 = 21;
@@ -99,7 +117,10 @@ fn addr_request(add: bool, ifindex: u32, addr: IpAddr, prefix: u8, seq: u32) -> 
         IpAddr::V4(a) => (libc::AF_INET as u8, a.octets().to_vec()),
         IpAddr::V6(a) => (libc::AF_INET6 as u8, a.octets().to_vec()),
     };
-    let mut body = vec![family, prefix, 0 /* flags */, 0 /* scope: global */];
+    // IPv6 VIPs skip duplicate address detection (IFA_F_NODAD): the VIP
+    // moved here on purpose and must answer at once.
+    let flags = if addr.is_ipv6() { 0x02 } else { 0 };
+    let mut body = vec![family, prefix, flags, 0 /* scope: global */];
     body.extend_from_slice(&ifindex.to_ne_bytes());
     attr(&mut body, IFA_LOCAL, &bytes);
     attr(&mut body, IFA_ADDRESS, &bytes);
@@ -213,6 +234,57 @@ pub fn send_garp(ifindex: u32, mac: [u8; 6], vips: &[Ipv4Addr]) -> io::Result<()
     }
 }
 
+/// An unsolicited neighbour advertisement for `vip` from `mac` (ICMPv6
+/// type 136, Override set, with the target link-layer address option).
+pub fn unsolicited_na(mac: [u8; 6], vip: Ipv6Addr) -> [u8; 32] {
+    let mut m = [0u8; 32];
+    m[0] = 136;
+    m[4] = 0x20; // Override
+    m[8..24].copy_from_slice(&vip.octets());
+    m[24] = 2; // target link-layer address
+    m[25] = 1; // in units of 8 octets
+    m[26..32].copy_from_slice(&mac);
+    m
+}
+
+/// Sends one unsolicited NA per address in `vips` to all nodes (ff02::1)
+/// out of `ifindex`, hop limit 255; the kernel fills in the checksum.
+pub fn send_unsolicited_na(ifindex: u32, mac: [u8; 6], vips: &[Ipv6Addr]) -> io::Result<()> {
+    // SAFETY: plain socket syscalls on a descriptor we own and close.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET6, libc::SOCK_RAW | libc::SOCK_CLOEXEC, libc::IPPROTO_ICMPV6);
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let hops: i32 = 255;
+        let idx = ifindex as i32;
+        for (opt, v) in [(libc::IPV6_MULTICAST_HOPS, &hops), (libc::IPV6_MULTICAST_IF, &idx)] {
+            libc::setsockopt(fd, libc::IPPROTO_IPV6, opt, (v as *const i32).cast(), 4);
+        }
+        let mut sa: libc::sockaddr_in6 = std::mem::zeroed();
+        sa.sin6_family = libc::AF_INET6 as u16;
+        sa.sin6_addr.s6_addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1).octets();
+        sa.sin6_scope_id = ifindex;
+        let mut result = Ok(());
+        for v in vips {
+            let m = unsolicited_na(mac, *v);
+            let r = libc::sendto(
+                fd,
+                m.as_ptr().cast(),
+                m.len(),
+                0,
+                (&sa as *const libc::sockaddr_in6).cast(),
+                std::mem::size_of::<libc::sockaddr_in6>() as u32,
+            );
+            if r < 0 {
+                result = Err(io::Error::last_os_error());
+            }
+        }
+        libc::close(fd);
+        result
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,6 +299,14 @@ mod tests {
     }
 
     #[test]
+    fn unsolicited_na_overrides_with_our_mac() {
+        let m = unsolicited_na([2, 0, 0, 0, 0, 1], "2001:db8::10".parse().unwrap());
+        assert_eq!((m[0], m[4]), (136, 0x20));
+        assert_eq!(&m[8..24], &"2001:db8::10".parse::<Ipv6Addr>().unwrap().octets());
+        assert_eq!(&m[24..32], &[2, 1, 2, 0, 0, 0, 0, 1]);
+    }
+
+    #[test]
     fn address_requests_are_well_formed() {
         let m = addr_request(true, 7, "198.51.100.10".parse().unwrap(), 32, 9);
         assert_eq!(u32::from_ne_bytes(m[0..4].try_into().unwrap()) as usize, m.len());
@@ -236,6 +316,7 @@ mod tests {
         assert_eq!(m.len(), 16 + 8 + 8 + 8);
         let d = addr_request(false, 7, "2001:db8::10".parse().unwrap(), 128, 9);
         assert_eq!(u16::from_ne_bytes([d[4], d[5]]), RTM_DELADDR);
+        assert_eq!(d[18], 0x02, "IPv6 VIPs skip DAD");
         assert_eq!(d.len(), 16 + 8 + 20 + 20);
     }
 }

@@ -1,21 +1,22 @@
-//! The VRRP socket edge (IPv4): a raw IP-protocol-112 socket bound to the
-//! interface, joined to 224.0.0.18, that sends with TTL 255 from the
-//! interface's primary address and hands back each received packet with
-//! its TTL, source and destination.
+//! The VRRP socket edge: a raw IP-protocol-112 socket bound to the
+//! interface, joined to 224.0.0.18 (IPv4) or ff02::12 (IPv6), that sends
+//! with TTL / hop limit 255 from the address we choose (the primary IPv4
+//! address, or the IPv6 link-local one) and hands back each received packet
+//! with its TTL, source and destination.
 
-use crate::packet::{IPPROTO_VRRP, MCAST_V4};
+use crate::packet::{IPPROTO_VRRP, MCAST_V4, MCAST_V6};
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 /// A received VRRP packet.
 pub struct Received {
-    /// The IP TTL.
+    /// The IP TTL or hop limit.
     pub ttl: u8,
     /// The IP source.
-    pub src: Ipv4Addr,
-    /// The IP destination (224.0.0.18 or our unicast address).
-    pub dst: Ipv4Addr,
+    pub src: IpAddr,
+    /// The IP destination (the VRRP group or our unicast address).
+    pub dst: IpAddr,
     /// The VRRP message (the IP payload).
     pub payload: Vec<u8>,
 }
@@ -24,6 +25,7 @@ pub struct Received {
 pub struct VrrpSocket {
     fd: OwnedFd,
     ifindex: u32,
+    v6: bool,
 }
 
 fn check(r: libc::c_int) -> io::Result<libc::c_int> {
@@ -43,12 +45,14 @@ fn setopt<T>(fd: RawFd, level: libc::c_int, name: libc::c_int, v: &T) -> io::Res
 }
 
 impl VrrpSocket {
-    /// Opens the socket on interface `ifname` (index `ifindex`); adverts
-    /// go out from `src`.
-    pub fn open(ifname: &str, ifindex: u32, src: Ipv4Addr) -> io::Result<Self> {
+    /// Opens the socket on interface `ifname` (index `ifindex`) for the
+    /// family of `src`, the address adverts go out from.
+    pub fn open(ifname: &str, ifindex: u32, src: IpAddr) -> io::Result<Self> {
+        let v6 = src.is_ipv6();
+        let family = if v6 { libc::AF_INET6 } else { libc::AF_INET };
         // SAFETY: socket() has no memory-safety preconditions.
         let raw = check(unsafe {
-            libc::socket(libc::AF_INET, libc::SOCK_RAW | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK, i32::from(IPPROTO_VRRP))
+            libc::socket(family, libc::SOCK_RAW | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK, i32::from(IPPROTO_VRRP))
         })?;
         // SAFETY: `raw` is a fresh descriptor we own.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
@@ -57,22 +61,39 @@ impl VrrpSocket {
         check(unsafe {
             libc::setsockopt(raw, libc::SOL_SOCKET, libc::SO_BINDTODEVICE, name.as_ptr().cast(), name.len() as u32)
         })?;
-        let mreq = libc::ip_mreqn {
-            imr_multiaddr: libc::in_addr { s_addr: u32::from(MCAST_V4).to_be() },
-            imr_address: libc::in_addr { s_addr: 0 },
-            imr_ifindex: ifindex as i32,
-        };
-        setopt(raw, libc::IPPROTO_IP, libc::IP_ADD_MEMBERSHIP, &mreq)?;
-        let out = libc::ip_mreqn {
-            imr_multiaddr: libc::in_addr { s_addr: 0 },
-            imr_address: libc::in_addr { s_addr: u32::from(src).to_be() },
-            imr_ifindex: ifindex as i32,
-        };
-        setopt(raw, libc::IPPROTO_IP, libc::IP_MULTICAST_IF, &out)?;
-        setopt(raw, libc::IPPROTO_IP, libc::IP_MULTICAST_TTL, &255i32)?;
-        setopt(raw, libc::IPPROTO_IP, libc::IP_TTL, &255i32)?;
-        setopt(raw, libc::IPPROTO_IP, libc::IP_MULTICAST_LOOP, &0i32)?;
-        Ok(Self { fd, ifindex })
+        match src {
+            IpAddr::V4(src) => {
+                let mreq = libc::ip_mreqn {
+                    imr_multiaddr: libc::in_addr { s_addr: u32::from(MCAST_V4).to_be() },
+                    imr_address: libc::in_addr { s_addr: 0 },
+                    imr_ifindex: ifindex as i32,
+                };
+                setopt(raw, libc::IPPROTO_IP, libc::IP_ADD_MEMBERSHIP, &mreq)?;
+                let out = libc::ip_mreqn {
+                    imr_multiaddr: libc::in_addr { s_addr: 0 },
+                    imr_address: libc::in_addr { s_addr: u32::from(src).to_be() },
+                    imr_ifindex: ifindex as i32,
+                };
+                setopt(raw, libc::IPPROTO_IP, libc::IP_MULTICAST_IF, &out)?;
+                setopt(raw, libc::IPPROTO_IP, libc::IP_MULTICAST_TTL, &255i32)?;
+                setopt(raw, libc::IPPROTO_IP, libc::IP_TTL, &255i32)?;
+                setopt(raw, libc::IPPROTO_IP, libc::IP_MULTICAST_LOOP, &0i32)?;
+            }
+            IpAddr::V6(_) => {
+                let mreq = libc::ipv6_mreq {
+                    ipv6mr_multiaddr: libc::in6_addr { s6_addr: MCAST_V6.octets() },
+                    ipv6mr_interface: ifindex,
+                };
+                setopt(raw, libc::IPPROTO_IPV6, libc::IPV6_ADD_MEMBERSHIP, &mreq)?;
+                setopt(raw, libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_IF, &(ifindex as i32))?;
+                setopt(raw, libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_HOPS, &255i32)?;
+                setopt(raw, libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS, &255i32)?;
+                setopt(raw, libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_LOOP, &0i32)?;
+                setopt(raw, libc::IPPROTO_IPV6, libc::IPV6_RECVHOPLIMIT, &1i32)?;
+                setopt(raw, libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO, &1i32)?;
+            }
+        }
+        Ok(Self { fd, ifindex, v6 })
     }
 
     /// The descriptor, for poll.
@@ -80,54 +101,117 @@ impl VrrpSocket {
         self.fd.as_raw_fd()
     }
 
-    /// Sends `payload` to `dst` (224.0.0.18 or a unicast peer) from `src`.
-    pub fn send(&self, src: Ipv4Addr, dst: Ipv4Addr, payload: &[u8]) -> io::Result<()> {
-        // The source goes in IP_PKTINFO, so it stays the primary address
-        // even once the VIPs sit on the same interface.
-        let sa = libc::sockaddr_in {
-            sin_family: libc::AF_INET as u16,
-            sin_port: 0,
-            sin_addr: libc::in_addr { s_addr: u32::from(dst).to_be() },
-            sin_zero: [0; 8],
-        };
+    /// Sends `payload` to `dst` (the group or a unicast peer) from `src`.
+    /// The source goes in the packet-info control message, so it stays
+    /// ours even once the VIPs sit on the same interface.
+    pub fn send(&self, src: IpAddr, dst: IpAddr, payload: &[u8]) -> io::Result<()> {
         let mut iov = libc::iovec { iov_base: payload.as_ptr() as *mut _, iov_len: payload.len() };
-        let mut cbuf = [0u8; 64];
-        // SAFETY: building a msghdr over live buffers; CMSG macros stay
-        // within `cbuf`, sized for one in_pktinfo.
+        let mut cbuf = [0u64; 8];
+        // SAFETY: a msghdr over live buffers; the CMSG macros stay within
+        // `cbuf` (64 bytes, room for one in_pktinfo or in6_pktinfo).
         unsafe {
             let mut msg: libc::msghdr = std::mem::zeroed();
-            msg.msg_name = (&sa as *const libc::sockaddr_in) as *mut _;
-            msg.msg_namelen = std::mem::size_of::<libc::sockaddr_in>() as u32;
+            let sa4;
+            let sa6;
+            match (src, dst) {
+                (IpAddr::V4(src), IpAddr::V4(dst)) => {
+                    sa4 = libc::sockaddr_in {
+                        sin_family: libc::AF_INET as u16,
+                        sin_port: 0,
+                        sin_addr: libc::in_addr { s_addr: u32::from(dst).to_be() },
+                        sin_zero: [0; 8],
+                    };
+                    msg.msg_name = (&sa4 as *const libc::sockaddr_in) as *mut _;
+                    msg.msg_namelen = std::mem::size_of::<libc::sockaddr_in>() as u32;
+                    msg.msg_control = cbuf.as_mut_ptr().cast();
+                    msg.msg_controllen = libc::CMSG_SPACE(std::mem::size_of::<libc::in_pktinfo>() as u32) as usize;
+                    let c = libc::CMSG_FIRSTHDR(&msg);
+                    (*c).cmsg_level = libc::IPPROTO_IP;
+                    (*c).cmsg_type = libc::IP_PKTINFO;
+                    (*c).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<libc::in_pktinfo>() as u32) as usize;
+                    let info = libc::in_pktinfo {
+                        ipi_ifindex: self.ifindex as i32,
+                        ipi_spec_dst: libc::in_addr { s_addr: u32::from(src).to_be() },
+                        ipi_addr: libc::in_addr { s_addr: 0 },
+                    };
+                    std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<libc::in_pktinfo>(), info);
+                }
+                (IpAddr::V6(src), IpAddr::V6(dst)) => {
+                    sa6 = libc::sockaddr_in6 {
+                        sin6_family: libc::AF_INET6 as u16,
+                        sin6_port: 0,
+                        sin6_flowinfo: 0,
+                        sin6_addr: libc::in6_addr { s6_addr: dst.octets() },
+                        sin6_scope_id: self.ifindex,
+                    };
+                    msg.msg_name = (&sa6 as *const libc::sockaddr_in6) as *mut _;
+                    msg.msg_namelen = std::mem::size_of::<libc::sockaddr_in6>() as u32;
+                    msg.msg_control = cbuf.as_mut_ptr().cast();
+                    msg.msg_controllen = libc::CMSG_SPACE(std::mem::size_of::<libc::in6_pktinfo>() as u32) as usize;
+                    let c = libc::CMSG_FIRSTHDR(&msg);
+                    (*c).cmsg_level = libc::IPPROTO_IPV6;
+                    (*c).cmsg_type = libc::IPV6_PKTINFO;
+                    (*c).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<libc::in6_pktinfo>() as u32) as usize;
+                    let info = libc::in6_pktinfo {
+                        ipi6_addr: libc::in6_addr { s6_addr: src.octets() },
+                        ipi6_ifindex: self.ifindex,
+                    };
+                    std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<libc::in6_pktinfo>(), info);
+                }
+                _ => return Err(io::Error::other("source and destination families differ")),
+            }
             msg.msg_iov = &mut iov;
             msg.msg_iovlen = 1;
-            msg.msg_control = cbuf.as_mut_ptr().cast();
-            msg.msg_controllen = libc::CMSG_SPACE(std::mem::size_of::<libc::in_pktinfo>() as u32) as usize;
-            let c = libc::CMSG_FIRSTHDR(&msg);
-            (*c).cmsg_level = libc::IPPROTO_IP;
-            (*c).cmsg_type = libc::IP_PKTINFO;
-            (*c).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<libc::in_pktinfo>() as u32) as usize;
-            let info = libc::in_pktinfo {
-                ipi_ifindex: self.ifindex as i32,
-                ipi_spec_dst: libc::in_addr { s_addr: u32::from(src).to_be() },
-                ipi_addr: libc::in_addr { s_addr: 0 },
-            };
-            std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<libc::in_pktinfo>(), info);
             check(libc::sendmsg(self.fd.as_raw_fd(), &msg, 0) as libc::c_int)?;
         }
         Ok(())
     }
 
     /// The next packet, if one is waiting. A raw IPv4 socket delivers the
-    /// IP header too: TTL, addresses and the payload come from it.
+    /// IP header too; IPv6 gives the hop limit and destination in control
+    /// messages.
     pub fn recv(&self) -> io::Result<Option<Received>> {
         let mut buf = [0u8; 2048];
-        // SAFETY: `buf` is valid for its length.
-        let n = unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            return if e.kind() == io::ErrorKind::WouldBlock { Ok(None) } else { Err(e) };
+        let mut cbuf = [0u64; 16];
+        // SAFETY: storage for any socket address.
+        let mut from: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
+        let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+        // SAFETY: a msghdr over live buffers; recvmsg fills them within
+        // their lengths; CMSG walking stays within msg_controllen.
+        unsafe {
+            let mut msg: libc::msghdr = std::mem::zeroed();
+            msg.msg_name = (&mut from as *mut libc::sockaddr_in6).cast();
+            msg.msg_namelen = std::mem::size_of::<libc::sockaddr_in6>() as u32;
+            msg.msg_iov = &mut iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = cbuf.as_mut_ptr().cast();
+            msg.msg_controllen = std::mem::size_of_val(&cbuf);
+            let n = libc::recvmsg(self.fd.as_raw_fd(), &mut msg, 0);
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                return if e.kind() == io::ErrorKind::WouldBlock { Ok(None) } else { Err(e) };
+            }
+            if !self.v6 {
+                return Ok(parse_ipv4(&buf[..n as usize]));
+            }
+            let (mut ttl, mut dst) = (0u8, Ipv6Addr::UNSPECIFIED);
+            let mut c = libc::CMSG_FIRSTHDR(&msg);
+            while !c.is_null() {
+                if (*c).cmsg_level == libc::IPPROTO_IPV6 && (*c).cmsg_type == libc::IPV6_HOPLIMIT {
+                    ttl = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<i32>()) as u8;
+                } else if (*c).cmsg_level == libc::IPPROTO_IPV6 && (*c).cmsg_type == libc::IPV6_PKTINFO {
+                    let info = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::in6_pktinfo>());
+                    dst = Ipv6Addr::from(info.ipi6_addr.s6_addr);
+                }
+                c = libc::CMSG_NXTHDR(&msg, c);
+            }
+            Ok(Some(Received {
+                ttl,
+                src: IpAddr::V6(Ipv6Addr::from(from.sin6_addr.s6_addr)),
+                dst: IpAddr::V6(dst),
+                payload: buf[..n as usize].to_vec(),
+            }))
         }
-        Ok(parse_ipv4(&buf[..n as usize]))
     }
 }
 
@@ -143,8 +227,8 @@ pub fn parse_ipv4(p: &[u8]) -> Option<Received> {
     }
     Some(Received {
         ttl: p[8],
-        src: Ipv4Addr::new(p[12], p[13], p[14], p[15]),
-        dst: Ipv4Addr::new(p[16], p[17], p[18], p[19]),
+        src: IpAddr::V4(Ipv4Addr::new(p[12], p[13], p[14], p[15])),
+        dst: IpAddr::V4(Ipv4Addr::new(p[16], p[17], p[18], p[19])),
         payload: p[ihl..total].to_vec(),
     })
 }
@@ -158,7 +242,7 @@ mod tests {
         let mut p = vec![0x45, 0, 0, 28, 0, 0, 0, 0, 255, 112, 0, 0, 10, 0, 0, 1, 224, 0, 0, 18];
         p.extend_from_slice(&[0x31, 51, 100, 1, 0, 100, 0, 0]);
         let r = parse_ipv4(&p).unwrap();
-        assert_eq!((r.ttl, r.src, r.dst), (255, Ipv4Addr::new(10, 0, 0, 1), MCAST_V4));
+        assert_eq!((r.ttl, r.src, r.dst), (255, IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), IpAddr::V4(MCAST_V4)));
         assert_eq!(r.payload, [0x31, 51, 100, 1, 0, 100, 0, 0]);
         assert!(parse_ipv4(&p[..10]).is_none());
         p[0] = 0x65;
