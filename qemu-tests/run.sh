@@ -54,7 +54,7 @@ ln -sfn "$out" "$here/out/latest"
 cmd="TESTS_DIR=$tests_dir $here/guest.sh $out $*"
 if (($#)); then expected=("$@"); else mapfile -t expected < <(scenarios "$tests_dir"); fi
 case $mode in
-demo) cmd="$here/demo.sh >$out/demo.log 2>&1" ;;
+demo) cmd="$here/demo.sh >$out/demo.log 2>&1; echo \$? >$out/demo.rc" ;;
 selftest)
 	# One boot for both: the self-test's scenarios leave their results
 	# in $out/selftest, and the real ones follow in a clean state.
@@ -72,7 +72,11 @@ set +e
 vng_pid=$!
 if [ $mode = demo ]; then
 	touch "$out/demo.log"; tail -n +1 -f "$out/demo.log" --pid=$vng_pid
-	wait $vng_pid; exit
+	wait $vng_pid
+	# (vng's own exit status says nothing about the guest's command here:
+	# it was 255 either way; the demo's status comes back as a file.)
+	[ -s "$out/demo.rc" ] || { echo "demo: the guest never finished (see $out/console.log)"; exit 1; }
+	exit "$(cat "$out/demo.rc")"
 fi
 # Follow the per-scenario lines as they come.
 touch "$out/results"; tail -n +1 -f "$out/results" --pid=$vng_pid | sed 's/^/  /'

@@ -111,3 +111,8 @@ cat "$cfg/events"
 expect_eq "$(jq -r .event "$cfg/events" | sort | uniq -c | awk '{printf "%s=%s ", $2, $1}')" "real-add=4 real-edit=1 state=2 " "events by kind"
 expect_eq "$(jq -r 'select(.event == "real-edit") | "\(.service) \(.real) \(.weight)"' "$cfg/events")" "tcp $VIP4:80 $(rs4 2) 3" "the re-weight event"
 expect_eq "$(jq -r 'select(.event == "state") | .state' "$cfg/events" | tr '\n' ' ')" "standby active " "the state events"
+
+log "flush: every service, real server and connection of the namespace goes"
+dt dir1 flush
+expect_eq "$(list_json dir1 '.services | length') $(dt dir1 conns --json | jq length)" "0 0" "dir1's services and connections after flush"
+expect_eq "$(list_json dir2 '.services | length')" 2 "dir2's services, in another namespace"
