@@ -37,12 +37,13 @@ log "measured failover (kill -9 to the VIP on dir2): $took ms (bound 360 ms + po
 echo "$took" >"$OUT/failover-ms"
 expect_le "$took" 500 "failover time in ms"
 expect_eq "$(vrrp_state dir2)" MASTER "dir2 after the failover"
-# The VIP left dir1 with its daemon? No: kill -9 leaves it. Clean up as an
-# operator would, then restart dir1: it preempts.
-ip -n "drlb-$TOPO_TAG-dir1" addr del "$VIP4/32" dev eth0
+holds_vip dir1 || fail "kill -9 should have left the VIP on dir1"
 
-log "preemption: dir1 (150) comes back and takes over from dir2 (100)"
-vrrpd_start dir1 "$VRRP_DIR/d1.toml"
+log "dir1 restarts: it first settles as backup and drops the stale VIP, then preempts dir2"
+VRRP_INTERVAL_MS=100 vrrp_conf dir1 150 "preempt_delay_ms = 500" >"$VRRP_DIR/d1slow.toml"
+vrrpd_start dir1 "$VRRP_DIR/d1slow.toml"
+wait_state dir1 BACKUP 5
+! holds_vip dir1 || fail "dir1 kept the stale VIP as backup"
 wait_state dir1 MASTER 5
 wait_state dir2 BACKUP 5
 ! holds_vip dir2 || fail "dir2 kept the VIP"

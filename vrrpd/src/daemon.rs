@@ -98,7 +98,9 @@ struct Running {
 impl Running {
     fn start(cfg: InstanceConfig) -> io::Result<Self> {
         if cfg.use_vmac {
-            return Err(io::Error::other("use_vmac is not supported yet: the VIPs go on the interface itself"));
+            return Err(io::Error::other(
+                "use_vmac is not supported yet: the VIPs go on the interface itself",
+            ));
         }
         let ifindex = link::ifindex(&cfg.interface)?;
         let vips: Vec<IpAddr> = cfg.virtual_ips.iter().map(|v| v.addr).collect();
@@ -120,7 +122,9 @@ impl Running {
             mac,
             rx,
             up: true,
-            holds_vips: false,
+            // Unknown: a VIP left behind (a daemon killed with -9) is
+            // removed when the instance first settles as backup.
+            holds_vips: true,
             garp_at: vec![],
             master: None,
             last_change: None,
@@ -138,11 +142,31 @@ impl Running {
     }
 
     fn vips4(&self) -> Vec<Ipv4Addr> {
-        self.cfg.virtual_ips.iter().filter_map(|v| if let IpAddr::V4(a) = v.addr { Some(a) } else { None }).collect()
+        self.cfg
+            .virtual_ips
+            .iter()
+            .filter_map(|v| {
+                if let IpAddr::V4(a) = v.addr {
+                    Some(a)
+                } else {
+                    None
+                }
+            })
+            .collect()
     }
 
     fn vips6(&self) -> Vec<Ipv6Addr> {
-        self.cfg.virtual_ips.iter().filter_map(|v| if let IpAddr::V6(a) = v.addr { Some(a) } else { None }).collect()
+        self.cfg
+            .virtual_ips
+            .iter()
+            .filter_map(|v| {
+                if let IpAddr::V6(a) = v.addr {
+                    Some(a)
+                } else {
+                    None
+                }
+            })
+            .collect()
     }
 
     /// Feeds one event and carries out the actions.
@@ -151,8 +175,16 @@ impl Running {
         let actions = self.fsm.handle(now, event);
         let after = self.fsm.state();
         if after != before {
-            log(format_args!("{}: {} -> {} ({why})", self.name(), state_name(before), state_name(after)));
-            self.last_change = Some((SystemTime::now(), format!("{} -> {}: {why}", state_name(before), state_name(after))));
+            log(format_args!(
+                "{}: {} -> {} ({why})",
+                self.name(),
+                state_name(before),
+                state_name(after)
+            ));
+            self.last_change = Some((
+                SystemTime::now(),
+                format!("{} -> {}: {why}", state_name(before), state_name(after)),
+            ));
         }
         for a in actions {
             self.act(now, a);
@@ -203,32 +235,49 @@ impl Running {
             auth: self.cfg.auth(),
             addrs: self.cfg.virtual_ips.iter().map(|v| v.addr).collect(),
         };
-        let group = if self.src.is_ipv6() { IpAddr::V6(MCAST_V6) } else { IpAddr::V4(MCAST_V4) };
+        let group = if self.src.is_ipv6() {
+            IpAddr::V6(MCAST_V6)
+        } else {
+            IpAddr::V4(MCAST_V4)
+        };
         let dsts: Vec<IpAddr> = if self.cfg.unicast_peers.is_empty() {
             vec![group]
         } else {
-            self.cfg.unicast_peers.iter().filter(|p| p.is_ipv6() == self.src.is_ipv6()).copied().collect()
+            self.cfg
+                .unicast_peers
+                .iter()
+                .filter(|p| p.is_ipv6() == self.src.is_ipv6())
+                .copied()
+                .collect()
         };
         for dst in dsts {
             match advert.encode(self.src, dst) {
                 Ok(bytes) => match self.sock.send(self.src, dst, &bytes) {
                     Ok(()) => self.counters.adverts_sent += 1,
                     Err(e) if self.fsm.state() == State::Fault => drop(e), // the link is down
-                    Err(e) => log(format_args!("{}: sending an advert to {dst}: {e}", self.name())),
+                    Err(e) => log(format_args!(
+                        "{}: sending an advert to {dst}: {e}",
+                        self.name()
+                    )),
                 },
                 Err(e) => log(format_args!("{}: encoding an advert: {e}", self.name())),
             }
         }
     }
 
-    /// Adds or removes the VIPs (only what this instance added).
+    /// Adds or removes the VIPs.
     fn set_vips(&mut self, add: bool) {
         if add == self.holds_vips {
             return;
         }
         for v in &self.cfg.virtual_ips {
             if let Err(e) = link::set_address(add, self.ifindex, v.addr, v.prefix_len) {
-                log(format_args!("{}: {} {}: {e}", self.name(), if add { "adding" } else { "removing" }, v));
+                log(format_args!(
+                    "{}: {} {}: {e}",
+                    self.name(),
+                    if add { "adding" } else { "removing" },
+                    v
+                ));
             }
         }
         self.holds_vips = add;
@@ -254,7 +303,11 @@ impl Running {
     fn drive_lb(&self, active: bool) {
         if self.cfg.lb {
             if let Err(e) = lb::set_active(active) {
-                log(format_args!("{}: drlb {}: {e:#}", self.name(), if active { "active" } else { "standby" }));
+                log(format_args!(
+                    "{}: drlb {}: {e:#}",
+                    self.name(),
+                    if active { "active" } else { "standby" }
+                ));
             }
         }
     }
@@ -264,11 +317,20 @@ impl Running {
     fn notify(&self, state: &str) {
         if let Some(script) = &self.cfg.notify {
             let r = std::process::Command::new(script)
-                .args(["INSTANCE", self.name(), state, &self.cfg.priority.to_string()])
+                .args([
+                    "INSTANCE",
+                    self.name(),
+                    state,
+                    &self.cfg.priority.to_string(),
+                ])
                 .stdin(std::process::Stdio::null())
                 .spawn();
             if let Err(e) = r {
-                log(format_args!("{}: notify {}: {e}", self.name(), script.display()));
+                log(format_args!(
+                    "{}: notify {}: {e}",
+                    self.name(),
+                    script.display()
+                ));
             }
         }
     }
@@ -300,7 +362,11 @@ impl Running {
                     let why = format!("advert from {} priority {}", pkt.src, advert.priority);
                     self.handle(
                         now,
-                        Event::Advert { priority: advert.priority, max_adver_int_cs: interval, src_addr: pkt.src },
+                        Event::Advert {
+                            priority: advert.priority,
+                            max_adver_int_cs: interval,
+                            src_addr: pkt.src,
+                        },
                         why,
                     );
                 }
@@ -308,7 +374,11 @@ impl Running {
                     let r = bad_reason(&e);
                     *self.counters.bad.entry(r).or_default() += 1;
                     if r != "other_vrid" {
-                        log(format_args!("{}: discarded a packet from {}: {e}", self.name(), pkt.src));
+                        log(format_args!(
+                            "{}: discarded a packet from {}: {e}",
+                            self.name(),
+                            pkt.src
+                        ));
                     }
                 }
             }
@@ -318,7 +388,10 @@ impl Running {
     fn status(&self) -> serde_json::Value {
         let (at, reason) = match &self.last_change {
             Some((t, r)) => {
-                let secs = t.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+                let secs = t
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .map(|d| d.as_secs_f64())
+                    .unwrap_or(0.0);
                 (json!(secs), json!(r))
             }
             None => (json!(null), json!(null)),
@@ -373,30 +446,54 @@ fn read_signal(fd: &OwnedFd) -> Option<i32> {
 /// Runs the daemon with the configuration at `path` until SIGTERM.
 pub fn run(path: &Path, socket: Option<PathBuf>) -> io::Result<()> {
     let cfg = config::load(path).map_err(|errs| {
-        io::Error::other(errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))
+        io::Error::other(
+            errs.iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
     })?;
     let sigfd = signal_fd()?;
     if let Some(p) = &socket {
         let _ = std::fs::remove_file(p);
     }
-    let listener = UnixListener::bind_addr(&control_addr(socket.as_deref())?)
-        .map_err(|e| io::Error::other(format!("control socket: {e} (is another vrrpd running in this namespace?)")))?;
+    let listener = UnixListener::bind_addr(&control_addr(socket.as_deref())?).map_err(|e| {
+        io::Error::other(format!(
+            "control socket: {e} (is another vrrpd running in this namespace?)"
+        ))
+    })?;
     listener.set_nonblocking(true)?;
     let epoch = Instant::now();
     let mut instances: Vec<Running> = vec![];
     start_all(&mut instances, &cfg, epoch.elapsed());
-    log(format_args!("running {} instance(s) from {}", instances.len(), path.display()));
+    log(format_args!(
+        "running {} instance(s) from {}",
+        instances.len(),
+        path.display()
+    ));
     loop {
         let now = epoch.elapsed();
         for r in &mut instances {
             let up = r.links_up();
             if up != r.up {
                 r.up = up;
-                let ev = if up { Event::InterfaceUp } else { Event::InterfaceDown };
-                r.handle(now, ev, format!("interface {}", if up { "up" } else { "down" }));
+                let ev = if up {
+                    Event::InterfaceUp
+                } else {
+                    Event::InterfaceDown
+                };
+                r.handle(
+                    now,
+                    ev,
+                    format!("interface {}", if up { "up" } else { "down" }),
+                );
             }
             if r.fsm.next_deadline().is_some_and(|d| d <= now) {
-                let why = if r.fsm.state() == State::Backup { "master down timer expired" } else { "advert timer" };
+                let why = if r.fsm.state() == State::Backup {
+                    "master down timer expired"
+                } else {
+                    "advert timer"
+                };
                 r.handle(now, Event::Timer, why.into());
             }
             r.garp(now);
@@ -404,14 +501,33 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> io::Result<()> {
         // Sleep until the next deadline, a packet, a signal or a request.
         let next = instances
             .iter()
-            .flat_map(|r| r.fsm.next_deadline().into_iter().chain(r.garp_at.first().copied()))
+            .flat_map(|r| {
+                r.fsm
+                    .next_deadline()
+                    .into_iter()
+                    .chain(r.garp_at.first().copied())
+            })
             .min()
-            .map_or(LINK_POLL, |d| d.saturating_sub(epoch.elapsed()).min(LINK_POLL));
+            .map_or(LINK_POLL, |d| {
+                d.saturating_sub(epoch.elapsed()).min(LINK_POLL)
+            });
         let mut fds: Vec<libc::pollfd> = vec![
-            libc::pollfd { fd: sigfd.as_raw_fd(), events: libc::POLLIN, revents: 0 },
-            libc::pollfd { fd: listener.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+            libc::pollfd {
+                fd: sigfd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: listener.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
         ];
-        fds.extend(instances.iter().map(|r| libc::pollfd { fd: r.sock.raw_fd(), events: libc::POLLIN, revents: 0 }));
+        fds.extend(instances.iter().map(|r| libc::pollfd {
+            fd: r.sock.raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        }));
         let ms = next.as_millis().min(i32::MAX as u128) as i32;
         // SAFETY: `fds` is a valid array of pollfd for its length.
         let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
@@ -501,20 +617,30 @@ fn reload(instances: &mut Vec<Running>, path: &Path, now: Duration) {
             start_one(instances, c.clone(), now);
         }
     }
-    log(format_args!("reloaded {}: {} instance(s)", path.display(), instances.len()));
+    log(format_args!(
+        "reloaded {}: {} instance(s)",
+        path.display(),
+        instances.len()
+    ));
 }
 
 /// The same instance, ignoring where in the file it sits.
 fn same_instance(a: &InstanceConfig, b: &InstanceConfig) -> bool {
-    InstanceConfig { line: 0, ..a.clone() } == InstanceConfig { line: 0, ..b.clone() }
+    InstanceConfig {
+        line: 0,
+        ..a.clone()
+    } == InstanceConfig {
+        line: 0,
+        ..b.clone()
+    }
 }
 
 /// Answers one status request: the instances as JSON.
+/// The request itself is not read: there is one kind, and a client that
+/// never sends must not hold up the protocol. The answer fits the socket
+/// buffer, so the non-blocking write completes at once.
 fn answer(mut stream: UnixStream, instances: &[Running]) {
-    let _ = stream.set_nonblocking(false);
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
-    let mut req = [0u8; 64];
-    let _ = stream.read(&mut req);
+    let _ = stream.set_nonblocking(true);
     let v = json!({ "instances": instances.iter().map(Running::status).collect::<Vec<_>>() });
     let _ = writeln!(stream, "{v}");
 }
@@ -523,7 +649,7 @@ fn answer(mut stream: UnixStream, instances: &[Running]) {
 pub fn status(socket: Option<&Path>, json_out: bool) -> io::Result<()> {
     let mut s = UnixStream::connect_addr(&control_addr(socket)?)
         .map_err(|e| io::Error::other(format!("no vrrpd answers in this namespace ({e})")))?;
-    s.write_all(b"status\n")?;
+    // (Connecting is the request: the daemon answers and closes.)
     let mut text = String::new();
     s.read_to_string(&mut text)?;
     if json_out {
@@ -545,7 +671,10 @@ pub fn status(socket: Option<&Path>, json_out: bool) -> io::Result<()> {
         if let Some(r) = i["last_transition_reason"].as_str() {
             println!("  last transition: {r}");
         }
-        println!("  adverts sent {} received {}; bad packets {}", i["adverts_sent"], i["adverts_received"], i["bad_packets"]);
+        println!(
+            "  adverts sent {} received {}; bad packets {}",
+            i["adverts_sent"], i["adverts_received"], i["bad_packets"]
+        );
     }
     Ok(())
 }

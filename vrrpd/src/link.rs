@@ -83,12 +83,15 @@ pub fn link_local_v6(name: &str) -> io::Result<Ipv6Addr> {
         if f.len() == 6 && f[5] == name && f[3] == "20" {
             let mut b = [0u8; 16];
             for (i, byte) in b.iter_mut().enumerate() {
-                *byte = u8::from_str_radix(&f[0][2 * i..2 * i + 2], 16).map_err(|_| io::Error::other("bad if_inet6"))?;
+                *byte = u8::from_str_radix(&f[0][2 * i..2 * i + 2], 16)
+                    .map_err(|_| io::Error::other("bad if_inet6"))?;
             }
             return Ok(Ipv6Addr::from(b));
         }
     }
-    Err(io::Error::other(format!("{name} has no IPv6 link-local address")))
+    Err(io::Error::other(format!(
+        "{name} has no IPv6 link-local address"
+    )))
 }
 
 // rtnetlink, by hand: an ifaddrmsg and two attributes are all it takes.
@@ -106,7 +109,7 @@ fn attr(buf: &mut Vec<u8>, kind: u16, data: &[u8]) {
     buf.extend_from_slice(&((4 + data.len()) as u16).to_ne_bytes());
     buf.extend_from_slice(&kind.to_ne_bytes());
     buf.extend_from_slice(data);
-    while buf.len() % 4 != 0 {
+    while !buf.len().is_multiple_of(4) {
         buf.push(0);
     }
 }
@@ -125,7 +128,10 @@ fn addr_request(add: bool, ifindex: u32, addr: IpAddr, prefix: u8, seq: u32) -> 
     attr(&mut body, IFA_LOCAL, &bytes);
     attr(&mut body, IFA_ADDRESS, &bytes);
     let (kind, flags) = if add {
-        (RTM_NEWADDR, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL)
+        (
+            RTM_NEWADDR,
+            NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+        )
     } else {
         (RTM_DELADDR, NLM_F_REQUEST | NLM_F_ACK)
     };
@@ -144,7 +150,11 @@ fn addr_request(add: bool, ifindex: u32, addr: IpAddr, prefix: u8, seq: u32) -> 
 pub fn set_address(add: bool, ifindex: u32, addr: IpAddr, prefix: u8) -> io::Result<()> {
     // SAFETY: plain socket syscalls on a descriptor we own and close.
     unsafe {
-        let fd = libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, libc::NETLINK_ROUTE);
+        let fd = libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            libc::NETLINK_ROUTE,
+        );
         if fd < 0 {
             return Err(io::Error::last_os_error());
         }
@@ -204,7 +214,11 @@ pub fn send_garp(ifindex: u32, mac: [u8; 6], vips: &[Ipv4Addr]) -> io::Result<()
     const ETH_P_ARP: u16 = 0x0806;
     // SAFETY: plain socket syscalls on a descriptor we own and close.
     unsafe {
-        let fd = libc::socket(libc::AF_PACKET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, i32::from(ETH_P_ARP.to_be()));
+        let fd = libc::socket(
+            libc::AF_PACKET,
+            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
+            i32::from(ETH_P_ARP.to_be()),
+        );
         if fd < 0 {
             return Err(io::Error::last_os_error());
         }
@@ -252,13 +266,20 @@ pub fn unsolicited_na(mac: [u8; 6], vip: Ipv6Addr) -> [u8; 32] {
 pub fn send_unsolicited_na(ifindex: u32, mac: [u8; 6], vips: &[Ipv6Addr]) -> io::Result<()> {
     // SAFETY: plain socket syscalls on a descriptor we own and close.
     unsafe {
-        let fd = libc::socket(libc::AF_INET6, libc::SOCK_RAW | libc::SOCK_CLOEXEC, libc::IPPROTO_ICMPV6);
+        let fd = libc::socket(
+            libc::AF_INET6,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            libc::IPPROTO_ICMPV6,
+        );
         if fd < 0 {
             return Err(io::Error::last_os_error());
         }
         let hops: i32 = 255;
         let idx = ifindex as i32;
-        for (opt, v) in [(libc::IPV6_MULTICAST_HOPS, &hops), (libc::IPV6_MULTICAST_IF, &idx)] {
+        for (opt, v) in [
+            (libc::IPV6_MULTICAST_HOPS, &hops),
+            (libc::IPV6_MULTICAST_IF, &idx),
+        ] {
             libc::setsockopt(fd, libc::IPPROTO_IPV6, opt, (v as *const i32).cast(), 4);
         }
         let mut sa: libc::sockaddr_in6 = std::mem::zeroed();
@@ -302,14 +323,20 @@ mod tests {
     fn unsolicited_na_overrides_with_our_mac() {
         let m = unsolicited_na([2, 0, 0, 0, 0, 1], "2001:db8::10".parse().unwrap());
         assert_eq!((m[0], m[4]), (136, 0x20));
-        assert_eq!(&m[8..24], &"2001:db8::10".parse::<Ipv6Addr>().unwrap().octets());
+        assert_eq!(
+            &m[8..24],
+            &"2001:db8::10".parse::<Ipv6Addr>().unwrap().octets()
+        );
         assert_eq!(&m[24..32], &[2, 1, 2, 0, 0, 0, 0, 1]);
     }
 
     #[test]
     fn address_requests_are_well_formed() {
         let m = addr_request(true, 7, "198.51.100.10".parse().unwrap(), 32, 9);
-        assert_eq!(u32::from_ne_bytes(m[0..4].try_into().unwrap()) as usize, m.len());
+        assert_eq!(
+            u32::from_ne_bytes(m[0..4].try_into().unwrap()) as usize,
+            m.len()
+        );
         assert_eq!(u16::from_ne_bytes([m[4], m[5]]), RTM_NEWADDR);
         assert_eq!(&m[16..20], &[libc::AF_INET as u8, 32, 0, 0]);
         assert_eq!(u32::from_ne_bytes(m[20..24].try_into().unwrap()), 7);

@@ -6,7 +6,11 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "vrrpd", version, about = "VRRP failover daemon for drlb directors")]
+#[command(
+    name = "vrrpd",
+    version,
+    about = "VRRP failover daemon for drlb directors"
+)]
 struct Cli {
     /// Run in the foreground with this TOML configuration, logging to stderr
     #[arg(long, value_name = "FILE")]

@@ -1042,9 +1042,15 @@ mod tests {
             advert_interval_cs: 100,
             vips: vec![VIP4],
         };
-        assert_eq!(c.receive(64, b"not vrrp", SRC4, DST4), Err(RxError::BadTtl(64)));
+        assert_eq!(
+            c.receive(64, b"not vrrp", SRC4, DST4),
+            Err(RxError::BadTtl(64))
+        );
         let good = v3(vec![VIP4]).encode(SRC4, DST4).unwrap();
         assert!(c.receive(255, &good, SRC4, DST4).is_ok());
-        assert!(matches!(c.receive(255, b"not vrrp", SRC4, DST4), Err(RxError::Decode(_))));
+        assert!(matches!(
+            c.receive(255, b"not vrrp", SRC4, DST4),
+            Err(RxError::Decode(_))
+        ));
     }
 }

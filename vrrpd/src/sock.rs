@@ -39,7 +39,13 @@ fn check(r: libc::c_int) -> io::Result<libc::c_int> {
 fn setopt<T>(fd: RawFd, level: libc::c_int, name: libc::c_int, v: &T) -> io::Result<()> {
     // SAFETY: `v` is a valid value of the option's type and size.
     check(unsafe {
-        libc::setsockopt(fd, level, name, (v as *const T).cast(), std::mem::size_of::<T>() as libc::socklen_t)
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            (v as *const T).cast(),
+            std::mem::size_of::<T>() as libc::socklen_t,
+        )
     })
     .map(drop)
 }
@@ -52,26 +58,40 @@ impl VrrpSocket {
         let family = if v6 { libc::AF_INET6 } else { libc::AF_INET };
         // SAFETY: socket() has no memory-safety preconditions.
         let raw = check(unsafe {
-            libc::socket(family, libc::SOCK_RAW | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK, i32::from(IPPROTO_VRRP))
+            libc::socket(
+                family,
+                libc::SOCK_RAW | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+                i32::from(IPPROTO_VRRP),
+            )
         })?;
         // SAFETY: `raw` is a fresh descriptor we own.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
         let name = ifname.as_bytes();
         // SAFETY: the name bytes are valid for their length.
         check(unsafe {
-            libc::setsockopt(raw, libc::SOL_SOCKET, libc::SO_BINDTODEVICE, name.as_ptr().cast(), name.len() as u32)
+            libc::setsockopt(
+                raw,
+                libc::SOL_SOCKET,
+                libc::SO_BINDTODEVICE,
+                name.as_ptr().cast(),
+                name.len() as u32,
+            )
         })?;
         match src {
             IpAddr::V4(src) => {
                 let mreq = libc::ip_mreqn {
-                    imr_multiaddr: libc::in_addr { s_addr: u32::from(MCAST_V4).to_be() },
+                    imr_multiaddr: libc::in_addr {
+                        s_addr: u32::from(MCAST_V4).to_be(),
+                    },
                     imr_address: libc::in_addr { s_addr: 0 },
                     imr_ifindex: ifindex as i32,
                 };
                 setopt(raw, libc::IPPROTO_IP, libc::IP_ADD_MEMBERSHIP, &mreq)?;
                 let out = libc::ip_mreqn {
                     imr_multiaddr: libc::in_addr { s_addr: 0 },
-                    imr_address: libc::in_addr { s_addr: u32::from(src).to_be() },
+                    imr_address: libc::in_addr {
+                        s_addr: u32::from(src).to_be(),
+                    },
                     imr_ifindex: ifindex as i32,
                 };
                 setopt(raw, libc::IPPROTO_IP, libc::IP_MULTICAST_IF, &out)?;
@@ -81,11 +101,18 @@ impl VrrpSocket {
             }
             IpAddr::V6(_) => {
                 let mreq = libc::ipv6_mreq {
-                    ipv6mr_multiaddr: libc::in6_addr { s6_addr: MCAST_V6.octets() },
+                    ipv6mr_multiaddr: libc::in6_addr {
+                        s6_addr: MCAST_V6.octets(),
+                    },
                     ipv6mr_interface: ifindex,
                 };
                 setopt(raw, libc::IPPROTO_IPV6, libc::IPV6_ADD_MEMBERSHIP, &mreq)?;
-                setopt(raw, libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_IF, &(ifindex as i32))?;
+                setopt(
+                    raw,
+                    libc::IPPROTO_IPV6,
+                    libc::IPV6_MULTICAST_IF,
+                    &(ifindex as i32),
+                )?;
                 setopt(raw, libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_HOPS, &255i32)?;
                 setopt(raw, libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS, &255i32)?;
                 setopt(raw, libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_LOOP, &0i32)?;
@@ -105,7 +132,10 @@ impl VrrpSocket {
     /// The source goes in the packet-info control message, so it stays
     /// ours even once the VIPs sit on the same interface.
     pub fn send(&self, src: IpAddr, dst: IpAddr, payload: &[u8]) -> io::Result<()> {
-        let mut iov = libc::iovec { iov_base: payload.as_ptr() as *mut _, iov_len: payload.len() };
+        let mut iov = libc::iovec {
+            iov_base: payload.as_ptr() as *mut _,
+            iov_len: payload.len(),
+        };
         let mut cbuf = [0u64; 8];
         // SAFETY: a msghdr over live buffers; the CMSG macros stay within
         // `cbuf` (64 bytes, room for one in_pktinfo or in6_pktinfo).
@@ -118,20 +148,26 @@ impl VrrpSocket {
                     sa4 = libc::sockaddr_in {
                         sin_family: libc::AF_INET as u16,
                         sin_port: 0,
-                        sin_addr: libc::in_addr { s_addr: u32::from(dst).to_be() },
+                        sin_addr: libc::in_addr {
+                            s_addr: u32::from(dst).to_be(),
+                        },
                         sin_zero: [0; 8],
                     };
                     msg.msg_name = (&sa4 as *const libc::sockaddr_in) as *mut _;
                     msg.msg_namelen = std::mem::size_of::<libc::sockaddr_in>() as u32;
                     msg.msg_control = cbuf.as_mut_ptr().cast();
-                    msg.msg_controllen = libc::CMSG_SPACE(std::mem::size_of::<libc::in_pktinfo>() as u32) as usize;
+                    msg.msg_controllen =
+                        libc::CMSG_SPACE(std::mem::size_of::<libc::in_pktinfo>() as u32) as usize;
                     let c = libc::CMSG_FIRSTHDR(&msg);
                     (*c).cmsg_level = libc::IPPROTO_IP;
                     (*c).cmsg_type = libc::IP_PKTINFO;
-                    (*c).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<libc::in_pktinfo>() as u32) as usize;
+                    (*c).cmsg_len =
+                        libc::CMSG_LEN(std::mem::size_of::<libc::in_pktinfo>() as u32) as usize;
                     let info = libc::in_pktinfo {
                         ipi_ifindex: self.ifindex as i32,
-                        ipi_spec_dst: libc::in_addr { s_addr: u32::from(src).to_be() },
+                        ipi_spec_dst: libc::in_addr {
+                            s_addr: u32::from(src).to_be(),
+                        },
                         ipi_addr: libc::in_addr { s_addr: 0 },
                     };
                     std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<libc::in_pktinfo>(), info);
@@ -141,19 +177,25 @@ impl VrrpSocket {
                         sin6_family: libc::AF_INET6 as u16,
                         sin6_port: 0,
                         sin6_flowinfo: 0,
-                        sin6_addr: libc::in6_addr { s6_addr: dst.octets() },
+                        sin6_addr: libc::in6_addr {
+                            s6_addr: dst.octets(),
+                        },
                         sin6_scope_id: self.ifindex,
                     };
                     msg.msg_name = (&sa6 as *const libc::sockaddr_in6) as *mut _;
                     msg.msg_namelen = std::mem::size_of::<libc::sockaddr_in6>() as u32;
                     msg.msg_control = cbuf.as_mut_ptr().cast();
-                    msg.msg_controllen = libc::CMSG_SPACE(std::mem::size_of::<libc::in6_pktinfo>() as u32) as usize;
+                    msg.msg_controllen =
+                        libc::CMSG_SPACE(std::mem::size_of::<libc::in6_pktinfo>() as u32) as usize;
                     let c = libc::CMSG_FIRSTHDR(&msg);
                     (*c).cmsg_level = libc::IPPROTO_IPV6;
                     (*c).cmsg_type = libc::IPV6_PKTINFO;
-                    (*c).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<libc::in6_pktinfo>() as u32) as usize;
+                    (*c).cmsg_len =
+                        libc::CMSG_LEN(std::mem::size_of::<libc::in6_pktinfo>() as u32) as usize;
                     let info = libc::in6_pktinfo {
-                        ipi6_addr: libc::in6_addr { s6_addr: src.octets() },
+                        ipi6_addr: libc::in6_addr {
+                            s6_addr: src.octets(),
+                        },
                         ipi6_ifindex: self.ifindex,
                     };
                     std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<libc::in6_pktinfo>(), info);
@@ -175,7 +217,10 @@ impl VrrpSocket {
         let mut cbuf = [0u64; 16];
         // SAFETY: storage for any socket address.
         let mut from: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
-        let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
         // SAFETY: a msghdr over live buffers; recvmsg fills them within
         // their lengths; CMSG walking stays within msg_controllen.
         unsafe {
@@ -189,7 +234,11 @@ impl VrrpSocket {
             let n = libc::recvmsg(self.fd.as_raw_fd(), &mut msg, 0);
             if n < 0 {
                 let e = io::Error::last_os_error();
-                return if e.kind() == io::ErrorKind::WouldBlock { Ok(None) } else { Err(e) };
+                return if e.kind() == io::ErrorKind::WouldBlock {
+                    Ok(None)
+                } else {
+                    Err(e)
+                };
             }
             if !self.v6 {
                 return Ok(parse_ipv4(&buf[..n as usize]));
@@ -199,8 +248,11 @@ impl VrrpSocket {
             while !c.is_null() {
                 if (*c).cmsg_level == libc::IPPROTO_IPV6 && (*c).cmsg_type == libc::IPV6_HOPLIMIT {
                     ttl = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<i32>()) as u8;
-                } else if (*c).cmsg_level == libc::IPPROTO_IPV6 && (*c).cmsg_type == libc::IPV6_PKTINFO {
-                    let info = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::in6_pktinfo>());
+                } else if (*c).cmsg_level == libc::IPPROTO_IPV6
+                    && (*c).cmsg_type == libc::IPV6_PKTINFO
+                {
+                    let info =
+                        std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::in6_pktinfo>());
                     dst = Ipv6Addr::from(info.ipi6_addr.s6_addr);
                 }
                 c = libc::CMSG_NXTHDR(&msg, c);
@@ -239,10 +291,19 @@ mod tests {
 
     #[test]
     fn ip_headers_are_split() {
-        let mut p = vec![0x45, 0, 0, 28, 0, 0, 0, 0, 255, 112, 0, 0, 10, 0, 0, 1, 224, 0, 0, 18];
+        let mut p = vec![
+            0x45, 0, 0, 28, 0, 0, 0, 0, 255, 112, 0, 0, 10, 0, 0, 1, 224, 0, 0, 18,
+        ];
         p.extend_from_slice(&[0x31, 51, 100, 1, 0, 100, 0, 0]);
         let r = parse_ipv4(&p).unwrap();
-        assert_eq!((r.ttl, r.src, r.dst), (255, IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), IpAddr::V4(MCAST_V4)));
+        assert_eq!(
+            (r.ttl, r.src, r.dst),
+            (
+                255,
+                IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
+                IpAddr::V4(MCAST_V4)
+            )
+        );
         assert_eq!(r.payload, [0x31, 51, 100, 1, 0, 100, 0, 0]);
         assert!(parse_ipv4(&p[..10]).is_none());
         p[0] = 0x65;
