@@ -86,6 +86,7 @@ impl Handler for Control {
             cmd::SERVICE_NEW => service_new(dp, req),
             cmd::SERVICE_SET => service_set(dp, req),
             cmd::SERVICE_DEL => service_del(dp, req),
+            cmd::SERVICE_GET => service_get(dp, req),
             cmd::REAL_NEW | cmd::REAL_SET | cmd::REAL_DEL => real_change(dp, req),
             cmd::CONN_DEL => conn_del(dp, req),
             cmd::FLOW_QUERY => flow_query(dp, req),
@@ -406,26 +407,43 @@ fn put_real(m: &mut Msg, r: &Real) -> Result {
     put_stats(m, r.stats.read(), Some((r.active.load(Relaxed), r.inactive.load(Relaxed))))
 }
 
+/// A service's attributes, as `SERVICE_GET` answers them.
+fn put_service(m: &mut Msg, s: &Service) -> Result {
+    put_key(m, &s.key)?;
+    m.put_string(attr::SCHEDULER, s.settings.sched.name())?;
+    m.put_u32(attr::PERSISTENCE, s.settings.persistence)?;
+    m.put_u32(attr::FLAGS, s.settings.flags)?;
+    m.put_u32(attr::MAGLEV_SEED, s.settings.seed)?;
+    let (mut a, mut ina) = (0u32, 0u32);
+    for r in s.reals.iter() {
+        a += r.active.load(Relaxed);
+        ina += r.inactive.load(Relaxed);
+    }
+    put_stats(m, s.stats.read(), Some((a, ina)))
+}
+
+/// `SERVICE_GET` without the dump flag: the one service PROTO, VIP and
+/// PORT name (like `ipvsadm -Ln -t VIP:PORT`).
+fn service_get(dp: &Dataplane, req: &Request<'_>) -> Reply {
+    let key = req_key(req)?;
+    let mut msg = req.reply(cmd::SERVICE_GET)?;
+    {
+        let g = RcuGuard::lock();
+        let cfg = dp.config.get(&g);
+        let s = cfg.find(&key).ok_or_else(|| NlError::msg(ENOENT, c"no such service"))?;
+        put_service(&mut msg, s)?;
+    }
+    msg.send_reply(req)?;
+    Ok(())
+}
+
 fn dump_services(dp: &Dataplane, d: &mut Dump<'_>) -> Reply {
     let g = RcuGuard::lock();
     let cfg = dp.config.get(&g);
     let start = d.cursor()[0] as usize;
     for (i, s) in cfg.services.iter().enumerate().skip(start) {
         let Some(mut m) = d.entry(cmd::SERVICE_GET) else { break };
-        let ok = (|| -> Result {
-            put_key(&mut m, &s.key)?;
-            m.put_string(attr::SCHEDULER, s.settings.sched.name())?;
-            m.put_u32(attr::PERSISTENCE, s.settings.persistence)?;
-            m.put_u32(attr::FLAGS, s.settings.flags)?;
-            m.put_u32(attr::MAGLEV_SEED, s.settings.seed)?;
-            let (mut a, mut ina) = (0u32, 0u32);
-            for r in s.reals.iter() {
-                a += r.active.load(Relaxed);
-                ina += r.inactive.load(Relaxed);
-            }
-            put_stats(&mut m, s.stats.read(), Some((a, ina)))
-        })();
-        if ok.is_err() {
+        if put_service(&mut m, s).is_err() {
             break; // `m` is cancelled on drop; the next part resumes here
         }
         m.commit();

@@ -58,8 +58,17 @@ fn stats(a: &[Attr]) -> Stats {
 
 /// Reads the whole configuration with its counters.
 pub fn read(nl: &mut Client) -> Result<Vec<Service>> {
+    read_some(nl, None)
+}
+
+/// Reads one service (its PROTO, VIP and PORT attributes given), or all.
+pub fn read_some(nl: &mut Client, only: Option<Vec<Attr>>) -> Result<Vec<Service>> {
     let mut out = vec![];
-    for s in nl.request(cmd::SERVICE_GET, vec![], true)? {
+    let services = match only {
+        Some(key) => nl.request(cmd::SERVICE_GET, key, false)?,
+        None => nl.request(cmd::SERVICE_GET, vec![], true)?,
+    };
+    for s in services {
         let key: Vec<Attr> = s
             .iter()
             .filter(|a| [attr::PROTO, attr::VIP, attr::PORT].contains(&a.kind))
@@ -181,8 +190,8 @@ pub fn format(services: &[Service], view: View) -> Result<String> {
     Ok(out)
 }
 
-pub fn list(nl: &mut Client, json: bool, view: View) -> Result<()> {
-    let services = read(nl)?;
+pub fn list(nl: &mut Client, json: bool, view: View, only: Option<Vec<Attr>>) -> Result<()> {
+    let services = read_some(nl, only)?;
     if json {
         println!(
             "{}",

@@ -67,6 +67,9 @@ enum Command {
         /// Rates: connections, packets, bytes per second (ipvsadm --rate)
         #[arg(long)]
         rate: bool,
+        /// Only this service (like ipvsadm -Ln -t VIP:PORT)
+        #[arg(long, num_args = 2, value_names = ["PROTO", "VIP:PORT"])]
+        service: Option<Vec<String>>,
     },
     /// Show or set the connection-table limits and flood mode
     Limits {
@@ -522,7 +525,7 @@ fn run(cli_command: Command) -> Result<()> {
     };
     let mut nl = Client::connect()?;
     match cli_command {
-        Command::List { json, stats, rate } => {
+        Command::List { json, stats, rate, service } => {
             let view = if stats {
                 list::View::Stats
             } else if rate {
@@ -530,7 +533,11 @@ fn run(cli_command: Command) -> Result<()> {
             } else {
                 list::View::Default
             };
-            list::list(&mut nl, json, view)
+            let only = match service.as_deref() {
+                Some([p, a]) => Some(service_attrs(&ServiceSpec { proto: p.clone(), addr: a.clone() })?.1),
+                _ => None,
+            };
+            list::list(&mut nl, json, view, only)
         }
         Command::Save => {
             print!(

@@ -64,6 +64,9 @@ expect_eq "$(wc -l <"$cfg/held.out") $(distinct "$(cat "$cfg/held.out")")" "12 1
 expect_ge "$(svc80 .stats.conns)" "$conns0" "connections counted after apply"
 expect_eq "$(svc80 '[.reals[] | "\(.address)=\(.weight)"] | join(" ")')" "$(rs4 1)=1 $(rs4 2)=3 $(rs4 3)=1" "real servers and weights"
 expect_eq "$(dt dir1 apply --dry-run "$cfg/b.toml")" "no changes" "b.toml once applied"
+expect_eq "$(dt dir1 list --service tcp "$VIP4:443" --json | jq -c '[.services[] | "\(.port) \(.scheduler) \(.reals | length)"]')" \
+	'["443 sh 1"]' "list --service: one service (SERVICE_GET without a dump)"
+expect_fail 'no such service' dt dir1 list --service tcp "$VIP4:444"
 
 log "bad files are refused and change nothing"
 sed 's/scheduler = "sh"/scheduler = "foo"/' "$cfg/b.toml" >"$cfg/bad.toml"
