@@ -66,9 +66,21 @@ esac
 export PATH="$(dirname "$VNG"):$(dirname "$VIRTIOFSD"):$PATH"
 env="export DRLB_KO=$top/drlb.ko DRLB_TOOL=$top/target/release/drlb-tool VRRPD=$top/target/release/vrrpd;"
 set +e
-# The console is for humans; results travel through $out.
-"$VNG" --run "$kdir" --disable-kvm --user root --cpus "${GUEST_CPUS:-2}" --memory 1G --rwdir "$out" \
-	${VNG_APPEND:+--append "$VNG_APPEND"} --exec "$env $cmd" >"$out/console.log" 2>&1 &
+# The console is for humans; results travel through $out. The guest's
+# first act is to touch $out/booted: a boot that never got that far (seen
+# once, with nothing on the console) is retried once; anything later,
+# a crash under drlb included, is not.
+vng_once() {
+	"$VNG" --run "$kdir" --disable-kvm --user root --cpus "${GUEST_CPUS:-2}" --memory 1G --rwdir "$out" \
+		${VNG_APPEND:+--append "$VNG_APPEND"} --exec "touch $out/booted; $env $cmd" >>"$out/console.log" 2>&1
+}
+boot() {
+	vng_once
+	[ -e "$out/booted" ] && return
+	echo "  (the guest never started its command; booting once more)"
+	vng_once
+}
+boot &
 vng_pid=$!
 if [ $mode = demo ]; then
 	touch "$out/demo.log"; tail -n +1 -f "$out/demo.log" --pid=$vng_pid

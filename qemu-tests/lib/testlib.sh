@@ -28,7 +28,9 @@ expect_fail() {
 # A field of `drlb-tool status` in namespace $1.
 status_field() { dt "$1" status | sed -n "s/^$2: //p"; }
 
-trap 'log "teardown"; topo_down; log "topology down"' EXIT
+# (timed, as teardown is a good part of a scenario's cost under TCG; quiet
+# when a script already took its topology down, as the demo does)
+trap 'if ((${#TOPO_HOSTS[@]})); then log "teardown"; topo_down; log "topology down"; fi' EXIT
 
 # Real-server side: start rs-server.py on PORT in each real server and wait
 # until they listen.
