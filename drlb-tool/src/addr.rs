@@ -2,7 +2,9 @@
 //! `[addr]:port`) and real-server addresses, rejected with a clear message
 //! before anything is sent.
 
+use crate::netlink::Attr;
 use anyhow::{anyhow, bail, Result};
+use drlb_core::proto::attr;
 use std::net::{IpAddr, SocketAddr};
 
 /// IPPROTO_TCP or IPPROTO_UDP from "tcp" / "udp".
@@ -35,6 +37,21 @@ pub fn service(s: &str) -> Result<SocketAddr> {
         bail!("bad service address '{s}': not a unicast address");
     }
     Ok(a)
+}
+
+/// The service a command names (`tcp`, `VIP:PORT`): its address and the
+/// PROTO, VIP and PORT attributes that name it to the module.
+pub fn service_key(proto_name: &str, addr: &str) -> Result<(SocketAddr, Vec<Attr>)> {
+    let p = proto(proto_name)?;
+    let a = service(addr)?;
+    Ok((
+        a,
+        vec![
+            Attr::u8(attr::PROTO, p),
+            Attr::bytes(attr::VIP, bytes(a.ip())),
+            Attr::u16(attr::PORT, a.port()),
+        ],
+    ))
 }
 
 /// A real server's address, the same family as the service's.

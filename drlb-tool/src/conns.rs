@@ -40,11 +40,9 @@ pub fn filter(
         let [p, vip] = s else {
             bail!("--service takes PROTO VIP:PORT")
         };
-        let vip = addr::service(vip)?;
+        let (vip, key) = addr::service_key(p, vip)?;
         family = Some(vip.is_ipv4());
-        a.push(Attr::u8(attr::PROTO, addr::proto(p)?));
-        a.push(Attr::bytes(attr::VIP, addr::bytes(vip.ip())));
-        a.push(Attr::u16(attr::PORT, vip.port()));
+        a = key;
     }
     for (what, kind, v) in [
         ("client", attr::CLIENT, client),
@@ -132,24 +130,18 @@ pub fn conns(nl: &mut Client, filter: Vec<Attr>, json: bool) -> Result<()> {
 
 /// The attributes of a flow query: `tcp CLIENT:PORT VIP:PORT`.
 pub fn flow_attrs(proto: &str, client: &str, vip: &str, midflow: bool) -> Result<Vec<Attr>> {
-    let p = addr::proto(proto)?;
     let c: SocketAddr = client
         .parse()
         .map_err(|_| anyhow::anyhow!("bad client '{client}' (want IP:PORT, or [IPv6]:PORT)"))?;
-    let v = addr::service(vip)?;
+    let (v, mut a) = addr::service_key(proto, vip)?;
     if c.is_ipv4() != v.is_ipv4() {
         bail!("client {c} and service {v} are not the same address family");
     }
-    if midflow && p != 6 {
+    if midflow && proto != "tcp" {
         bail!("--midflow is for TCP");
     }
-    let mut a = vec![
-        Attr::u8(attr::PROTO, p),
-        Attr::bytes(attr::VIP, addr::bytes(v.ip())),
-        Attr::u16(attr::PORT, v.port()),
-        Attr::bytes(attr::CLIENT, addr::bytes(c.ip())),
-        Attr::u16(attr::CLIENT_PORT, c.port()),
-    ];
+    a.push(Attr::bytes(attr::CLIENT, addr::bytes(c.ip())));
+    a.push(Attr::u16(attr::CLIENT_PORT, c.port()));
     if midflow {
         a.push(Attr::u32(attr::FLAGS, proto::QUERY_F_MIDFLOW));
     }

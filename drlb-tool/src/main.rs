@@ -353,16 +353,7 @@ fn batch(netns: Option<&str>, file: &str) -> Result<()> {
 
 /// The attributes naming a service.
 fn service_attrs(s: &ServiceSpec) -> Result<(SocketAddr, Vec<Attr>)> {
-    let proto = addr::proto(&s.proto)?;
-    let a = addr::service(&s.addr)?;
-    Ok((
-        a,
-        vec![
-            Attr::u8(attr::PROTO, proto),
-            Attr::bytes(attr::VIP, addr::bytes(a.ip())),
-            Attr::u16(attr::PORT, a.port()),
-        ],
-    ))
+    addr::service_key(&s.proto, &s.addr)
 }
 
 fn run(cli_command: Command) -> Result<()> {
@@ -494,15 +485,7 @@ fn run(cli_command: Command) -> Result<()> {
         }
         Command::Zero { proto, addr } => match (proto, addr) {
             (None, None) => (cmd::ZERO, vec![], false),
-            (Some(p), Some(a)) => (
-                cmd::ZERO,
-                service_attrs(&ServiceSpec {
-                    proto: p.clone(),
-                    addr: a.clone(),
-                })?
-                .1,
-                false,
-            ),
+            (Some(p), Some(a)) => (cmd::ZERO, addr::service_key(p, a)?.1, false),
             _ => anyhow::bail!("zero takes no service, or PROTO VIP:PORT"),
         },
         Command::ImportIpvsadm { file } => {
@@ -525,7 +508,12 @@ fn run(cli_command: Command) -> Result<()> {
     };
     let mut nl = Client::connect()?;
     match cli_command {
-        Command::List { json, stats, rate, service } => {
+        Command::List {
+            json,
+            stats,
+            rate,
+            service,
+        } => {
             let view = if stats {
                 list::View::Stats
             } else if rate {
@@ -534,7 +522,7 @@ fn run(cli_command: Command) -> Result<()> {
                 list::View::Default
             };
             let only = match service.as_deref() {
-                Some([p, a]) => Some(service_attrs(&ServiceSpec { proto: p.clone(), addr: a.clone() })?.1),
+                Some([p, a]) => Some(addr::service_key(p, a)?.1),
                 _ => None,
             };
             list::list(&mut nl, json, view, only)
@@ -577,6 +565,13 @@ fn run(cli_command: Command) -> Result<()> {
 
 /// One event as `monitor` prints it: (text, JSON).
 fn event_line(cmd: u8, a: &[Attr]) -> (String, serde_json::Value) {
+    if cmd == cmd::EVENT_STATE {
+        let st = proto::state_name(a.u8(attr::STATE).unwrap_or(u8::MAX));
+        return (
+            format!("state {st}"),
+            serde_json::json!({ "event": "state", "state": st }),
+        );
+    }
     let ip = |k| a.raw(k).and_then(addr::from_bytes);
     let svc = match (a.u8(attr::PROTO), ip(attr::VIP), a.u16(attr::PORT)) {
         (Some(p), Some(v), Some(port)) => Some(format!(
@@ -587,49 +582,28 @@ fn event_line(cmd: u8, a: &[Attr]) -> (String, serde_json::Value) {
         _ => None,
     };
     let real = ip(attr::REAL).map(|r| r.to_string());
-    let weight = a.u32(attr::WEIGHT);
-    let (kind, text) = match cmd {
-        cmd::EVENT_STATE => {
-            let st = proto::state_name(a.u8(attr::STATE).unwrap_or(u8::MAX));
-            ("state", format!("state {st}"))
-        }
-        cmd::EVENT_REAL_NEW => (
-            "real-add",
-            format!(
-                "real add {} {} weight {}",
-                svc.clone().unwrap_or_default(),
-                real.clone().unwrap_or_default(),
-                weight.unwrap_or(0)
-            ),
-        ),
-        cmd::EVENT_REAL_SET => (
-            "real-edit",
-            format!(
-                "real edit {} {} weight {}",
-                svc.clone().unwrap_or_default(),
-                real.clone().unwrap_or_default(),
-                weight.unwrap_or(0)
-            ),
-        ),
-        cmd::EVENT_REAL_DEL => (
-            "real-del",
-            format!(
-                "real del {} {}",
-                svc.clone().unwrap_or_default(),
-                real.clone().unwrap_or_default()
-            ),
-        ),
-        _ => ("unknown", format!("event {cmd}")),
+    let weight = (cmd != cmd::EVENT_REAL_DEL).then(|| a.u32(attr::WEIGHT));
+    let (kind, verb) = match cmd {
+        cmd::EVENT_REAL_NEW => ("real-add", "add"),
+        cmd::EVENT_REAL_SET => ("real-edit", "edit"),
+        cmd::EVENT_REAL_DEL => ("real-del", "del"),
+        _ => ("unknown", ""),
     };
-    let mut j = serde_json::json!({ "event": kind });
-    if cmd == cmd::EVENT_STATE {
-        j["state"] = proto::state_name(a.u8(attr::STATE).unwrap_or(u8::MAX)).into();
+    let text = if verb.is_empty() {
+        format!("event {cmd}")
     } else {
-        j["service"] = svc.into();
-        j["real"] = real.into();
-        if cmd != cmd::EVENT_REAL_DEL {
-            j["weight"] = weight.into();
-        }
+        let w = weight
+            .map(|w| format!(" weight {}", w.unwrap_or(0)))
+            .unwrap_or_default();
+        format!(
+            "real {verb} {} {}{w}",
+            svc.as_deref().unwrap_or_default(),
+            real.as_deref().unwrap_or_default()
+        )
+    };
+    let mut j = serde_json::json!({ "event": kind, "service": svc, "real": real });
+    if let Some(w) = weight {
+        j["weight"] = w.into();
     }
     (text, j)
 }
@@ -758,6 +732,34 @@ fn status(nl: &mut Client, json: bool) -> Result<()> {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    #[test]
+    fn events_print_as_text_and_json() {
+        let key = addr::service_key("tcp", "198.51.100.10:80").unwrap().1;
+        let mut a = key.clone();
+        a.push(Attr::bytes(attr::REAL, vec![198, 51, 100, 21]));
+        a.push(Attr::u32(attr::WEIGHT, 3));
+        let (t, j) = event_line(cmd::EVENT_REAL_SET, &a);
+        assert_eq!(t, "real edit tcp 198.51.100.10:80 198.51.100.21 weight 3");
+        assert_eq!(
+            j,
+            serde_json::json!({"event": "real-edit", "service": "tcp 198.51.100.10:80", "real": "198.51.100.21", "weight": 3})
+        );
+        let (t, j) = event_line(cmd::EVENT_REAL_DEL, &a);
+        assert_eq!(t, "real del tcp 198.51.100.10:80 198.51.100.21");
+        assert!(j.get("weight").is_none());
+        let (t, j) = event_line(
+            cmd::EVENT_STATE,
+            &[Attr::u8(attr::STATE, proto::STATE_STANDBY)],
+        );
+        assert_eq!(
+            (t.as_str(), j),
+            (
+                "state standby",
+                serde_json::json!({"event": "state", "state": "standby"})
+            )
+        );
+    }
 
     #[test]
     fn the_cli_definition_is_consistent() {

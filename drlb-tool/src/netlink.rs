@@ -164,6 +164,26 @@ impl ParseableParametrized<[u8], GenlHeader> for DrlbMsg {
     }
 }
 
+/// The netlink messages in one receive buffer.
+fn messages<F>(data: &[u8]) -> Result<Vec<NetlinkMessage<GenlMessage<F>>>>
+where
+    F: GenlFamily + ParseableParametrized<[u8], GenlHeader> + std::fmt::Debug,
+{
+    let mut out = vec![];
+    let mut off = 0;
+    while off < data.len() {
+        let m = NetlinkMessage::<GenlMessage<F>>::deserialize(&data[off..])
+            .map_err(|e| anyhow!("decoding a message from the kernel: {e}"))?;
+        let len = m.header.length as usize;
+        if len == 0 {
+            bail!("malformed netlink message");
+        }
+        off += (len + 3) & !3;
+        out.push(m);
+    }
+    Ok(out)
+}
+
 /// A connection to the module.
 pub struct Client {
     sock: Socket,
@@ -254,15 +274,7 @@ impl Client {
             .recv_from_full()
             .context("reading from the kernel")?;
         let mut out = vec![];
-        let mut off = 0;
-        while off < data.len() {
-            let m = NetlinkMessage::<GenlMessage<DrlbMsg>>::deserialize(&data[off..])
-                .map_err(|e| anyhow!("decoding an event: {e}"))?;
-            let len = m.header.length as usize;
-            if len == 0 {
-                bail!("malformed netlink event");
-            }
-            off += (len + 3) & !3;
+        for m in messages::<DrlbMsg>(&data)? {
             if let NetlinkPayload::InnerMessage(inner) = m.payload {
                 out.push((inner.payload.cmd, inner.payload.attrs));
             }
@@ -301,15 +313,7 @@ impl Client {
                 .sock
                 .recv_from_full()
                 .context("reading from the kernel")?;
-            let mut off = 0;
-            while off < data.len() {
-                let m = NetlinkMessage::<GenlMessage<F>>::deserialize(&data[off..])
-                    .map_err(|e| anyhow!("decoding the kernel's reply: {e}"))?;
-                let len = m.header.length as usize;
-                if len == 0 {
-                    bail!("malformed netlink reply");
-                }
-                off += (len + 3) & !3;
+            for m in messages::<F>(&data)? {
                 if m.header.sequence_number != self.seq {
                     continue;
                 }
