@@ -12,7 +12,7 @@ use crate::{lb, link};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -141,34 +141,6 @@ impl Running {
         link::is_up(&self.cfg.interface) && self.cfg.track_interfaces.iter().all(|i| link::is_up(i))
     }
 
-    fn vips4(&self) -> Vec<Ipv4Addr> {
-        self.cfg
-            .virtual_ips
-            .iter()
-            .filter_map(|v| {
-                if let IpAddr::V4(a) = v.addr {
-                    Some(a)
-                } else {
-                    None
-                }
-            })
-            .collect()
-    }
-
-    fn vips6(&self) -> Vec<Ipv6Addr> {
-        self.cfg
-            .virtual_ips
-            .iter()
-            .filter_map(|v| {
-                if let IpAddr::V6(a) = v.addr {
-                    Some(a)
-                } else {
-                    None
-                }
-            })
-            .collect()
-    }
-
     /// Feeds one event and carries out the actions.
     fn handle(&mut self, now: Duration, event: Event, why: String) {
         let before = self.fsm.state();
@@ -286,13 +258,9 @@ impl Running {
     fn garp(&mut self, now: Duration) {
         if self.garp_at.first().is_some_and(|t| *t <= now) {
             self.garp_at.remove(0);
+            let vips: Vec<IpAddr> = self.cfg.virtual_ips.iter().map(|v| v.addr).collect();
             for _ in 0..GARP_COUNT {
-                let r = if self.src.is_ipv6() {
-                    link::send_unsolicited_na(self.ifindex, self.mac, &self.vips6())
-                } else {
-                    link::send_garp(self.ifindex, self.mac, &self.vips4())
-                };
-                if let Err(e) = r {
+                if let Err(e) = link::announce(self.ifindex, self.mac, &vips) {
                     log(format_args!("{}: announcing the VIPs: {e}", self.name()));
                     break;
                 }

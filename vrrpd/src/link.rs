@@ -2,8 +2,10 @@
 //! up or down), adding and removing the virtual addresses over rtnetlink,
 //! and gratuitous ARP.
 
+use crate::sock;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::os::fd::AsRawFd;
 
 /// An interface's index, or an error naming it.
 pub fn ifindex(name: &str) -> io::Result<u32> {
@@ -148,47 +150,61 @@ fn addr_request(add: bool, ifindex: u32, addr: IpAddr, prefix: u8, seq: u32) -> 
 /// Adds (`add`) or removes a virtual address. Adding one already there,
 /// or removing one that is gone, is not an error.
 pub fn set_address(add: bool, ifindex: u32, addr: IpAddr, prefix: u8) -> io::Result<()> {
-    // SAFETY: plain socket syscalls on a descriptor we own and close.
-    unsafe {
-        let fd = libc::socket(
-            libc::AF_NETLINK,
-            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-            libc::NETLINK_ROUTE,
-        );
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
+    let fd = sock::socket(libc::AF_NETLINK, libc::SOCK_RAW, libc::NETLINK_ROUTE)?;
+    // SAFETY: an all-zero sockaddr_nl is valid (pid 0: the kernel).
+    let mut sa: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+    sa.nl_family = libc::AF_NETLINK as u16;
+    sock::send_to(
+        fd.as_raw_fd(),
+        &addr_request(add, ifindex, addr, prefix, 1),
+        &sa,
+    )?;
+    let mut buf = [0u8; 4096];
+    // SAFETY: `buf` is valid for its length.
+    let n = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+    if n < 20 {
+        return Err(io::Error::other("no answer from rtnetlink"));
+    }
+    let kind = u16::from_ne_bytes([buf[4], buf[5]]);
+    let err = i32::from_ne_bytes([buf[16], buf[17], buf[18], buf[19]]);
+    if kind == NLMSG_ERROR && err != 0 {
+        let e = -err;
+        let benign = (add && e == libc::EEXIST) || (!add && e == libc::EADDRNOTAVAIL);
+        if !benign {
+            return Err(io::Error::from_raw_os_error(e));
         }
-        let req = addr_request(add, ifindex, addr, prefix, 1);
-        let mut sa: libc::sockaddr_nl = std::mem::zeroed();
-        sa.nl_family = libc::AF_NETLINK as u16;
-        let sent = libc::sendto(
-            fd,
-            req.as_ptr().cast(),
-            req.len(),
-            0,
-            (&sa as *const libc::sockaddr_nl).cast(),
-            std::mem::size_of::<libc::sockaddr_nl>() as u32,
-        );
-        if sent < 0 {
-            let e = io::Error::last_os_error();
-            libc::close(fd);
-            return Err(e);
-        }
-        let mut buf = [0u8; 4096];
-        let n = libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0);
-        libc::close(fd);
-        if n < 20 {
-            return Err(io::Error::other("no answer from rtnetlink"));
-        }
-        let kind = u16::from_ne_bytes([buf[4], buf[5]]);
-        let err = i32::from_ne_bytes([buf[16], buf[17], buf[18], buf[19]]);
-        if kind == NLMSG_ERROR && err != 0 {
-            let e = -err;
-            let benign = (add && e == libc::EEXIST) || (!add && e == libc::EADDRNOTAVAIL);
-            if !benign {
-                return Err(io::Error::from_raw_os_error(e));
+    }
+    Ok(())
+}
+
+/// Makes the VIPs known on the link: a gratuitous ARP for each IPv4
+/// address, an unsolicited neighbour advertisement for each IPv6 one.
+pub fn announce(ifindex: u32, mac: [u8; 6], vips: &[IpAddr]) -> io::Result<()> {
+    let v4: Vec<Ipv4Addr> = vips
+        .iter()
+        .filter_map(|a| {
+            if let IpAddr::V4(a) = a {
+                Some(*a)
+            } else {
+                None
             }
-        }
+        })
+        .collect();
+    let v6: Vec<Ipv6Addr> = vips
+        .iter()
+        .filter_map(|a| {
+            if let IpAddr::V6(a) = a {
+                Some(*a)
+            } else {
+                None
+            }
+        })
+        .collect();
+    if !v4.is_empty() {
+        send_garp(ifindex, mac, &v4)?;
+    }
+    if !v6.is_empty() {
+        send_unsolicited_na(ifindex, mac, &v6)?;
     }
     Ok(())
 }
@@ -209,43 +225,29 @@ pub fn garp_frame(mac: [u8; 6], vip: Ipv4Addr) -> [u8; 28] {
     f
 }
 
-/// Sends one gratuitous ARP per address in `vips` out of `ifindex`.
+/// Sends one gratuitous ARP per address in `vips` out of `ifindex`; the
+/// last error, if any, after trying them all.
 pub fn send_garp(ifindex: u32, mac: [u8; 6], vips: &[Ipv4Addr]) -> io::Result<()> {
     const ETH_P_ARP: u16 = 0x0806;
-    // SAFETY: plain socket syscalls on a descriptor we own and close.
-    unsafe {
-        let fd = libc::socket(
-            libc::AF_PACKET,
-            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
-            i32::from(ETH_P_ARP.to_be()),
-        );
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
+    let fd = sock::socket(
+        libc::AF_PACKET,
+        libc::SOCK_DGRAM,
+        i32::from(ETH_P_ARP.to_be()),
+    )?;
+    // SAFETY: an all-zero sockaddr_ll is valid; the fields are set below.
+    let mut sa: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    sa.sll_family = libc::AF_PACKET as u16;
+    sa.sll_protocol = ETH_P_ARP.to_be();
+    sa.sll_ifindex = ifindex as i32;
+    sa.sll_halen = 6;
+    sa.sll_addr[..6].copy_from_slice(&[0xff; 6]);
+    let mut result = Ok(());
+    for v in vips {
+        if let Err(e) = sock::send_to(fd.as_raw_fd(), &garp_frame(mac, *v), &sa) {
+            result = Err(e);
         }
-        let mut sa: libc::sockaddr_ll = std::mem::zeroed();
-        sa.sll_family = libc::AF_PACKET as u16;
-        sa.sll_protocol = ETH_P_ARP.to_be();
-        sa.sll_ifindex = ifindex as i32;
-        sa.sll_halen = 6;
-        sa.sll_addr[..6].copy_from_slice(&[0xff; 6]);
-        let mut result = Ok(());
-        for v in vips {
-            let f = garp_frame(mac, *v);
-            let r = libc::sendto(
-                fd,
-                f.as_ptr().cast(),
-                f.len(),
-                0,
-                (&sa as *const libc::sockaddr_ll).cast(),
-                std::mem::size_of::<libc::sockaddr_ll>() as u32,
-            );
-            if r < 0 {
-                result = Err(io::Error::last_os_error());
-            }
-        }
-        libc::close(fd);
-        result
     }
+    result
 }
 
 /// An unsolicited neighbour advertisement for `vip` from `mac` (ICMPv6
@@ -262,48 +264,34 @@ pub fn unsolicited_na(mac: [u8; 6], vip: Ipv6Addr) -> [u8; 32] {
 }
 
 /// Sends one unsolicited NA per address in `vips` to all nodes (ff02::1)
-/// out of `ifindex`, hop limit 255; the kernel fills in the checksum.
+/// out of `ifindex`, hop limit 255; the kernel fills in the checksum. The
+/// last error, if any, after trying them all.
 pub fn send_unsolicited_na(ifindex: u32, mac: [u8; 6], vips: &[Ipv6Addr]) -> io::Result<()> {
-    // SAFETY: plain socket syscalls on a descriptor we own and close.
-    unsafe {
-        let fd = libc::socket(
-            libc::AF_INET6,
-            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-            libc::IPPROTO_ICMPV6,
-        );
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
+    let fd = sock::socket(libc::AF_INET6, libc::SOCK_RAW, libc::IPPROTO_ICMPV6)?;
+    let _ = sock::setopt(
+        fd.as_raw_fd(),
+        libc::IPPROTO_IPV6,
+        libc::IPV6_MULTICAST_HOPS,
+        &255i32,
+    );
+    let _ = sock::setopt(
+        fd.as_raw_fd(),
+        libc::IPPROTO_IPV6,
+        libc::IPV6_MULTICAST_IF,
+        &(ifindex as i32),
+    );
+    // SAFETY: an all-zero sockaddr_in6 is valid; the fields are set below.
+    let mut sa: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
+    sa.sin6_family = libc::AF_INET6 as u16;
+    sa.sin6_addr.s6_addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1).octets();
+    sa.sin6_scope_id = ifindex;
+    let mut result = Ok(());
+    for v in vips {
+        if let Err(e) = sock::send_to(fd.as_raw_fd(), &unsolicited_na(mac, *v), &sa) {
+            result = Err(e);
         }
-        let hops: i32 = 255;
-        let idx = ifindex as i32;
-        for (opt, v) in [
-            (libc::IPV6_MULTICAST_HOPS, &hops),
-            (libc::IPV6_MULTICAST_IF, &idx),
-        ] {
-            libc::setsockopt(fd, libc::IPPROTO_IPV6, opt, (v as *const i32).cast(), 4);
-        }
-        let mut sa: libc::sockaddr_in6 = std::mem::zeroed();
-        sa.sin6_family = libc::AF_INET6 as u16;
-        sa.sin6_addr.s6_addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1).octets();
-        sa.sin6_scope_id = ifindex;
-        let mut result = Ok(());
-        for v in vips {
-            let m = unsolicited_na(mac, *v);
-            let r = libc::sendto(
-                fd,
-                m.as_ptr().cast(),
-                m.len(),
-                0,
-                (&sa as *const libc::sockaddr_in6).cast(),
-                std::mem::size_of::<libc::sockaddr_in6>() as u32,
-            );
-            if r < 0 {
-                result = Err(io::Error::last_os_error());
-            }
-        }
-        libc::close(fd);
-        result
     }
+    result
 }
 
 #[cfg(test)]

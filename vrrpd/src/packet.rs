@@ -1034,14 +1034,7 @@ mod tests {
 
     #[test]
     fn the_ttl_is_checked_before_anything_is_decoded() {
-        let c = RxCheck {
-            version: Version::V3,
-            vrid: 51,
-            priority: 100,
-            auth: Auth::None,
-            advert_interval_cs: 100,
-            vips: vec![VIP4],
-        };
+        let c = rx(Version::V3);
         assert_eq!(
             c.receive(64, b"not vrrp", SRC4, DST4),
             Err(RxError::BadTtl(64))

@@ -36,7 +36,73 @@ fn check(r: libc::c_int) -> io::Result<libc::c_int> {
     }
 }
 
-fn setopt<T>(fd: RawFd, level: libc::c_int, name: libc::c_int, v: &T) -> io::Result<()> {
+/// A new socket, closed on drop.
+pub(crate) fn socket(
+    domain: libc::c_int,
+    ty: libc::c_int,
+    proto: libc::c_int,
+) -> io::Result<OwnedFd> {
+    // SAFETY: socket() has no memory-safety preconditions.
+    let raw = check(unsafe { libc::socket(domain, ty | libc::SOCK_CLOEXEC, proto) })?;
+    // SAFETY: `raw` is a fresh descriptor nobody else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+}
+
+/// Sends `buf` to `sa`, a `sockaddr_*` of the socket's family.
+pub(crate) fn send_to<A>(fd: RawFd, buf: &[u8], sa: &A) -> io::Result<()> {
+    // SAFETY: `buf` and `sa` are valid for the lengths given.
+    let r = unsafe {
+        libc::sendto(
+            fd,
+            buf.as_ptr().cast(),
+            buf.len(),
+            0,
+            (sa as *const A).cast(),
+            std::mem::size_of::<A>() as libc::socklen_t,
+        )
+    };
+    check(r as libc::c_int).map(drop)
+}
+
+/// `sendmsg` of `payload` to `sa` with one control message (`level`,
+/// `kind`, `info`): how adverts pick their source address.
+fn send_with_cmsg<A, I>(
+    fd: RawFd,
+    sa: &A,
+    payload: &[u8],
+    level: libc::c_int,
+    kind: libc::c_int,
+    info: I,
+) -> io::Result<()> {
+    let mut iov = libc::iovec {
+        iov_base: payload.as_ptr() as *mut _,
+        iov_len: payload.len(),
+    };
+    let mut cbuf = [0u64; 8];
+    assert!(
+        std::mem::size_of::<I>() <= 32,
+        "control message too large for cbuf"
+    );
+    // SAFETY: a msghdr over live buffers; the CMSG macros stay within
+    // `cbuf` (64 bytes; one header plus at most 32 bytes of `info`).
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_name = (sa as *const A) as *mut _;
+        msg.msg_namelen = std::mem::size_of::<A>() as u32;
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cbuf.as_mut_ptr().cast();
+        msg.msg_controllen = libc::CMSG_SPACE(std::mem::size_of::<I>() as u32) as usize;
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        (*c).cmsg_level = level;
+        (*c).cmsg_type = kind;
+        (*c).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<I>() as u32) as usize;
+        std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<I>(), info);
+        check(libc::sendmsg(fd, &msg, 0) as libc::c_int).map(drop)
+    }
+}
+
+pub(crate) fn setopt<T>(fd: RawFd, level: libc::c_int, name: libc::c_int, v: &T) -> io::Result<()> {
     // SAFETY: `v` is a valid value of the option's type and size.
     check(unsafe {
         libc::setsockopt(
@@ -56,16 +122,12 @@ impl VrrpSocket {
     pub fn open(ifname: &str, ifindex: u32, src: IpAddr) -> io::Result<Self> {
         let v6 = src.is_ipv6();
         let family = if v6 { libc::AF_INET6 } else { libc::AF_INET };
-        // SAFETY: socket() has no memory-safety preconditions.
-        let raw = check(unsafe {
-            libc::socket(
-                family,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
-                i32::from(IPPROTO_VRRP),
-            )
-        })?;
-        // SAFETY: `raw` is a fresh descriptor we own.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let fd = socket(
+            family,
+            libc::SOCK_RAW | libc::SOCK_NONBLOCK,
+            i32::from(IPPROTO_VRRP),
+        )?;
+        let raw = fd.as_raw_fd();
         let name = ifname.as_bytes();
         // SAFETY: the name bytes are valid for their length.
         check(unsafe {
@@ -132,81 +194,53 @@ impl VrrpSocket {
     /// The source goes in the packet-info control message, so it stays
     /// ours even once the VIPs sit on the same interface.
     pub fn send(&self, src: IpAddr, dst: IpAddr, payload: &[u8]) -> io::Result<()> {
-        let mut iov = libc::iovec {
-            iov_base: payload.as_ptr() as *mut _,
-            iov_len: payload.len(),
-        };
-        let mut cbuf = [0u64; 8];
-        // SAFETY: a msghdr over live buffers; the CMSG macros stay within
-        // `cbuf` (64 bytes, room for one in_pktinfo or in6_pktinfo).
-        unsafe {
-            let mut msg: libc::msghdr = std::mem::zeroed();
-            let sa4;
-            let sa6;
-            match (src, dst) {
-                (IpAddr::V4(src), IpAddr::V4(dst)) => {
-                    sa4 = libc::sockaddr_in {
-                        sin_family: libc::AF_INET as u16,
-                        sin_port: 0,
-                        sin_addr: libc::in_addr {
-                            s_addr: u32::from(dst).to_be(),
-                        },
-                        sin_zero: [0; 8],
-                    };
-                    msg.msg_name = (&sa4 as *const libc::sockaddr_in) as *mut _;
-                    msg.msg_namelen = std::mem::size_of::<libc::sockaddr_in>() as u32;
-                    msg.msg_control = cbuf.as_mut_ptr().cast();
-                    msg.msg_controllen =
-                        libc::CMSG_SPACE(std::mem::size_of::<libc::in_pktinfo>() as u32) as usize;
-                    let c = libc::CMSG_FIRSTHDR(&msg);
-                    (*c).cmsg_level = libc::IPPROTO_IP;
-                    (*c).cmsg_type = libc::IP_PKTINFO;
-                    (*c).cmsg_len =
-                        libc::CMSG_LEN(std::mem::size_of::<libc::in_pktinfo>() as u32) as usize;
-                    let info = libc::in_pktinfo {
-                        ipi_ifindex: self.ifindex as i32,
-                        ipi_spec_dst: libc::in_addr {
-                            s_addr: u32::from(src).to_be(),
-                        },
-                        ipi_addr: libc::in_addr { s_addr: 0 },
-                    };
-                    std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<libc::in_pktinfo>(), info);
-                }
-                (IpAddr::V6(src), IpAddr::V6(dst)) => {
-                    sa6 = libc::sockaddr_in6 {
-                        sin6_family: libc::AF_INET6 as u16,
-                        sin6_port: 0,
-                        sin6_flowinfo: 0,
-                        sin6_addr: libc::in6_addr {
-                            s6_addr: dst.octets(),
-                        },
-                        sin6_scope_id: self.ifindex,
-                    };
-                    msg.msg_name = (&sa6 as *const libc::sockaddr_in6) as *mut _;
-                    msg.msg_namelen = std::mem::size_of::<libc::sockaddr_in6>() as u32;
-                    msg.msg_control = cbuf.as_mut_ptr().cast();
-                    msg.msg_controllen =
-                        libc::CMSG_SPACE(std::mem::size_of::<libc::in6_pktinfo>() as u32) as usize;
-                    let c = libc::CMSG_FIRSTHDR(&msg);
-                    (*c).cmsg_level = libc::IPPROTO_IPV6;
-                    (*c).cmsg_type = libc::IPV6_PKTINFO;
-                    (*c).cmsg_len =
-                        libc::CMSG_LEN(std::mem::size_of::<libc::in6_pktinfo>() as u32) as usize;
-                    let info = libc::in6_pktinfo {
-                        ipi6_addr: libc::in6_addr {
-                            s6_addr: src.octets(),
-                        },
-                        ipi6_ifindex: self.ifindex,
-                    };
-                    std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<libc::in6_pktinfo>(), info);
-                }
-                _ => return Err(io::Error::other("source and destination families differ")),
+        let fd = self.fd.as_raw_fd();
+        match (src, dst) {
+            (IpAddr::V4(src), IpAddr::V4(dst)) => {
+                let sa = libc::sockaddr_in {
+                    sin_family: libc::AF_INET as u16,
+                    sin_port: 0,
+                    sin_addr: libc::in_addr {
+                        s_addr: u32::from(dst).to_be(),
+                    },
+                    sin_zero: [0; 8],
+                };
+                let info = libc::in_pktinfo {
+                    ipi_ifindex: self.ifindex as i32,
+                    ipi_spec_dst: libc::in_addr {
+                        s_addr: u32::from(src).to_be(),
+                    },
+                    ipi_addr: libc::in_addr { s_addr: 0 },
+                };
+                send_with_cmsg(fd, &sa, payload, libc::IPPROTO_IP, libc::IP_PKTINFO, info)
             }
-            msg.msg_iov = &mut iov;
-            msg.msg_iovlen = 1;
-            check(libc::sendmsg(self.fd.as_raw_fd(), &msg, 0) as libc::c_int)?;
+            (IpAddr::V6(src), IpAddr::V6(dst)) => {
+                let sa = libc::sockaddr_in6 {
+                    sin6_family: libc::AF_INET6 as u16,
+                    sin6_port: 0,
+                    sin6_flowinfo: 0,
+                    sin6_addr: libc::in6_addr {
+                        s6_addr: dst.octets(),
+                    },
+                    sin6_scope_id: self.ifindex,
+                };
+                let info = libc::in6_pktinfo {
+                    ipi6_addr: libc::in6_addr {
+                        s6_addr: src.octets(),
+                    },
+                    ipi6_ifindex: self.ifindex,
+                };
+                send_with_cmsg(
+                    fd,
+                    &sa,
+                    payload,
+                    libc::IPPROTO_IPV6,
+                    libc::IPV6_PKTINFO,
+                    info,
+                )
+            }
+            _ => Err(io::Error::other("source and destination families differ")),
         }
-        Ok(())
     }
 
     /// The next packet, if one is waiting. A raw IPv4 socket delivers the
