@@ -6,8 +6,7 @@
 . lib/testlib.sh
 . lib/vrrp.sh
 topo_up -d 2 -r 0
-ka_pid=
-trap '[ -z "$ka_pid" ] || kill $ka_pid 2>/dev/null; vrrpd_stop dir1; vrrpd_stop dir2; topo_down' EXIT
+trap 'ka_stop; vrrpd_stop dir1; vrrpd_stop dir2; topo_down' EXIT
 conf6() { vrrp_conf "$1" "$2" | sed "s|\"$VIP4/32\"|\"$VIP6/128\"|"; }
 holds_vip6() { ip -n "drlb-$TOPO_TAG-$1" -br addr show eth0 | grep -q "$VIP6/128"; }
 conf6 dir1 150 >"$VRRP_DIR/d1.toml"
@@ -39,25 +38,7 @@ sleep 0.3
 expect_eq "$(n client ip -6 neigh show "$VIP6" | awk '{print $5}')" "$(mac_of dir2)" "the client's neighbour entry after the failover"
 
 log "keepalived (150) preempts vrrpd (100) over IPv6, then releases to it"
-cat >"$VRRP_DIR/ka.conf" <<EOF2
-global_defs {
-	router_id ka6
-	vrrp_version 3
-}
-vrrp_instance vi6 {
-	state BACKUP
-	interface eth0
-	virtual_router_id 51
-	priority 150
-	advert_int 0.1
-	virtual_ipaddress {
-		$VIP6/128
-	}
-}
-EOF2
-ip netns exec "drlb-$TOPO_TAG-dir1" keepalived -n -l -D --vrrp -f "$VRRP_DIR/ka.conf" \
-	-p "$VRRP_DIR/ka.pid" -r "$VRRP_DIR/ka-vrrp.pid" >>"$VRRP_DIR/ka.log" 2>&1 &
-ka_pid=$!
+ka_start dir1 3 0.1 "$VIP6/128"
 wait_state dir2 BACKUP 15
 sleep 0.5
 holds_vip6 dir1 || { cat "$VRRP_DIR/ka.log"; fail "keepalived lacks the VIP"; }
@@ -67,5 +48,4 @@ t0=$(now_ms)
 kill "$ka_pid"
 wait_state dir2 MASTER 5
 expect_le $(($(now_ms) - t0)) 300 "ms until vrrpd took over from keepalived's release"
-wait $ka_pid 2>/dev/null || true
-ka_pid=
+ka_stop

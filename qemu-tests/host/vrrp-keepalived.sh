@@ -9,31 +9,6 @@
 . lib/testlib.sh
 . lib/vrrp.sh
 topo_up -d 2 -r 0
-ka_pid=
-ka_start() { # VERSION INTERVAL [auth lines]
-	cat >"$VRRP_DIR/ka.conf" <<EOF2
-global_defs {
-	router_id ka-dir1
-	vrrp_version $1
-	vrrp_garp_master_delay 1
-}
-vrrp_instance vi1 {
-	state BACKUP
-	interface eth0
-	virtual_router_id 51
-	priority 150
-	advert_int $2
-	$3
-	virtual_ipaddress {
-		$VIP4/32
-	}
-}
-EOF2
-	ip netns exec "drlb-$TOPO_TAG-dir1" keepalived -n -l -D --vrrp -f "$VRRP_DIR/ka.conf" \
-		-p "$VRRP_DIR/ka.pid" -r "$VRRP_DIR/ka-vrrp.pid" >>"$VRRP_DIR/ka.log" 2>&1 &
-	ka_pid=$!
-}
-ka_stop() { [ -z "$ka_pid" ] || { kill "$ka_pid" 2>/dev/null || true; wait "$ka_pid" 2>/dev/null || true; ka_pid=; }; }
 trap 'ka_stop; vrrpd_stop dir2; cat "$VRRP_DIR/ka.log" | tail -20; topo_down' EXIT
 # until HOST holds (or, with !, lacks) the VIP, at most SECONDS
 wait_vip() {
@@ -61,7 +36,7 @@ for version in 3 2; do
 	log "v$version: vrrpd alone is master; keepalived (150) starts and preempts it"
 	vrrpd_start dir2 "$VRRP_DIR/v.toml"
 	wait_state dir2 MASTER 10
-	ka_start $version $interval "$auth"
+	ka_start dir1 $version $interval "$VIP4/32" "$auth"
 	wait_vip dir1 holds 15
 	wait_state dir2 BACKUP 5
 	wait_vip dir2 lacks 5

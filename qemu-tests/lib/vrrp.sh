@@ -6,6 +6,8 @@
 #   vrrpd_start HOST CONF                           (pid in VRRPD_PID[HOST])
 #   vrrp_state HOST                                 MASTER, BACKUP, ...
 #   holds_vip HOST                                  exit 0 if HOST has the VIP
+#   ka_start HOST VERSION INTERVAL VIP/LEN [AUTH]   keepalived (prio 150) in HOST
+#   ka_stop                                         its graceful stop, awaited
 : "${VRRPD:?}"
 declare -gA VRRPD_PID=()
 VRRP_DIR=$(mktemp -d)
@@ -34,3 +36,31 @@ wait_state() {
 	done
 }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# Debian's keepalived, priority 150, VRID 51, in HOST's namespace with its
+# own pid files (several may run on one machine). AUTH: extra instance lines.
+ka_pid=
+ka_start() { # HOST VERSION INTERVAL VIP/LEN [AUTH]
+	cat >"$VRRP_DIR/ka.conf" <<KA
+global_defs {
+	router_id ka-$1
+	vrrp_version $2
+	vrrp_garp_master_delay 1
+}
+vrrp_instance vi1 {
+	state BACKUP
+	interface eth0
+	virtual_router_id 51
+	priority 150
+	advert_int $3
+	${5:-}
+	virtual_ipaddress {
+		$4
+	}
+}
+KA
+	ip netns exec "drlb-$TOPO_TAG-$1" keepalived -n -l -D --vrrp -f "$VRRP_DIR/ka.conf" \
+		-p "$VRRP_DIR/ka.pid" -r "$VRRP_DIR/ka-vrrp.pid" >>"$VRRP_DIR/ka.log" 2>&1 &
+	ka_pid=$!
+}
+ka_stop() { [ -z "$ka_pid" ] || { kill "$ka_pid" 2>/dev/null || true; wait "$ka_pid" 2>/dev/null || true; ka_pid=; }; }
