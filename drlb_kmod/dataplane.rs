@@ -335,11 +335,8 @@ impl Dataplane {
         let k = &svc.key;
         let hash = hash::flow_hash(client.as_slice(), cport, k.vip.as_slice(), k.port, k.proto, svc.settings.seed);
         if svc.settings.persistence > 0 {
-            if let Some(t) = self.conns.lookup(g, svc.id, client, 0, F_TEMPLATE, now) {
-                let known = svc.reals.iter().any(|r| core::ptr::eq(&**r, t.real()));
-                if known && t.real().location().is_some() {
-                    return Some((t.real(), proto::REASON_PERSISTENCE));
-                }
+            if let Some((_, r)) = self.template(g, svc, client, now) {
+                return Some((&**r, proto::REASON_PERSISTENCE));
             }
             return svc.peek(client, hash).map(|r| (&**r, proto::REASON_SCHEDULER));
         }
@@ -366,6 +363,22 @@ impl Dataplane {
         }
     }
 
+    /// The client's live persistence template and its real server, while
+    /// that server is still one of the service's and reachable: a client
+    /// sticks to it even at weight 0, as in IPVS (a quiescent server keeps
+    /// its persistent clients).
+    fn template<'g, 's>(
+        &'g self,
+        g: &'g RcuGuard,
+        svc: &'s Service,
+        client: &Addr,
+        now: u32,
+    ) -> Option<(&'g Conn, &'s Arc<Real>)> {
+        let t = self.conns.lookup(g, svc.id, client, 0, F_TEMPLATE, now)?;
+        let r = svc.reals.iter().find(|r| core::ptr::eq(&***r, t.real()))?;
+        r.location().is_some().then_some((t, r))
+    }
+
     /// Client-IP persistence, like `ipvsadm -p`: a template entry per
     /// (service, client) remembers the real server for new flows.
     fn persistent<'g>(
@@ -377,15 +390,9 @@ impl Dataplane {
         now: u32,
     ) -> Option<&'g Arc<Real>> {
         let exp = now.wrapping_add(secs(svc.settings.persistence));
-        if let Some(t) = self.conns.lookup(g, svc.id, &f.saddr, 0, F_TEMPLATE, now) {
-            // Still one of the service's servers, and reachable: stick to it
-            // even at weight 0, as IPVS does (a quiescent server keeps its
-            // persistent clients).
-            let known = svc.reals.iter().find(|r| core::ptr::eq(&***r, t.real()));
-            if let Some(r) = known.filter(|r| r.location().is_some()) {
-                t.touch(exp);
-                return Some(r);
-            }
+        if let Some((t, r)) = self.template(g, svc, &f.saddr, now) {
+            t.touch(exp);
+            return Some(r);
         }
         let real = svc.schedule(&f.saddr, hash)?;
         let stale = |c: &Conn| c.real().removed.load(Relaxed);
