@@ -3,48 +3,78 @@
 source port; prints one answer line per request (see rs-server.py), or
 "ERROR ..." for a request that got no answer.
 
-    client.py tcp|udp ADDR PORT N [--hold SECONDS] [--sport PORT]
+    client.py tcp|udp ADDR PORT N [--hold SECONDS] [--until FILE] [--sport PORT]
+    client.py --serve
 
 With --sport, requests come from that source port (for TCP, N=1: the port
 is then in TIME_WAIT). With --hold, one TCP connection is opened and kept, sending a request every
-SECONDS/N seconds N times (a long flow that must stay on one server)."""
+SECONDS/N seconds N times (a long flow that must stay on one server); with
+--until FILE as well, it goes on at that pace until FILE exists, so a test
+ends the flow once its checks are done, however slow the machine. Without
+--hold, --until FILE likewise goes on making new requests until FILE exists
+(a steady stream of new connections).
+
+With --serve, it reads such argument lines (without "client.py") from stdin
+and answers each with its lines, then a line ".": under TCG a Python start
+costs most of a second, and a test makes dozens of requests."""
+import os
 import socket
 import sys
 import time
 
-proto, addr, port, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-opts = dict(zip(sys.argv[5::2], sys.argv[6::2]))
-hold = float(opts["--hold"]) if "--hold" in opts else None
-sport = int(opts.get("--sport", 0))
-fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
-src = ("::" if fam == socket.AF_INET6 else "0.0.0.0", sport)
+
+def run(argv):
+    """The answer lines for one command line's arguments."""
+    proto, addr, port, n = argv[0], argv[1], int(argv[2]), int(argv[3])
+    opts = dict(zip(argv[4::2], argv[5::2]))
+    hold = float(opts["--hold"]) if "--hold" in opts else None
+    until = opts.get("--until")
+    sport = int(opts.get("--sport", 0))
+    fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    src = ("::" if fam == socket.AF_INET6 else "0.0.0.0", sport)
+
+    def more(sent):
+        return sent < n or (until and not os.path.exists(until))
+
+    def tcp_once():
+        with socket.create_connection((addr, port), timeout=3, source_address=src) as s:
+            s.sendall(b"ONCE\n")
+            return s.makefile().readline().strip()
+
+    def udp_once():
+        with socket.socket(fam, socket.SOCK_DGRAM) as s:
+            s.settimeout(2)
+            s.bind(src)
+            s.sendto(b"hello\n", (addr, port))
+            return s.recv(4096).decode().strip()
+
+    if hold is not None:
+        with socket.create_connection((addr, port), timeout=3, source_address=src) as s:
+            f = s.makefile()
+            sent = 0
+            while more(sent):
+                s.sendall(b"AGAIN\n")
+                yield f.readline().strip()
+                sent += 1
+                time.sleep(hold / n)
+        return
+    sent = 0
+    while more(sent):
+        sent += 1
+        try:
+            yield tcp_once() if proto == "tcp" else udp_once()
+        except OSError as e:
+            yield f"ERROR {e}"
 
 
-def tcp_once():
-    with socket.create_connection((addr, port), timeout=3, source_address=src) as s:
-        s.sendall(b"ONCE\n")
-        return s.makefile().readline().strip()
-
-
-def udp_once():
-    with socket.socket(fam, socket.SOCK_DGRAM) as s:
-        s.settimeout(2)
-        s.bind(src)
-        s.sendto(b"hello\n", (addr, port))
-        return s.recv(4096).decode().strip()
-
-
-if hold is not None:
-    with socket.create_connection((addr, port), timeout=3, source_address=src) as s:
-        f = s.makefile()
-        for _ in range(n):
-            s.sendall(b"AGAIN\n")
-            print(f.readline().strip(), flush=True)
-            time.sleep(hold / n)
-    sys.exit(0)
-
-for _ in range(n):
-    try:
-        print(tcp_once() if proto == "tcp" else udp_once(), flush=True)
-    except OSError as e:
-        print(f"ERROR {e}", flush=True)
+if sys.argv[1:] == ["--serve"]:
+    for request in sys.stdin:
+        try:
+            for answer in run(request.split()):
+                print(answer)
+        except (OSError, ValueError, IndexError) as e:
+            print(f"ERROR {e}")
+        print(".", flush=True)
+else:
+    for answer in run(sys.argv[1:]):
+        print(answer, flush=True)

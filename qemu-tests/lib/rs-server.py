@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""A real server for the tests and the demo: on PORT (TCP and UDP, IPv4 and
-IPv6) it answers every connection or datagram with one line,
+"""The real servers for the tests: on each PORT (TCP and UDP, IPv4 and IPv6)
+every real server answers each connection or datagram with one line,
 
     NAME client=<peer ip> local=<local ip>
 
@@ -8,51 +8,78 @@ so a test sees which real server answered and that the packet arrived
 unmodified (client's own address as source, the VIP as destination). A TCP
 request that starts with "GET " gets the line as an HTTP response.
 
-    rs-server.py NAME PORT [PORT...]
+    rs-server.py PORT[,PORT...] NAME[=NETNS]...
+
+One process serves them all: NAME=NETNS makes NAME's sockets in the network
+namespace at path NETNS (a socket keeps the namespace it was made in), a bare
+NAME in the current one. Under TCG a Python start costs most of a second, so
+one process instead of one per real server matters. It prints "listening"
+once every socket is bound: a test waits for that line instead of polling.
 """
+import ctypes
+import os
 import selectors
 import socket
 import sys
 
 IP_PKTINFO = 8  # <linux/in.h>; not exported by Python's socket module
-name, ports = sys.argv[1], [int(p) for p in sys.argv[2:]]
+CLONE_NEWNET = 0x40000000
+ports = [int(p) for p in sys.argv[1].split(",")]
 sel = selectors.DefaultSelector()
-for port in ports:
-    fam = socket.AF_INET6
-    t = socket.socket(fam, socket.SOCK_STREAM)
-    t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    t.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-    t.bind(("::", port))
-    t.listen(128)
-    t.setblocking(False)
-    sel.register(t, selectors.EVENT_READ, "tcp")
-    u = socket.socket(fam, socket.SOCK_DGRAM)
-    u.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-    u.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVPKTINFO, 1)
-    u.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
-    u.bind(("::", port))
-    sel.register(u, selectors.EVENT_READ, "udp")
+libc = ctypes.CDLL(None, use_errno=True)
+
+
+def enter(netns):
+    fd = os.open(netns, os.O_RDONLY)
+    try:
+        if libc.setns(fd, CLONE_NEWNET) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"setns {netns}: {os.strerror(err)}")
+    finally:
+        os.close(fd)
+
+
+def listen(name):
+    for port in ports:
+        t = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        t.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        t.bind(("::", port))
+        t.listen(128)
+        t.setblocking(False)
+        sel.register(t, selectors.EVENT_READ, ("tcp", name))
+        u = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        u.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        u.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVPKTINFO, 1)
+        u.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
+        u.bind(("::", port))
+        sel.register(u, selectors.EVENT_READ, ("udp", name))
 
 
 def plain(a):
     return a[7:] if a.startswith("::ffff:") else a
 
 
-def line(peer, local):
+def line(name, peer, local):
     return f"{name} client={plain(peer)} local={plain(local)}\n".encode()
 
 
+for spec in sys.argv[2:]:
+    name, _, netns = spec.partition("=")
+    if netns:
+        enter(netns)
+    listen(name)
 conns = {}
-print(f"{name} listening on {ports}", flush=True)
+print("listening", flush=True)
 while True:
     for key, _ in sel.select():
-        kind = key.data
+        kind, name = key.data
         s = key.fileobj
         if kind == "tcp":
             c, peer = s.accept()
             c.setblocking(False)
-            conns[c] = line(peer[0], c.getsockname()[0])
-            sel.register(c, selectors.EVENT_READ, "conn")
+            conns[c] = line(name, peer[0], c.getsockname()[0])
+            sel.register(c, selectors.EVENT_READ, ("conn", name))
         elif kind == "conn":
             try:
                 data = s.recv(65536)
@@ -80,4 +107,4 @@ while True:
                     local = socket.inet_ntop(socket.AF_INET6, val[:16])
                 elif level == socket.IPPROTO_IP and typ == IP_PKTINFO:
                     local = socket.inet_ntop(socket.AF_INET, val[8:12])  # ipi_addr
-            s.sendto(line(peer[0], local), peer)
+            s.sendto(line(name, peer[0], local), peer)

@@ -32,37 +32,58 @@ status_field() { dt "$1" status | sed -n "s/^$2: //p"; }
 # when a script already took its topology down, as the demo does)
 trap 'if ((${#TOPO_HOSTS[@]})); then log "teardown"; topo_down; log "topology down"; fi' EXIT
 
-# Real-server side: start rs-server.py on PORT in each real server and wait
-# until they listen.
+# Traffic endpoints, one Python process each (a start costs most of a second
+# under TCG): rs-server.py answers on every PORT in every real server, and
+# client.py --serve makes the client's requests. Ready once rs-server.py
+# says "listening": no polling.
 start_servers() { # PORT... (on every real server)
-	local i last=${*: -1}
-	for ((i = 1; i <= TOPO_REALS; i++)); do
-		n "rs$i" python3 -S "$_lib/rs-server.py" "rs$i" "$@" >/dev/null 2>&1 &
-	done
-	for ((i = 1; i <= TOPO_REALS; i++)); do
-		wait_for "rs$i listening on $last" 90 n "rs$i" ss -Htln "sport = :$last"
-	done
+	local i spec=() ports line d
+	for ((i = 1; i <= TOPO_REALS; i++)); do spec+=("rs$i=/run/netns/drlb-$TOPO_TAG-rs$i"); done
+	ports=$*; ports=${ports// /,}
+	exec {_rs_fd}< <(exec python3 -S "$_lib/rs-server.py" "$ports" "${spec[@]}" 2>&1)
+	d=$(mktemp -d)
+	mkfifo "$d/in" "$d/out"
+	exec {_client_in}<>"$d/in" {_client_out}<>"$d/out"
+	n client python3 -S "$_lib/client.py" --serve <"$d/in" >"$d/out" 2>&1 &
+	read -r -t 90 -u "$_rs_fd" line || true
+	[ "$line" = listening ] || fail "real servers did not start: ${line:-no answer in 90 s}"
 }
+# snooze SECONDS: sleep without a process (a read that times out on a pipe
+# nobody writes to; every exec counts under TCG).
+exec {_snooze_fd}<> <(:)
+snooze() { read -r -t "$1" -u "$_snooze_fd" || true; }
 # wait_for WHAT SECONDS CMD...: until CMD prints something.
 wait_for() {
-	local what=$1 t=$2 end; shift 2
-	end=$(($(date +%s) + t))
+	local what=$1 end=$((SECONDS + $2)); shift 2
 	until [ -n "$("$@" 2>/dev/null)" ]; do
-		[ "$(date +%s)" -lt "$end" ] || fail "timed out waiting for $what"
-		sleep 0.3
+		((SECONDS < end)) || fail "timed out waiting for $what"
+		snooze 0.3
 	done
 }
 # Every real server of director $1 resolved (its MAC known).
 wait_resolved() {
-	local h=$1 end=$(($(date +%s) + 20))
-	while dt "$h" list | grep -q unresolved; do
-		[ "$(date +%s)" -lt "$end" ] || { dt "$h" list >&2; fail "real servers still unresolved"; }
-		sleep 0.5
+	local h=$1 end=$((SECONDS + 20))
+	while [[ $(dt "$h" list) == *unresolved* ]]; do
+		((SECONDS < end)) || { dt "$h" list >&2; fail "real servers still unresolved"; }
+		snooze 0.5
 	done
 }
-# client.py in namespace client: requests PROTO ADDR PORT N
+# Requests from namespace client, one answer line each (see client.py):
+#   requests PROTO ADDR PORT N [--hold SECONDS] [--sport PORT]
+# made by the client.py that start_servers left running. A flow in the
+# background, beside other requests, needs requests_bg: a process of its own.
+requests() {
+	[ -n "${_client_in:-}" ] || fail "requests before start_servers"
+	echo "$*" >&"$_client_in"
+	local line
+	while IFS= read -r -t 30 -u "$_client_out" line; do
+		[ "$line" = . ] && return 0
+		printf '%s\n' "$line"
+	done
+	fail "no answer from client.py to: $*"
+}
 # (python3 -S: no site packages, a second less per start under TCG)
-requests() { n client python3 -S "$_lib/client.py" "$@"; }
+requests_bg() { n client python3 -S "$_lib/client.py" "$@"; }
 # How many of the answer lines in $1 came from real server $2.
 answers_from() { grep -c "^$2 " <<<"$1" || true; }
 # The number of distinct real servers in answer lines $1.

@@ -29,13 +29,14 @@ holds_vip() { ip -n "drlb-$TOPO_TAG-$1" -br addr show eth0 | grep -q "$VIP4/32";
 # until HOST's state is STATE, at most SECONDS
 wait_state() {
 	local h=$1 want=$2 t=${3:-10} end
-	end=$(($(date +%s%N) + t * 1000000000))
+	end=$((${EPOCHREALTIME/./} + t * 1000000))
 	until [ "$(vrrp_state "$h")" = "$want" ]; do
-		[ "$(date +%s%N)" -lt "$end" ] || fail "$h is $(vrrp_state "$h"), not $want after ${t}s"
-		sleep 0.05
+		((${EPOCHREALTIME/./} < end)) || fail "$h is $(vrrp_state "$h"), not $want after ${t}s"
+		snooze 0.05
 	done
 }
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
+# (bash's clock: no `date` process per reading)
+now_ms() { local us=${EPOCHREALTIME/./}; echo $((us / 1000)); }
 
 # Debian's keepalived, priority 150, VRID 51, in HOST's namespace with its
 # own pid files (several may run on one machine). AUTH: extra instance lines.

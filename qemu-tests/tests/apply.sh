@@ -42,7 +42,7 @@ dt dir1 save | tee "$cfg/saved.toml"
 expect_eq "$(dt dir1 apply --dry-run "$cfg/saved.toml")" "no changes" "apply --dry-run of what save wrote"
 
 log "apply of the unchanged file under traffic changes nothing"
-requests tcp "$VIP4" 80 12 --hold 12 --sport 41000 >"$cfg/held.out" &
+requests_bg tcp "$VIP4" 80 12 --hold 6 --until "$cfg/stop" --sport 41000 >"$cfg/held.out" &
 held=$!
 wait_for "the long connection" 20 sh -c "$DRLB_TOOL -n $(ns dir1) conns --client $CLIENT4 | grep ESTABLISHED"
 conns0=$(svc80 .stats.conns)
@@ -59,8 +59,10 @@ expect_eq "$(dt dir1 save)" "$(cat "$cfg/saved.toml")" "the configuration after 
 dt dir1 apply "$cfg/b.toml"
 expect_eq "$(dt dir1 conns --json | jq '[.[] | select(.client_port == 41000 and .state == "ESTABLISHED")] | length')" 1 \
 	"the long connection's entry after apply"
+touch "$cfg/stop"
 wait $held
-expect_eq "$(wc -l <"$cfg/held.out") $(distinct "$(cat "$cfg/held.out")")" "12 1" "answers on the long connection, real servers"
+expect_ge "$(wc -l <"$cfg/held.out")" 12 "answers on the long connection"
+expect_eq "$(distinct "$(cat "$cfg/held.out")")" 1 "real servers that answered it"
 expect_ge "$(svc80 .stats.conns)" "$conns0" "connections counted after apply"
 expect_eq "$(svc80 '[.reals[] | "\(.address)=\(.weight)"] | join(" ")')" "$(rs4 1)=1 $(rs4 2)=3 $(rs4 3)=1" "real servers and weights"
 expect_eq "$(dt dir1 apply --dry-run "$cfg/b.toml")" "no changes" "b.toml once applied"

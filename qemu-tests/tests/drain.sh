@@ -12,7 +12,7 @@ dt dir1 real add tcp "$VIP4:80" "$(rs4 2)"
 wait_resolved dir1
 
 held=$(mktemp)
-requests tcp "$VIP4" 80 20 --hold 6 >"$held" &
+requests_bg tcp "$VIP4" 80 20 --hold 6 --until "$held.stop" >"$held" &
 held_pid=$!
 wait_for "the long connection's first answer" 20 cat "$held"
 rs=$(awk 'NR==1{print $1}' "$held")
@@ -21,8 +21,10 @@ log "the long connection is on $rs: drain it"
 dt dir1 real edit tcp "$VIP4:80" "$(rs4 "${rs#rs}")" --weight 0
 out=$(requests tcp "$VIP4" 80 10)
 expect_eq "$(answers_from "$out" "$other")" 10 "new connections to $other while $rs drains"
+touch "$held.stop"
 wait $held_pid
-expect_eq "$(wc -l <"$held") $(distinct "$(cat "$held")") $(awk '{print $1}' "$held" | sort -u)" "20 1 $rs" "answers on the draining connection"
+expect_ge "$(wc -l <"$held")" 20 "answers on the draining connection"
+expect_eq "$(awk '{print $1}' "$held" | sort -u)" "$rs" "the real server that gave them"
 expect_eq "$(list_json dir1 '[.services[0].reals[].weight]')" "$([ "$rs" = rs1 ] && echo '[0,1]' || echo '[1,0]')" "weights"
 
 log "delete $rs"

@@ -27,11 +27,14 @@ before=$(limit 'stateless flows')
 out=$(requests tcp "$VIP4" 80 30)
 expect_eq "$(grep -c ERROR <<<"$out" || true)" 0 "failed connections in flood mode"
 expect_ge $(($(limit 'stateless flows') - before)) 1 "flows forwarded without state in flood mode"
-requests tcp "$VIP4" 80 40 >/dev/null &
+# (a stream that lasts until the query is done, however slow the machine)
+stop=$(mktemp -u)
+requests_bg tcp "$VIP4" 80 10 --until "$stop" >"$stop.out" &
 flood=$!
-sleep 1
+wait_for "the stream's first answers" 20 cat "$stop.out"
 expect_eq "$(dt dir1 flow tcp "$CLIENT4:40999" "$VIP4:80" --json | jq -r .reason)" "flood mode (stateless Maglev)" \
 	"flow query for a new flow while flooding"
+touch "$stop"
 wait $flood
 dt dir1 limits
 expect_fail 'at least 1' dt dir1 limits --conn-max 0
