@@ -64,5 +64,6 @@ install: tools
 
 clean:
 	@$(ENV); kdir="$(KDIR)"; [ -n "$$kdir" ] || kdir=$$($(QT)/kernel.sh kdir); \
-	[ ! -d "$$kdir" ] || $(MAKE) -C "$$kdir" M=$(TOP) "$${KMAKE_VARS[@]}" clean
+	[ ! -d "$$kdir" ] || { $(MAKE) -C "$$kdir" M=$(TOP) "$${KMAKE_VARS[@]}" clean; \
+		$(MAKE) -C "$$kdir" M=$(TOP)/qemu-tests/selftest/leak "$${KMAKE_VARS[@]}" clean; }
 	cargo clean

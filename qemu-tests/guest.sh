@@ -12,6 +12,7 @@ TESTS_DIR=${TESTS_DIR:-$here/tests}
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export DRLB_KO DRLB_TOOL VRRPD
 : >"$OUT/results"
+: >"$OUT/starts"
 
 mount -t debugfs none /sys/kernel/debug 2>/dev/null || true
 kmemleak=/sys/kernel/debug/kmemleak
@@ -30,27 +31,38 @@ jiffies() { local k v; while read -r k v _; do [ "$k" = jiffies: ] && echo "$v" 
 
 # kmemleak reports only objects older than 5 s, so a scan right after a
 # scenario misses what its teardown and rmmod leaked (and a scan costs 3 s
-# under TCG). One scan, 5 s after the last scenario, finds every leak; the
+# under TCG). Scans 5 s after the last scenario find every leak; the
 # jiffies of each leaked object's allocation name the scenario that made it
-# (or, for one older than them all, the first). LEAK_CHECK=0 skips it.
-names=() starts=()
+# (or, for one older than them all, the first), from the "JIFFIES NAME"
+# lines each run keeps in its starts file. LEAK_DIRS lists the runs of this
+# boot the check covers, in the order they ran (default: this one; empty:
+# no check, as when a later run in the same boot checks for it).
 check_leaks() {
-	[ "${LEAK_CHECK:-1}" = 1 ] && [ -w $kmemleak ] && ((${#names[@]})) || return 0
-	sleep 5.5
-	echo scan >$kmemleak
-	[ -s $kmemleak ] || return 0
-	cat $kmemleak >"$OUT/kmemleak.log"
-	local line j i owner
+	local dirs=(${LEAK_DIRS-$OUT}) d j name line i owner js=() owners=()
 	declare -A count=()
+	((${#dirs[@]})) && [ -w $kmemleak ] || return 0
+	for d in "${dirs[@]}"; do
+		while read -r j name; do js+=("$j") owners+=("$d $name"); done <"$d/starts"
+	done
+	((${#js[@]})) || return 0
+	sleep 5.5
+	# (twice: an object whose contents changed since the previous scan,
+	# such as one never scanned before, is only reported by the next)
+	echo scan >$kmemleak
+	echo scan >$kmemleak
+	# (a debugfs file's size is always 0: read it to know)
+	cat $kmemleak >"$OUT/kmemleak.log"
+	[ -s "$OUT/kmemleak.log" ] || { rm -f "$OUT/kmemleak.log"; return 0; }
+	echo clear >$kmemleak
 	while read -r line; do
 		[[ $line =~ jiffies\ ([0-9]+) ]] || continue
-		j=${BASH_REMATCH[1]} owner=${names[0]}
-		for ((i = 0; i < ${#names[@]}; i++)); do ((j >= starts[i])) && owner=${names[i]}; done
+		j=${BASH_REMATCH[1]} owner=${owners[0]}
+		for ((i = 0; i < ${#js[@]}; i++)); do ((j >= js[i])) && owner=${owners[i]}; done
 		count[$owner]=$((${count[$owner]:-0} + 1))
 	done <"$OUT/kmemleak.log"
 	for owner in "${!count[@]}"; do
-		echo "FAIL $owner 0s kmemleak: ${count[$owner]} unreferenced object(s) allocated while it ran (see kmemleak.log)" |
-			tee -a "$OUT/results"
+		echo "FAIL ${owner#* } 0s kmemleak: ${count[$owner]} unreferenced object(s) allocated while it ran (see $OUT/kmemleak.log)" |
+			tee -a "${owner%% *}/results"
 	done
 }
 
@@ -59,7 +71,7 @@ run_one() {
 	name=$(basename "$t" .sh)
 	log=$OUT/$name.log
 	start=$(date +%s)
-	names+=("$name") starts+=("$(jiffies)")
+	echo "$(jiffies) $name" >>"$OUT/starts"
 	local forks0; forks0=$(forks)
 	echo "=== $name"
 	( cd "$here" && exec timeout -k 10 "${SCENARIO_TIMEOUT:-600}" bash "$t" ) >"$log" 2>&1

@@ -28,7 +28,7 @@ report() {
 				echo "  FAIL $name: no result (the guest crashed or timed out; see $dir/console.log)"
 			echo "  --- $name.log (last lines)"; tail -n 25 "$dir/$name.log" 2>/dev/null | sed 's/^/  | /'
 			if grep -q "^FAIL $name .*kmemleak" "$dir/results"; then
-				echo "  --- kmemleak.log (first lines)"; head -n 30 "$dir/kmemleak.log" | sed 's/^/  | /'
+				echo "  --- kmemleak.log (first lines)"; head -n 30 "$dir/kmemleak.log" 2>/dev/null | sed 's/^/  | /'
 			fi
 		fi
 	done
@@ -52,6 +52,11 @@ kdir=${KDIR:-$("$here/kernel.sh" kdir)}
 [ -f "$kdir/arch/x86/boot/bzImage" ] || { echo "run.sh: no kernel at $kdir (make kernel)" >&2; exit 1; }
 [ -f "$top/drlb.ko" ] || { echo "run.sh: drlb.ko missing (make module)" >&2; exit 1; }
 
+# The self-test's scenario "leak" loads a module that leaks on purpose.
+if [ $mode = selftest ] || [ "$tests_dir" = "$here/selftest" ]; then
+	make -s -C "$kdir" M="$here/selftest/leak" "${KMAKE_VARS[@]}" modules >/dev/null ||
+		{ echo "run.sh: cannot build the self-test's leaking module" >&2; exit 1; }
+fi
 out=$here/out/$(date +%Y%m%d-%H%M%S)-$$
 mkdir -p "$out"
 ln -sfn "$out" "$here/out/latest"
@@ -64,7 +69,7 @@ selftest)
 	# in $out/selftest, and the real ones follow in a clean state.
 	mkdir -p "$out/selftest"
 	# (The real run's leak check covers the self-test's part of the boot.)
-	cmd="LEAK_CHECK=0 TESTS_DIR=$here/selftest $here/guest.sh $out/selftest >/dev/null 2>&1; $cmd" ;;
+	cmd="LEAK_DIRS= TESTS_DIR=$here/selftest $here/guest.sh $out/selftest >/dev/null 2>&1; LEAK_DIRS='$out/selftest $out' $cmd" ;;
 esac
 
 # vng runs its helpers (virtme-run) and virtiofsd from PATH.
