@@ -27,8 +27,9 @@ report() {
 			grep -q " $name " "$dir/results" 2>/dev/null ||
 				echo "  FAIL $name: no result (the guest crashed or timed out; see $dir/console.log)"
 			echo "  --- $name.log (last lines)"; tail -n 25 "$dir/$name.log" 2>/dev/null | sed 's/^/  | /'
-			if grep -q "^FAIL $name .*kmemleak" "$dir/results"; then
-				echo "  --- kmemleak.log (first lines)"; head -n 30 "$dir/kmemleak.log" 2>/dev/null | sed 's/^/  | /'
+			local leaks; leaks=$(sed -n "s/^FAIL $name .*kmemleak: .*(see \(.*\))$/\1/p" "$dir/results" | head -n1)
+			if [ -f "$leaks" ]; then
+				echo "  --- $leaks (first lines)"; head -n 30 "$leaks" | sed 's/^/  | /'
 			fi
 		fi
 	done
