@@ -27,7 +27,9 @@ splats() { # the kernel log lines that fail a scenario
 # Processes started since boot: under TCG each costs 0.1-0.5 s, so a
 # scenario's count says where its time went.
 forks() { local k v; while read -r k v _; do [ "$k" = processes ] && echo "$v" && return; done </proc/stat; }
-jiffies() { local k v; while read -r k v _; do [ "$k" = jiffies: ] && echo "$v" && return; done </proc/timer_list; }
+# (grep, not a bash read loop: bash seeks back after each line, and
+# /proc/timer_list changes between the reads, so the line can be missed)
+jiffies() { local l; l=$(grep -m1 '^jiffies:' /proc/timer_list); echo "${l#jiffies: }"; }
 
 # kmemleak reports only objects older than 5 s, so a scan right after a
 # scenario misses what its teardown and rmmod leaked (and a scan costs 3 s
@@ -42,24 +44,32 @@ check_leaks() {
 	declare -A count=()
 	((${#dirs[@]})) && [ -w $kmemleak ] || return 0
 	for d in "${dirs[@]}"; do
-		while read -r j name; do js+=("$j") owners+=("$d $name"); done <"$d/starts"
+		while read -r j name; do
+			[[ $j =~ ^[0-9]+$ ]] && js+=("$j") owners+=("$d $name")
+		done <"$d/starts"
 	done
 	((${#js[@]})) || return 0
-	sleep 5.5
-	# (twice: an object whose contents changed since the previous scan,
-	# such as one never scanned before, is only reported by the next)
+	# Two scans: an object whose contents changed since the previous scan,
+	# such as one never scanned before, is only reported by the next. The
+	# first runs at once (it costs seconds under TCG), the second once the
+	# last scenario's objects are older than kmemleak's 5 s.
+	local end=$((${EPOCHREALTIME/./} + 5500000))
 	echo scan >$kmemleak
+	local left=$((end - ${EPOCHREALTIME/./}))
+	((left <= 0)) || sleep "$((left / 1000000)).$(printf %06d $((left % 1000000)))"
 	echo scan >$kmemleak
 	# (a debugfs file's size is always 0: read it to know)
 	cat $kmemleak >"$OUT/kmemleak.log"
 	[ -s "$OUT/kmemleak.log" ] || { rm -f "$OUT/kmemleak.log"; return 0; }
 	echo clear >$kmemleak
+	# (only the lines with the jiffies: a bash loop over the whole report
+	# takes seconds under TCG)
 	while read -r line; do
 		[[ $line =~ jiffies\ ([0-9]+) ]] || continue
 		j=${BASH_REMATCH[1]} owner=${owners[0]}
 		for ((i = 0; i < ${#js[@]}; i++)); do ((j >= js[i])) && owner=${owners[i]}; done
 		count[$owner]=$((${count[$owner]:-0} + 1))
-	done <"$OUT/kmemleak.log"
+	done < <(grep -o 'jiffies [0-9]*' "$OUT/kmemleak.log")
 	for owner in "${!count[@]}"; do
 		echo "FAIL ${owner#* } 0s kmemleak: ${count[$owner]} unreferenced object(s) allocated while it ran (see $OUT/kmemleak.log)" |
 			tee -a "${owner%% *}/results"
