@@ -24,9 +24,10 @@ splats() { # the kernel log lines that fail a scenario
 	grep -E 'BUG:|WARNING:|Oops|general protection|lockdep|possible recursive locking|circular locking|suspicious RCU usage|RCU stall|rcu_sched detected|kmemleak: [0-9]+ new suspected|Kernel panic|UBSAN|KFENCE' "$1" || true
 }
 
-# Processes started since boot: under TCG each costs 0.1-0.5 s, so a
-# scenario's count says where its time went.
-forks() { local k v; while read -r k v _; do [ "$k" = processes ] && echo "$v" && return; done </proc/stat; }
+# Processes started since boot, in REPLY: under TCG each costs 0.1-0.5 s,
+# so a scenario's count says where its time went (and the harness itself
+# avoids them: bash's clock, no subshells).
+forks() { local k v; while read -r k v _; do [ "$k" = processes ] && REPLY=$v && return; done </proc/stat; }
 # (grep, not a bash read loop: bash seeks back after each line, and
 # /proc/timer_list changes between the reads, so the line can be missed)
 jiffies() { local l; l=$(grep -m1 '^jiffies:' /proc/timer_list); echo "${l#jiffies: }"; }
@@ -77,12 +78,12 @@ check_leaks() {
 }
 
 run_one() {
-	local t=$1 name rc start log detail=""
-	name=$(basename "$t" .sh)
+	local t=$1 name rc start log detail="" forks0
+	name=${t##*/} name=${name%.sh}
 	log=$OUT/$name.log
-	start=$(date +%s)
+	start=$EPOCHSECONDS
 	echo "$(jiffies) $name" >>"$OUT/starts"
-	local forks0; forks0=$(forks)
+	forks; forks0=$REPLY
 	echo "=== $name"
 	( cd "$here" && exec timeout -k 10 "${SCENARIO_TIMEOUT:-600}" bash "$t" ) >"$log" 2>&1
 	rc=$?
@@ -90,12 +91,13 @@ run_one() {
 	if grep -q '^drlb ' /proc/modules && ! rmmod drlb >>"$log" 2>&1; then
 		detail="rmmod drlb failed"
 	fi
-	echo "  [$(($(date +%s) - start))s] rmmod done; $(($(forks) - forks0)) processes started" >>"$log"
+	forks
+	echo "  [$((EPOCHSECONDS - start))s] rmmod done; $((REPLY - forks0)) processes started" >>"$log"
 	dmesg -c >"$OUT/$name.dmesg"
 	local s; s=$(splats "$OUT/$name.dmesg")
 	[ -z "$s" ] || detail="${detail:+$detail; }kernel: $(head -n1 <<<"$s")"
 	[ "$rc" -eq 0 ] || detail="exit $rc${detail:+; $detail}$( [ "$rc" -eq 124 ] && echo ' (timeout)')"
-	local secs=$(($(date +%s) - start))
+	local secs=$((EPOCHSECONDS - start))
 	if [ -z "$detail" ]; then
 		echo "PASS $name ${secs}s" | tee -a "$OUT/results"
 	else

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# `make test`: host unit tests, the build, the host (namespace) scenarios
-# beside the harness self-test and every guest scenario. The last line is the combined "N passed, N failed"; the
-# exit status is non-zero on any failure.
+# `make test`: host unit tests, the build, then the host (namespace)
+# scenarios beside the harness self-test and every guest scenario. The last
+# line is the combined "N passed, N failed"; the exit status is non-zero on
+# any failure.
 #   test.sh            everything
 #   test.sh NAME       build, then only guest scenario NAME
 #

@@ -2,7 +2,8 @@
 # Sourced by every scenario: strict mode, the topology library, paths to
 # what we built, and a few assertions that say what they expected.
 set -euo pipefail
-_lib=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# (no subshell or dirname: under TCG every process counts)
+_lib=${BASH_SOURCE[0]%/*}; [[ $_lib == /* ]] || _lib=$PWD/$_lib
 . "$_lib/topology.sh"
 
 : "${DRLB_KO:?}" "${DRLB_TOOL:?}" "${VRRPD:?}"

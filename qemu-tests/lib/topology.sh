@@ -27,7 +27,7 @@ CLIENT4=198.51.100.2
 CLIENT6=2001:db8:1::2
 TOPO_TAG=${TOPO_TAG:-$$}
 TOPO_HOSTS=()
-_topo_lib=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+_topo_lib=${BASH_SOURCE[0]%/*}; [[ $_topo_lib == /* ]] || _topo_lib=$PWD/$_topo_lib
 
 # (The libraries spell names out as drlb-$TOPO_TAG-NAME: a $(ns ...) forks a
 # subshell, a few hundred milliseconds under TCG.)
