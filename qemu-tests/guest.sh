@@ -41,7 +41,7 @@ jiffies() { local l; l=$(grep -m1 '^jiffies:' /proc/timer_list); echo "${l#jiffi
 # boot the check covers, in the order they ran (default: this one; empty:
 # no check, as when a later run in the same boot checks for it).
 check_leaks() {
-	local dirs=(${LEAK_DIRS-$OUT}) d j name line i owner js=() owners=()
+	local dirs=(${LEAK_DIRS-$OUT}) d j name i owner js=() owners=()
 	declare -A count=()
 	((${#dirs[@]})) && [ -w $kmemleak ] || return 0
 	for d in "${dirs[@]}"; do
@@ -65,12 +65,11 @@ check_leaks() {
 	echo clear >$kmemleak
 	# (only the lines with the jiffies: a bash loop over the whole report
 	# takes seconds under TCG)
-	while read -r line; do
-		[[ $line =~ jiffies\ ([0-9]+) ]] || continue
-		j=${BASH_REMATCH[1]} owner=${owners[0]}
+	while read -r _ j; do
+		owner=${owners[0]}
 		for ((i = 0; i < ${#js[@]}; i++)); do ((j >= js[i])) && owner=${owners[i]}; done
 		count[$owner]=$((${count[$owner]:-0} + 1))
-	done < <(grep -o 'jiffies [0-9]*' "$OUT/kmemleak.log")
+	done < <(grep -o 'jiffies [0-9][0-9]*' "$OUT/kmemleak.log")
 	for owner in "${!count[@]}"; do
 		echo "FAIL ${owner#* } 0s kmemleak: ${count[$owner]} unreferenced object(s) allocated while it ran (see $OUT/kmemleak.log)" |
 			tee -a "${owner%% *}/results"

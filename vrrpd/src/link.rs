@@ -180,26 +180,13 @@ pub fn set_address(add: bool, ifindex: u32, addr: IpAddr, prefix: u8) -> io::Res
 /// Makes the VIPs known on the link: a gratuitous ARP for each IPv4
 /// address, an unsolicited neighbour advertisement for each IPv6 one.
 pub fn announce(ifindex: u32, mac: [u8; 6], vips: &[IpAddr]) -> io::Result<()> {
-    let v4: Vec<Ipv4Addr> = vips
-        .iter()
-        .filter_map(|a| {
-            if let IpAddr::V4(a) = a {
-                Some(*a)
-            } else {
-                None
-            }
-        })
-        .collect();
-    let v6: Vec<Ipv6Addr> = vips
-        .iter()
-        .filter_map(|a| {
-            if let IpAddr::V6(a) = a {
-                Some(*a)
-            } else {
-                None
-            }
-        })
-        .collect();
+    let (mut v4, mut v6) = (Vec::new(), Vec::new());
+    for vip in vips {
+        match *vip {
+            IpAddr::V4(a) => v4.push(a),
+            IpAddr::V6(a) => v6.push(a),
+        }
+    }
     if !v4.is_empty() {
         send_garp(ifindex, mac, &v4)?;
     }
