@@ -20,17 +20,28 @@ kmemleak=/sys/kernel/debug/kmemleak
 # Let the guest's own start-up noise settle before the first baseline.
 dmesg -c >/dev/null
 
-splats() { # the kernel log lines that fail a scenario
-	grep -E 'BUG:|WARNING:|Oops|general protection|lockdep|possible recursive locking|circular locking|suspicious RCU usage|RCU stall|rcu_sched detected|kmemleak: [0-9]+ new suspected|Kernel panic|UBSAN|KFENCE' "$1" || true
+# The kernel log lines that fail a scenario, from file $1, in REPLY (bash's
+# own regex: a grep per scenario costs a process).
+splat_re='BUG:|WARNING:|Oops|general protection|lockdep|possible recursive locking|circular locking|suspicious RCU usage|RCU stall|rcu_sched detected|kmemleak: [0-9]+ new suspected|Kernel panic|UBSAN|KFENCE'
+splats() {
+	local line; REPLY=
+	while IFS= read -r line; do
+		[[ $line =~ $splat_re ]] && REPLY+=$line$'\n'
+	done <"$1"
 }
 
 # Processes started since boot, in REPLY: under TCG each costs 0.1-0.5 s,
 # so a scenario's count says where its time went (and the harness itself
 # avoids them: bash's clock, no subshells).
 forks() { local k v; while read -r k v _; do [ "$k" = processes ] && REPLY=$v && return; done </proc/stat; }
-# (grep, not a bash read loop: bash seeks back after each line, and
-# /proc/timer_list changes between the reads, so the line can be missed)
-jiffies() { local l; l=$(grep -m1 '^jiffies:' /proc/timer_list); echo "${l#jiffies: }"; }
+# The kernel's jiffies, in REPLY. (mapfile reads the file straight through;
+# a `read` loop seeks back after each line, and /proc/timer_list changes
+# between the reads, so the line could be missed.)
+jiffies() {
+	local l tl; REPLY=
+	mapfile -t tl </proc/timer_list
+	for l in "${tl[@]}"; do [[ $l == jiffies:* ]] && { REPLY=${l#jiffies: }; return; }; done
+}
 
 # kmemleak reports only objects older than 5 s, so a scan right after a
 # scenario misses what its teardown and rmmod leaked (and a scan costs 3 s
@@ -76,31 +87,33 @@ check_leaks() {
 	done
 }
 
+result() { echo "$1"; echo "$1" >>"$OUT/results"; }
+
 run_one() {
 	local t=$1 name rc start log detail="" forks0
 	name=${t##*/} name=${name%.sh}
 	log=$OUT/$name.log
 	start=$EPOCHSECONDS
-	echo "$(jiffies) $name" >>"$OUT/starts"
+	jiffies; echo "$REPLY $name" >>"$OUT/starts"
 	forks; forks0=$REPLY
 	echo "=== $name"
 	( cd "$here" && exec timeout -k 10 "${SCENARIO_TIMEOUT:-600}" bash "$t" ) >"$log" 2>&1
 	rc=$?
 	# Every scenario ends with drlb unloaded: unloading must be clean too.
-	if grep -q '^drlb ' /proc/modules && ! rmmod drlb >>"$log" 2>&1; then
+	if [ -d /sys/module/drlb ] && ! rmmod drlb >>"$log" 2>&1; then
 		detail="rmmod drlb failed"
 	fi
 	forks
 	echo "  [$((EPOCHSECONDS - start))s] rmmod done; $((REPLY - forks0)) processes started" >>"$log"
 	dmesg -c >"$OUT/$name.dmesg"
-	local s; s=$(splats "$OUT/$name.dmesg")
-	[ -z "$s" ] || detail="${detail:+$detail; }kernel: $(head -n1 <<<"$s")"
+	splats "$OUT/$name.dmesg"
+	[ -z "$REPLY" ] || detail="${detail:+$detail; }kernel: ${REPLY%%$'\n'*}"
 	[ "$rc" -eq 0 ] || detail="exit $rc${detail:+; $detail}$( [ "$rc" -eq 124 ] && echo ' (timeout)')"
 	local secs=$((EPOCHSECONDS - start))
 	if [ -z "$detail" ]; then
-		echo "PASS $name ${secs}s" | tee -a "$OUT/results"
+		result "PASS $name ${secs}s"
 	else
-		echo "FAIL $name ${secs}s $detail" | tee -a "$OUT/results"
+		result "FAIL $name ${secs}s $detail"
 		sed 's/^/    | /' "$log" | tail -n 30
 	fi
 }
@@ -108,7 +121,7 @@ run_one() {
 if (($#)); then
 	for t in "$@"; do
 		f=$TESTS_DIR/$t.sh
-		[ -f "$f" ] || { echo "FAIL $t 0s no such scenario: $f" | tee -a "$OUT/results"; continue; }
+		[ -f "$f" ] || { result "FAIL $t 0s no such scenario: $f"; continue; }
 		run_one "$f"
 	done
 else

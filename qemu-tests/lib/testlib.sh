@@ -8,8 +8,10 @@ _lib=${BASH_SOURCE[0]%/*}; [[ $_lib == /* ]] || _lib=$PWD/$_lib
 
 : "${DRLB_KO:?}" "${DRLB_TOOL:?}" "${VRRPD:?}"
 
-drlb_load() { grep -q '^drlb ' /proc/modules || insmod "$DRLB_KO"; }
-drlb_unload() { ! grep -q '^drlb ' /proc/modules || rmmod drlb; }
+# (sysfs, not grep over /proc/modules: every exec counts under TCG)
+drlb_loaded() { [ -d /sys/module/drlb ]; }
+drlb_load() { drlb_loaded || insmod "$DRLB_KO"; }
+drlb_unload() { ! drlb_loaded || rmmod drlb; }
 # drlb-tool in namespace $1 (or in the guest's root namespace with "-").
 dt() { local h=$1; shift; if [ "$h" = - ]; then "$DRLB_TOOL" "$@"; else "$DRLB_TOOL" -n "drlb-$TOPO_TAG-$h" "$@"; fi; }
 
@@ -23,11 +25,18 @@ expect_fail() {
 	local pat=$1 err rc=0; shift
 	err=$("$@" 2>&1 >/dev/null) || rc=$?
 	[ "$rc" -ne 0 ] || fail "'$*' succeeded, expected failure"
-	grep -qE -- "$pat" <<<"$err" || fail "'$*' said '$err', expected /$pat/"
+	[[ $err =~ $pat ]] || fail "'$*' said '$err', expected /$pat/"
 	log "ok: '$*' failed: $err"
 }
+# field TEXT KEY: the value of TEXT's first "KEY: value" line.
+field() {
+	local line
+	while IFS= read -r line; do
+		[[ $line == "$2: "* ]] && { printf '%s\n' "${line#"$2: "}"; return; }
+	done <<<"$1"
+}
 # A field of `drlb-tool status` in namespace $1.
-status_field() { dt "$1" status | sed -n "s/^$2: //p"; }
+status_field() { local out; out=$(dt "$1" status) && field "$out" "$2"; }
 
 # (timed, as teardown is a good part of a scenario's cost under TCG; quiet
 # when a script already took its topology down, as the demo does)
@@ -43,16 +52,17 @@ start_servers() { # PORT... (on every real server)
 	ports=$*; ports=${ports// /,}
 	exec {_rs_fd}< <(exec python3 -S "$_lib/rs-server.py" "$ports" "${spec[@]}" 2>&1)
 	d=$(mktemp -d)
-	mkfifo "$d/in" "$d/out"
+	TMPD=$d # the scenario's scratch directory
+	mkfifo "$d/in" "$d/out" "$d/q.in" "$d/q.out"
 	exec {_client_in}<>"$d/in" {_client_out}<>"$d/out"
 	n client python3 -S "$_lib/client.py" --serve <"$d/in" >"$d/out" 2>&1 &
+	# (and the JSON questions' answerer, see q, started beside them)
+	exec {_q_in}<>"$d/q.in" {_q_out}<>"$d/q.out"
+	_q_doc=$d/q.json
+	python3 -S "$_lib/jsonq.py" <"$d/q.in" >"$d/q.out" 2>&1 &
 	read -r -t 90 -u "$_rs_fd" line || true
 	[ "$line" = listening ] || fail "real servers did not start: ${line:-no answer in 90 s}"
 }
-# snooze SECONDS: sleep without a process (a read that times out on a pipe
-# nobody writes to; every exec counts under TCG).
-exec {_snooze_fd}<> <(:)
-snooze() { read -r -t "$1" -u "$_snooze_fd" || true; }
 # wait_for WHAT SECONDS CMD...: until CMD prints something.
 wait_for() {
 	local what=$1 end=$((SECONDS + $2)); shift 2
@@ -86,8 +96,56 @@ requests() {
 # (python3 -S: no site packages, a second less per start under TCG)
 requests_bg() { n client python3 -S "$_lib/client.py" "$@"; }
 # How many of the answer lines in $1 came from real server $2.
-answers_from() { grep -c "^$2 " <<<"$1" || true; }
+answers_from() {
+	local line n=0
+	while IFS= read -r line; do [[ $line == "$2 "* ]] && n=$((n + 1)); done <<<"$1"
+	echo "$n"
+}
+# How many of the non-empty lines in $1 match the regex $2 (default: any).
+count_matching() {
+	local line n=0
+	while IFS= read -r line; do [[ -n $line && $line =~ ${2:-.} ]] && n=$((n + 1)); done <<<"$1"
+	echo "$n"
+}
+# The lines of $1 that are not comments.
+uncommented() {
+	local line
+	while IFS= read -r line; do [[ $line == '#'* ]] || printf '%s\n' "$line"; done <<<"$1"
+}
+# slurp VAR FILE: FILE's contents into VAR; write FILE: stdin into FILE
+# (as `cat` would, without its process).
+slurp() { IFS= read -rd '' "$1" <"$2" || true; }
+slurp_print() { local text; slurp text "$1"; printf '%s' "$text"; }
+write() { local text; IFS= read -rd '' text || true; printf '%s' "$text" >"$1"; }
+# Whether director $1 shows an established connection from the client.
+established() { local o; o=$(dt "$1" conns --client "$CLIENT4") && [[ $o == *ESTABLISHED* ]] && echo yes; }
 # The number of distinct real servers in answer lines $1.
-distinct() { awk '{print $1}' <<<"$1" | sort -u | grep -vc ERROR || true; }
-# A field of `drlb-tool list --json` in namespace $1: a jq filter.
-list_json() { dt "$1" list --json | jq -r -c "$2"; }
+distinct() {
+	local line; local -A seen=()
+	while IFS= read -r line; do
+		[ -z "$line" ] || [[ $line == *ERROR* ]] || seen[${line%% *}]=1
+	done <<<"$1"
+	echo "${#seen[@]}"
+}
+# Questions about JSON, answered by the jsonq.py that start_servers left
+# running (a jq per question costs most of a second under TCG). EXPR is a
+# Python expression over the document d, whose objects read as attributes;
+# the answer prints like jq -r -c (see jsonq.py).
+#   q EXPR CMD...         about CMD's JSON output
+#   q_file FILE EXPR      about FILE
+#   q_lines FILE EXPR     about FILE's JSON lines (monitor's events), a list
+_q() {
+	[ -n "${_q_in:-}" ] || fail "q before start_servers"
+	printf '%s\t%s\t%s\n' "$1" "$2" "$3" >&"$_q_in"
+	local line
+	while IFS= read -r -t 30 -u "$_q_out" line; do
+		[ "$line" = . ] && return 0
+		printf '%s\n' "$line"
+	done
+	fail "no answer from jsonq.py to: $3"
+}
+q_file() { _q json "$1" "$2"; }
+q_lines() { _q lines "$1" "$2"; }
+q() { local expr=$1; shift; "$@" >"$_q_doc" || fail "'$*' failed"; q_file "$_q_doc" "$expr"; }
+# `drlb-tool list --json` in namespace $1, asked EXPR.
+list_json() { q "$2" dt "$1" list --json; }

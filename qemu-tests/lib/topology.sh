@@ -39,7 +39,11 @@ dir4() { echo "198.51.100.$((2 + $1))"; }
 dir6() { echo "2001:db8:1::$((2 + $1))"; }
 rs4() { echo "198.51.100.$((20 + $1))"; }
 rs6() { echo "2001:db8:1::$((20 + $1))"; }
-mac_of() { ip -n "drlb-$TOPO_TAG-$1" -br link show eth0 | awk '{print $3}'; }
+# snooze SECONDS: sleep without a process (a read that times out on a pipe
+# nobody writes to; every exec counts under TCG).
+exec {_snooze_fd}<> <(:)
+snooze() { read -r -t "$1" -u "$_snooze_fd" || true; }
+mac_of() { local l; l=$(ip -n "drlb-$TOPO_TAG-$1" -br link show eth0) && read -r _ _ l _ <<<"$l" && echo "$l"; }
 
 # Under TCG every exec costs a few hundred milliseconds, so the topology is
 # built with one `ip -b` per namespace and one process for every sysctl.
@@ -119,7 +123,7 @@ topo_down() {
 	done
 	if ((${#pids[@]})); then
 		kill "${pids[@]}" 2>/dev/null || true
-		sleep 0.2
+		snooze 0.2
 		kill -9 "${pids[@]}" 2>/dev/null || true
 	fi
 	for h in "${TOPO_HOSTS[@]}" sw; do

@@ -3,6 +3,7 @@
 # namespaces, and their state as each reports it.
 #
 #   vrrp_conf HOST PRIO [key = value ...] > file   a one-instance vrrpd config
+#                    (VRRP_INTERVAL_MS, default 100; VRRP_LB=true drives drlb)
 #   vrrpd_start HOST CONF                           (pid in VRRPD_PID[HOST])
 #   vrrp_state HOST                                 MASTER, BACKUP, ...
 #   holds_vip HOST                                  exit 0 if HOST has the VIP
@@ -14,7 +15,7 @@ VRRP_DIR=$(mktemp -d)
 
 vrrp_conf() { # HOST PRIO [extra lines...]
 	local h=$1 prio=$2; shift 2
-	printf '[[instance]]\nname = "vi1"\ninterface = "eth0"\nvrid = 51\npriority = %s\nadvert_interval_ms = %s\nvirtual_ips = ["%s/32"]\nlb = false\n' "$prio" "${VRRP_INTERVAL_MS:-100}" "$VIP4"
+	printf '[[instance]]\nname = "vi1"\ninterface = "eth0"\nvrid = 51\npriority = %s\nadvert_interval_ms = %s\nvirtual_ips = ["%s/32"]\nlb = %s\n' "$prio" "${VRRP_INTERVAL_MS:-100}" "$VIP4" "${VRRP_LB:-false}"
 	local l; for l in "$@"; do echo "$l"; done
 }
 vrrpd_start() { # HOST CONF
@@ -24,8 +25,14 @@ vrrpd_start() { # HOST CONF
 vrrpd_signal() { kill "-$2" "${VRRPD_PID[$1]}"; }
 vrrpd_stop() { kill "${VRRPD_PID[$1]:-}" 2>/dev/null || true; wait "${VRRPD_PID[$1]:-}" 2>/dev/null || true; }
 vrrp_status() { ip netns exec "drlb-$TOPO_TAG-$1" "$VRRPD" status --json; }
-vrrp_state() { vrrp_status "$1" 2>/dev/null | jq -r '.instances[0].state'; }
-holds_vip() { ip -n "drlb-$TOPO_TAG-$1" -br addr show eth0 | grep -q "$VIP4/32"; }
+# (the text status, read by bash: a jq per reading costs most of a second
+# under TCG, where wait_state polls)
+vrrp_state() {
+	local out
+	out=$(ip netns exec "drlb-$TOPO_TAG-$1" "$VRRPD" status 2>/dev/null) || return 0
+	[[ $out =~ \):\ ([A-Z_]+)\  ]] && echo "${BASH_REMATCH[1]}"
+}
+holds_vip() { [[ $(ip -n "drlb-$TOPO_TAG-$1" -br addr show eth0) == *" $VIP4/32"* ]]; }
 # until HOST's state is STATE, at most SECONDS
 wait_state() {
 	local h=$1 want=$2 t=${3:-10} end

@@ -35,12 +35,12 @@ dt dir1 list
 
 log "rr: exactly even; each real server sees the client's address and the VIP (DR, not NAT)"
 hook0=$(status_field dir1 "hook packets")
-fwd0=$(list_json dir1 '.services[0].stats.packets')
+fwd0=$(list_json dir1 'd.services[0].stats.packets')
 out=$(requests tcp "$VIP4" 80 15)
 hook1=$(status_field dir1 "hook packets")
-fwd1=$(list_json dir1 '.services[0].stats.packets')
+fwd1=$(list_json dir1 'd.services[0].stats.packets')
 for i in 1 2 3; do expect_eq "$(answers_from "$out" "rs$i")" 5 "rr connections to rs$i"; done
-expect_eq "$(grep -c "client=$CLIENT4 local=$VIP4\$" <<<"$out")" 15 "answers with client source and VIP destination"
+expect_eq "$(count_matching "$out" "client=$CLIENT4 local=$VIP4\$")" 15 "answers with client source and VIP destination"
 log "replies bypass the director: dir1's hooks saw only the forwarded client packets"
 expect_ge $((fwd1 - fwd0)) 75 "packets dir1 forwarded for 15 connections"
 # Neighbour discovery and MLD add a few; the replies would add as many as
@@ -58,32 +58,33 @@ expect_eq "$(distinct "$(requests tcp "$VIP4" 83 10)")" 1 "real servers answerin
 log "persistence: rr, but one client keeps its real server, like ipvsadm -p"
 out=$(requests tcp "$VIP4" 84 6)
 expect_eq "$(distinct "$out")" 1 "real servers answering one client (persistent rr)"
-expect_eq "$(dt dir1 flow tcp "$CLIENT4:40999" "$VIP4:84" --json | jq -r '"\(.reason) \(.real)"')" \
-	"persistence $(rs4 "$(awk '{print substr($1, 3); exit}' <<<"$out")")" "flow query for a new port of that client"
+first=${out%% *} # "rsN"
+expect_eq "$(q 'f"{d.reason} {d.real}"' dt dir1 flow tcp "$CLIENT4:40999" "$VIP4:84" --json)" \
+	"persistence $(rs4 "${first#rs}")" "flow query for a new port of that client"
 
 log "IPv6 and UDP"
 out=$(requests tcp "$VIP6" 80 15)
 for i in 1 2 3; do expect_eq "$(answers_from "$out" "rs$i")" 5 "IPv6 rr connections to rs$i"; done
-expect_eq "$(grep -c "client=$CLIENT6 local=$VIP6\$" <<<"$out")" 15 "IPv6 answers with client source and VIP destination"
+expect_eq "$(count_matching "$out" "client=$CLIENT6 local=$VIP6\$")" 15 "IPv6 answers with client source and VIP destination"
 out=$(requests udp "$VIP4" 80 15)
 for i in 1 2 3; do expect_eq "$(answers_from "$out" "rs$i")" 5 "UDP rr flows to rs$i"; done
 
 log "one long TCP connection stays on one real server"
 out=$(requests tcp "$VIP4" 80 10 --hold 2)
-expect_eq "$(wc -l <<<"$out") $(distinct "$out")" "10 1" "answers on the long connection, real servers"
+expect_eq "$(count_matching "$out") $(distinct "$out")" "10 1" "answers on the long connection, real servers"
 
 log "standby forwards nothing but keeps config and counters; active resumes"
-before=$(list_json dir1 '.services[0].stats.conns')
+before=$(list_json dir1 'd.services[0].stats.conns')
 dt dir1 state standby
-expect_eq "$(requests tcp "$VIP4" 80 2 | grep -c ERROR)" 2 "requests failing in standby"
-expect_eq "$(list_json dir1 '"\(.services|length) \(.services[0].stats.conns)"')" "7 $before" "services and connection count in standby"
+expect_eq "$(count_matching "$(requests tcp "$VIP4" 80 2)" ERROR)" 2 "requests failing in standby"
+expect_eq "$(list_json dir1 'f"{len(d.services)} {d.services[0].stats.conns}"')" "7 $before" "services and connection count in standby"
 dt dir1 state active
 expect_eq "$(distinct "$(requests tcp "$VIP4" 80 3)")" 3 "real servers answering after 'state active'"
 
 log "isolation: dir2's drlb has its own, empty, configuration"
-expect_eq "$(list_json dir2 '.services|length')" 0 "services in dir2"
+expect_eq "$(list_json dir2 'len(d.services)')" 0 "services in dir2"
 dt dir2 service add tcp "$VIP4:8080"
-expect_eq "$(list_json dir2 '.services|length') $(list_json dir1 '.services|length')" "1 7" "services in dir2 and dir1"
+expect_eq "$(list_json dir2 'len(d.services)') $(list_json dir1 'len(d.services)')" "1 7" "services in dir2 and dir1"
 
 log "pass-through: traffic for no service goes through untouched"
 n client ping -q -c 3 -i 0.1 "$(dir4 1)" >/dev/null

@@ -15,12 +15,16 @@ expect_eq "$(dt dir1 state)" active "dir1 after 'state active'"
 
 # Bad CLI input never reaches the kernel.
 expect_fail "invalid value 'bogus'" dt dir1 state bogus
-# Bad netlink input: the module says why and changes nothing.
-expect_eq "$(nl dir1 $CMD_SET_STATE $ATTR_STATE:u8:7)" "errno 22: state must be 0 (standby) or 1 (active)" "state 7"
-expect_eq "$(nl dir1 $CMD_SET_STATE)" "errno 22: missing state attribute" "no state attribute"
-expect_eq "$(nl dir1 $CMD_SET_STATE $ATTR_STATE:u32:0 | cut -d: -f1)" "errno 22" "state with a u32 payload"
-expect_eq "$(nl dir1 $CMD_SET_STATE 99:u8:0 | cut -d: -f1)" "errno 22" "an unknown attribute"
-expect_eq "$(nl dir1 200 | cut -d: -f1)" "errno 95" "an unknown command"
+# Bad netlink input: the module says why and changes nothing (one process
+# sends every request, a line of answer each).
+mapfile -t raw < <(nl dir1 $CMD_SET_STATE $ATTR_STATE:u8:7 -- $CMD_SET_STATE -- \
+	$CMD_SET_STATE $ATTR_STATE:u32:0 -- $CMD_SET_STATE 99:u8:0 -- 200)
+expect_eq "${#raw[@]}" 5 "answers to the five raw requests"
+expect_eq "${raw[0]}" "errno 22: state must be 0 (standby) or 1 (active)" "state 7"
+expect_eq "${raw[1]}" "errno 22: missing state attribute" "no state attribute"
+expect_eq "${raw[2]%%:*}" "errno 22" "state with a u32 payload"
+expect_eq "${raw[3]%%:*}" "errno 22" "an unknown attribute"
+expect_eq "${raw[4]%%:*}" "errno 95" "an unknown command"
 expect_eq "$(dt dir1 state)" active "dir1 state after the bad requests"
 
 # Without CAP_NET_ADMIN: reads work, writes are refused.

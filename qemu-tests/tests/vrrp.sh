@@ -22,8 +22,8 @@ EOF2
 done
 wait_resolved dir1
 wait_resolved dir2
-VRRP_INTERVAL_MS=300 vrrp_conf dir1 150 | sed 's/^lb = false$/lb = true/' >"$VRRP_DIR/d1.toml"
-VRRP_INTERVAL_MS=300 vrrp_conf dir2 100 | sed 's/^lb = false$/lb = true/' >"$VRRP_DIR/d2.toml"
+VRRP_INTERVAL_MS=300 VRRP_LB=true vrrp_conf dir1 150 >"$VRRP_DIR/d1.toml"
+VRRP_INTERVAL_MS=300 VRRP_LB=true vrrp_conf dir2 100 >"$VRRP_DIR/d2.toml"
 vrrpd_start dir1 "$VRRP_DIR/d1.toml"
 vrrpd_start dir2 "$VRRP_DIR/d2.toml"
 
@@ -34,7 +34,7 @@ expect_eq "$(dt dir1 state) $(dt dir2 state)" "active standby" "drlb states"
 holds_vip dir1 || fail "dir1 lacks the VIP"
 out=$(requests tcp "$VIP4" 80 4)
 expect_eq "$(distinct "$out")" 2 "real servers answering through dir1"
-expect_eq "$(list_json dir1 '.services[0].stats.conns') $(list_json dir2 '.services[0].stats.conns')" "4 0" "connections each director scheduled"
+expect_eq "$(list_json dir1 'd.services[0].stats.conns') $(list_json dir2 'd.services[0].stats.conns')" "4 0" "connections each director scheduled"
 
 log "stop dir1's vrrpd: dir2 takes the VIP and goes active, dir1 goes standby"
 vrrpd_stop dir1
@@ -43,6 +43,6 @@ expect_eq "$(dt dir1 state) $(dt dir2 state)" "standby active" "drlb states afte
 holds_vip dir2 || fail "dir2 lacks the VIP"
 ! holds_vip dir1 || fail "dir1 kept the VIP"
 out=$(requests tcp "$VIP4" 80 4)
-expect_eq "$(grep -c ERROR <<<"$out" || true)" 0 "failed connections after the failover"
+expect_eq "$(count_matching "$out" ERROR)" 0 "failed connections after the failover"
 expect_eq "$(distinct "$out")" 2 "real servers answering through dir2"
-expect_eq "$(list_json dir1 '.services[0].stats.conns') $(list_json dir2 '.services[0].stats.conns')" "4 4" "connections each director scheduled"
+expect_eq "$(list_json dir1 'd.services[0].stats.conns') $(list_json dir2 'd.services[0].stats.conns')" "4 4" "connections each director scheduled"
