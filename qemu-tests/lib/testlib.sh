@@ -44,24 +44,37 @@ trap 'if ((${#TOPO_HOSTS[@]})); then log "teardown"; topo_down; log "topology do
 
 # Traffic endpoints, one Python process each (a start costs most of a second
 # under TCG): rs-server.py answers on every PORT in every real server, and
-# client.py --serve makes the client's requests. Ready once rs-server.py
-# says "listening": no polling.
+# client.py --serve makes the client's requests; jsonq.py answers q. They
+# start in the background, so topo_up -p starts them as soon as the
+# namespaces exist, beside the rest of the topology's work; requests wait
+# until rs-server.py says "listening" (its output goes to a file, which a
+# request in a subshell can read too).
 start_servers() { # PORT... (on every real server)
-	local i spec=() ports line d
+	local i spec=() ports d
 	for ((i = 1; i <= TOPO_REALS; i++)); do spec+=("rs$i=/run/netns/drlb-$TOPO_TAG-rs$i"); done
 	ports=$*; ports=${ports// /,}
-	exec {_rs_fd}< <(exec python3 -S "$_lib/rs-server.py" "$ports" "${spec[@]}" 2>&1)
 	d=$(mktemp -d)
 	TMPD=$d # the scenario's scratch directory
 	mkfifo "$d/in" "$d/out" "$d/q.in" "$d/q.out"
+	_rs_out=$d/rs.out
+	python3 -S "$_lib/rs-server.py" "$ports" "${spec[@]}" >"$_rs_out" 2>&1 &
 	exec {_client_in}<>"$d/in" {_client_out}<>"$d/out"
 	n client python3 -S "$_lib/client.py" --serve <"$d/in" >"$d/out" 2>&1 &
-	# (and the JSON questions' answerer, see q, started beside them)
 	exec {_q_in}<>"$d/q.in" {_q_out}<>"$d/q.out"
 	_q_doc=$d/q.json
 	python3 -S "$_lib/jsonq.py" <"$d/q.in" >"$d/q.out" 2>&1 &
-	read -r -t 90 -u "$_rs_fd" line || true
-	[ "$line" = listening ] || fail "real servers did not start: ${line:-no answer in 90 s}"
+}
+servers_ready() {
+	[ -n "${_rs_out:-}" ] || fail "requests before start_servers"
+	local out end=$((SECONDS + 90))
+	while :; do
+		slurp out "$_rs_out"
+		[ "$out" = $'listening\n' ] && return 0
+		# (anything but a part of that line is rs-server.py's error)
+		[[ $'listening\n' == "$out"* ]] || fail "real servers did not start: $out"
+		((SECONDS < end)) || fail "real servers did not start in 90 s"
+		snooze 0.1
+	done
 }
 # wait_for WHAT SECONDS CMD...: until CMD prints something.
 wait_for() {
@@ -84,7 +97,7 @@ wait_resolved() {
 # made by the client.py that start_servers left running. A flow in the
 # background, beside other requests, needs requests_bg: a process of its own.
 requests() {
-	[ -n "${_client_in:-}" ] || fail "requests before start_servers"
+	servers_ready
 	echo "$*" >&"$_client_in"
 	local line
 	while IFS= read -r -t 30 -u "$_client_out" line; do
@@ -94,7 +107,7 @@ requests() {
 	fail "no answer from client.py to: $*"
 }
 # (python3 -S: no site packages, a second less per start under TCG)
-requests_bg() { n client python3 -S "$_lib/client.py" "$@"; }
+requests_bg() { servers_ready; n client python3 -S "$_lib/client.py" "$@"; }
 # How many of the answer lines in $1 came from real server $2.
 answers_from() {
 	local line n=0

@@ -14,9 +14,13 @@
 # address exists only inside these namespaces.
 #
 #   . qemu-tests/lib/topology.sh
-#   topo_up [-d DIRECTORS(1|2)] [-r REALS]
+#   topo_up [-d DIRECTORS(1|2)] [-r REALS] [-p PORTS]
 #   n client ping -c1 "$VIP4"       # run a command in a namespace
 #   topo_down
+#
+# -p "PORT..." also calls start_servers PORT... (testlib.sh: real servers
+# answering on those ports, and the client's endpoint) as soon as the
+# namespaces exist, so that their slow start overlaps the links' creation.
 #
 # Namespace names carry $TOPO_TAG (default: the shell's pid) so that several
 # topologies can coexist; `ns NAME` prints the full name.
@@ -46,28 +50,39 @@ snooze() { read -r -t "$1" -u "$_snooze_fd" || true; }
 mac_of() { local l; l=$(ip -n "drlb-$TOPO_TAG-$1" -br link show eth0) && read -r _ _ l _ <<<"$l" && echo "$l"; }
 
 # Under TCG every exec costs a few hundred milliseconds, so the topology is
-# built with one `ip -b` per namespace and one process for every sysctl.
+# built by three processes: `ip -b` adds the namespaces, `ip -b` in the
+# switch adds the bridge and a veth pair per host, and netns-setup.py does
+# each host's lines (ip-style, in _host_batch) in its namespace.
 _topo_host() { # name ipv4 ipv6 [sysctl...]: a namespace with eth0 on the bridge
 	local h=$1 v4=$2 v6=$3; shift 3
 	TOPO_HOSTS+=("$h")
 	_sw_batch+="link add $h type veth peer name eth0 netns drlb-$TOPO_TAG-$h
 link set $h master br0 up
 "
-	_host_batch[$h]="link set lo up
+	# Sysctls first. eth0 exists, still down, when they are set: "all"
+	# covers it for the settings the kernel takes the max or the OR of; the
+	# others are set on eth0 itself, before the link comes up.
+	local kv
+	_host_batch[$h]=""
+	for kv in net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 \
+		net.ipv6.conf.eth0.accept_dad=0 "$@"; do
+		_host_batch[$h]+="sysctl $kv"$'\n'
+	done
+	_host_batch[$h]+="link set lo up
 addr add $v4/24 dev eth0
 addr add $v6/64 dev eth0 nodad
 link set eth0 up
 "
-	_host_sysctl[$h]="net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 $*"
 }
 
 topo_up() {
-	local directors=1 reals=2 opt OPTIND=1 i h
-	while getopts "d:r:" opt; do
+	local directors=1 reals=2 ports="" opt OPTIND=1 i h
+	while getopts "d:r:p:" opt; do
 		case $opt in
 		d) directors=$OPTARG ;;
 		r) reals=$OPTARG ;;
-		*) echo "topo_up [-d DIRECTORS] [-r REALS]" >&2; return 2 ;;
+		p) ports=$OPTARG ;;
+		*) echo "topo_up [-d DIRECTORS] [-r REALS] [-p PORTS]" >&2; return 2 ;;
 		esac
 	done
 	TOPO_DIRECTORS=$directors TOPO_REALS=$reals
@@ -75,7 +90,7 @@ topo_up() {
 link set br0 up
 link set lo up
 "
-	declare -gA _host_batch=() _host_sysctl=()
+	declare -gA _host_batch=()
 	_topo_host client "$CLIENT4" "$CLIENT6"
 	_host_batch[client]+="route add $VIP4/32 via 198.51.100.3
 route add $VIP6/128 via 2001:db8:1::3
@@ -85,7 +100,7 @@ route add $VIP6/128 via 2001:db8:1::3
 		# to a real server on the same segment.
 		_topo_host "dir$i" "198.51.100.$((2 + i))" "2001:db8:1::$((2 + i))" net.ipv4.ip_forward=1 \
 			net.ipv6.conf.all.forwarding=1 net.ipv4.conf.all.send_redirects=0 \
-			net.ipv4.conf.default.send_redirects=0
+			net.ipv4.conf.default.send_redirects=0 net.ipv4.conf.eth0.send_redirects=0
 	done
 	for ((i = 1; i <= reals; i++)); do
 		_topo_host "rs$i" "198.51.100.$((20 + i))" "2001:db8:1::$((20 + i))" net.ipv4.conf.all.arp_ignore=1 \
@@ -98,16 +113,15 @@ addr add $VIP6/128 dev lo nodad
 	local adds="netns add drlb-$TOPO_TAG-sw"$'\n'
 	for h in "${TOPO_HOSTS[@]}"; do adds+="netns add drlb-$TOPO_TAG-$h"$'\n'; done
 	ip -b - <<<"$adds"
-	# sysctls first: "default" values then apply to the eth0 created next.
-	# One helper process sets them in every namespace.
-	local args=()
-	for h in "${TOPO_HOSTS[@]}"; do
-		# shellcheck disable=SC2206
-		args+=("drlb-$TOPO_TAG-$h" ${_host_sysctl[$h]} --)
-	done
-	python3 -S "$_topo_lib/netns-sysctl.py" "${args[@]}"
+	# shellcheck disable=SC2086
+	[ -z "$ports" ] || start_servers $ports
 	ip -n "drlb-$TOPO_TAG-sw" -b - <<<"$_sw_batch"
-	for h in "${TOPO_HOSTS[@]}"; do ip -n "drlb-$TOPO_TAG-$h" -b - <<<"${_host_batch[$h]}"; done
+	local args=() lines
+	for h in "${TOPO_HOSTS[@]}"; do
+		mapfile -t lines <<<"${_host_batch[$h]}"
+		args+=("drlb-$TOPO_TAG-$h" "${lines[@]}" --)
+	done
+	python3 -S "$_topo_lib/netns-setup.py" "${args[@]}"
 }
 
 # Kills exactly the processes in our namespaces (found with bash's -ef, no

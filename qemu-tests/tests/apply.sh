@@ -6,8 +6,7 @@
 #                dir2 (IPVS, then drlb from its ipvsadm -Sn dump)
 . lib/testlib.sh
 drlb_load
-topo_up -d 2 -r 3
-start_servers 80 443
+topo_up -d 2 -r 3 -p "80 443"
 cfg=$TMPD
 write "$cfg/a.toml" <<EOF2
 [[service]]

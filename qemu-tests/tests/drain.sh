@@ -4,8 +4,7 @@
 #   client ---- dir1 (drlb, tcp VIP:80 rr) ---- rs1, rs2
 . lib/testlib.sh
 drlb_load
-topo_up -d 1 -r 2
-start_servers 80
+topo_up -d 1 -r 2 -p 80
 dt dir1 service add tcp "$VIP4:80" --scheduler rr
 dt dir1 real add tcp "$VIP4:80" "$(rs4 1)"
 dt dir1 real add tcp "$VIP4:80" "$(rs4 2)"

@@ -5,8 +5,7 @@
 #   client ---- dir1 (drlb, tcp VIP:80 rr, conn-max 8) ---- rs1, rs2, rs3
 . lib/testlib.sh
 drlb_load
-topo_up -d 1 -r 3
-start_servers 80
+topo_up -d 1 -r 3 -p 80
 dt dir1 service add tcp "$VIP4:80" --scheduler rr
 for i in 1 2 3; do dt dir1 real add tcp "$VIP4:80" "$(rs4 $i)"; done
 wait_resolved dir1

@@ -8,8 +8,7 @@
 #   tcp [VIP6]:80 rr   udp VIP:80 rr   tcp VIP:84 rr with 60 s persistence
 . lib/testlib.sh
 drlb_load
-topo_up -d 2 -r 3
-start_servers 80 81 82 83 84
+topo_up -d 2 -r 3 -p "80 81 82 83 84"
 
 add() { # PROTO ADDR SCHED WEIGHT...: a service and its three reals, as batch lines
 	local p=$1 a=$2 s=$3 i=1 w; shift 3

@@ -7,8 +7,7 @@
 . lib/testlib.sh
 . lib/vrrp.sh
 drlb_load
-topo_up -d 2 -r 2
-start_servers 80
+topo_up -d 2 -r 2 -p 80
 trap 'vrrpd_stop dir1; vrrpd_stop dir2; topo_down' EXIT
 # The client reaches the VIP on the segment, wherever VRRP puts it.
 n client ip route del "$VIP4/32"
