@@ -30,6 +30,11 @@ splats() {
 	done <"$1"
 }
 
+# (a sleep without a process: a read that times out on a pipe nobody
+# writes to)
+exec {_snooze_fd}<> <(:)
+snooze() { read -r -t "$1" -u "$_snooze_fd" || true; }
+
 # Processes started since boot, in REPLY: under TCG each costs 0.1-0.5 s,
 # so a scenario's count says where its time went (and the harness itself
 # avoids them: bash's clock, no subshells).
@@ -68,7 +73,8 @@ check_leaks() {
 	local end=$((${EPOCHREALTIME/./} + 5500000))
 	echo scan >$kmemleak
 	local left=$((end - ${EPOCHREALTIME/./}))
-	((left <= 0)) || sleep "$((left / 1000000)).$(printf %06d $((left % 1000000)))"
+	local frac; printf -v frac %06d $((left % 1000000))
+	((left <= 0)) || snooze "$((left / 1000000)).$frac"
 	echo scan >$kmemleak
 	# (a debugfs file's size is always 0: read it to know)
 	cat $kmemleak >"$OUT/kmemleak.log"
@@ -97,8 +103,19 @@ run_one() {
 	jiffies; echo "$REPLY $name" >>"$OUT/starts"
 	forks; forks0=$REPLY
 	echo "=== $name"
-	( cd "$here" && exec timeout -k 10 "${SCENARIO_TIMEOUT:-600}" bash "$t" ) >"$log" 2>&1
+	# In a process group of its own (job control on while it starts), so
+	# that a watchdog can stop it and everything it started, as timeout(1)
+	# would, without timeout's process.
+	set -m
+	( cd "$here" && exec bash "$t" ) </dev/null >"$log" 2>&1 &
+	local pid=$! limit=${SCENARIO_TIMEOUT:-600}
+	( snooze "$limit"; : >"$OUT/$name.timeout"; kill -TERM -- -"$pid"; snooze 10; kill -KILL -- -"$pid" ) 2>/dev/null &
+	local watchdog=$!
+	set +m
+	wait "$pid"
 	rc=$?
+	kill "$watchdog" 2>/dev/null
+	[ -e "$OUT/$name.timeout" ] && rc=124
 	# Every scenario ends with drlb unloaded: unloading must be clean too.
 	if [ -d /sys/module/drlb ] && ! rmmod drlb >>"$log" 2>&1; then
 		detail="rmmod drlb failed"

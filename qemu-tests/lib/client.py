@@ -4,10 +4,13 @@ source port; prints one answer line per request (see rs-server.py), or
 "ERROR ..." for a request that got no answer.
 
     client.py tcp|udp ADDR PORT N [--hold SECONDS] [--until FILE] [--sport PORT]
+              [--timeout SECONDS]
     client.py --serve
 
-With --sport, requests come from that source port (for TCP, N=1: the port
-is then in TIME_WAIT). With --hold, one TCP connection is opened and kept, sending a request every
+--timeout bounds the wait for each connection or answer (default 3 s: a
+request meant to fail can fail sooner). With --sport, requests come from
+that source port (for TCP, N=1: the port is then in TIME_WAIT). With
+--hold, one TCP connection is opened and kept, sending a request every
 SECONDS/N seconds N times (a long flow that must stay on one server); with
 --until FILE as well, it goes on at that pace until FILE exists, so a test
 ends the flow once its checks are done, however slow the machine. Without
@@ -30,6 +33,7 @@ def run(argv):
     hold = float(opts["--hold"]) if "--hold" in opts else None
     until = opts.get("--until")
     sport = int(opts.get("--sport", 0))
+    timeout = float(opts.get("--timeout", 3))
     fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
     src = ("::" if fam == socket.AF_INET6 else "0.0.0.0", sport)
 
@@ -37,19 +41,19 @@ def run(argv):
         return sent < n or (until and not os.path.exists(until))
 
     def tcp_once():
-        with socket.create_connection((addr, port), timeout=3, source_address=src) as s:
+        with socket.create_connection((addr, port), timeout=timeout, source_address=src) as s:
             s.sendall(b"ONCE\n")
             return s.makefile().readline().strip()
 
     def udp_once():
         with socket.socket(fam, socket.SOCK_DGRAM) as s:
-            s.settimeout(2)
+            s.settimeout(timeout)
             s.bind(src)
             s.sendto(b"hello\n", (addr, port))
             return s.recv(4096).decode().strip()
 
     if hold is not None:
-        with socket.create_connection((addr, port), timeout=3, source_address=src) as s:
+        with socket.create_connection((addr, port), timeout=timeout, source_address=src) as s:
             f = s.makefile()
             sent = 0
             while more(sent):

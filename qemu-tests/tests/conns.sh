@@ -35,7 +35,7 @@ expect_fail 'unknown TCP state' dt dir1 timeouts --state BOGUS=1
 
 log "conns: one long TCP connection and a UDP flow, as ipvsadm -Lnc shows them"
 stop=$TMPD/stop # the held connection ends once this exists
-requests_bg tcp "$VIP4" 80 10 --hold 5 --until "$stop" --sport 40001 >/dev/null &
+requests_bg tcp "$VIP4" 80 2 --hold 1 --until "$stop" --sport 40001 >/dev/null &
 held=$!
 requests udp "$VIP4" 80 1 --sport 40002 >/dev/null
 wait_for "the held connection" 20 established dir1

@@ -69,13 +69,13 @@ out=$(requests udp "$VIP4" 80 15)
 for i in 1 2 3; do expect_eq "$(answers_from "$out" "rs$i")" 5 "UDP rr flows to rs$i"; done
 
 log "one long TCP connection stays on one real server"
-out=$(requests tcp "$VIP4" 80 10 --hold 2)
+out=$(requests tcp "$VIP4" 80 10 --hold 1)
 expect_eq "$(count_matching "$out") $(distinct "$out")" "10 1" "answers on the long connection, real servers"
 
 log "standby forwards nothing but keeps config and counters; active resumes"
 before=$(list_json dir1 'd.services[0].stats.conns')
 dt dir1 state standby
-expect_eq "$(count_matching "$(requests tcp "$VIP4" 80 2)" ERROR)" 2 "requests failing in standby"
+expect_eq "$(count_matching "$(requests tcp "$VIP4" 80 2 --timeout 1)" ERROR)" 2 "requests failing in standby"
 expect_eq "$(list_json dir1 'f"{len(d.services)} {d.services[0].stats.conns}"')" "7 $before" "services and connection count in standby"
 dt dir1 state active
 expect_eq "$(distinct "$(requests tcp "$VIP4" 80 3)")" 3 "real servers answering after 'state active'"
