@@ -96,15 +96,17 @@ wait_resolved() {
 #   requests PROTO ADDR PORT N [--hold SECONDS] [--sport PORT]
 # made by the client.py that start_servers left running. A flow in the
 # background, beside other requests, needs requests_bg: a process of its own.
-requests() {
-	servers_ready
-	echo "$*" >&"$_client_in"
+requests() { servers_ready; _ask "$_client_in" "$_client_out" client.py "$*"; }
+# _ask IN OUT HELPER REQUEST: REQUEST to a helper that stays up (on fd IN),
+# and its answer lines (from fd OUT) up to the line "."
+_ask() {
+	printf '%s\n' "$4" >&"$1"
 	local line
-	while IFS= read -r -t 30 -u "$_client_out" line; do
+	while IFS= read -r -t 30 -u "$2" line; do
 		[ "$line" = . ] && return 0
 		printf '%s\n' "$line"
 	done
-	fail "no answer from client.py to: $*"
+	fail "no answer from $3 to: $4"
 }
 # (python3 -S: no site packages, a second less per start under TCG)
 requests_bg() { servers_ready; n client python3 -S "$_lib/client.py" "$@"; }
@@ -149,13 +151,7 @@ distinct() {
 #   q_lines FILE EXPR     about FILE's JSON lines (monitor's events), a list
 _q() {
 	[ -n "${_q_in:-}" ] || fail "q before start_servers"
-	printf '%s\t%s\t%s\n' "$1" "$2" "$3" >&"$_q_in"
-	local line
-	while IFS= read -r -t 30 -u "$_q_out" line; do
-		[ "$line" = . ] && return 0
-		printf '%s\n' "$line"
-	done
-	fail "no answer from jsonq.py to: $3"
+	_ask "$_q_in" "$_q_out" jsonq.py "$1"$'\t'"$2"$'\t'"$3"
 }
 q_file() { _q json "$1" "$2"; }
 q_lines() { _q lines "$1" "$2"; }
