@@ -38,10 +38,10 @@ dt dir1 list
 
 say "replies bypass the director"
 hook0=$(status_field dir1 "hook packets")
-fwd0=$(list_json dir1 '.services[0].stats.packets')
+fwd0=$(dt dir1 list --json | jq '.services[0].stats.packets')
 for i in 1 2 3 4; do n client curl -s --max-time 3 -o /dev/null "http://$VIP4/"; done
 hook1=$(status_field dir1 "hook packets")
-fwd1=$(list_json dir1 '.services[0].stats.packets')
+fwd1=$(dt dir1 list --json | jq '.services[0].stats.packets')
 echo "  4 more requests: dir1 forwarded $((fwd1 - fwd0)) client packets; its hooks saw $((hook1 - hook0)) packets in all,"
 echo "  so none of the real servers' replies passed through dir1: they went straight to the client."
 
