@@ -8,12 +8,11 @@ asks dozens of questions).
                         lines<TAB>FILE<TAB>EXPR   one per line (monitor's events),
                                                   read as a list
 
-EXPR is a Python expression over `d`, the
-document; objects also read as attributes (d.services[0].stats.conns), and
-one(...) is the single value of an iterable (an error if there are none or
-several). The
-answer follows jq -r -c: a string as it is, anything else as compact JSON.
-A line "." ends each answer; a failing expression answers "ERROR: ..."."""
+EXPR is a Python expression over `d`, the document; objects also read as
+attributes (d.services[0].stats.conns), and one(...) is the single value of
+an iterable (an error if there are none or several). The answer follows
+jq -r -c: a string as it is, anything else as compact JSON. A line "." ends
+each answer; a failing expression answers "ERROR: ..."."""
 import collections
 import json
 import sys

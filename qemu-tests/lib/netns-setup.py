@@ -15,14 +15,15 @@ sysctl(8) commands, done in NS in order:
 
 The first failure stops it with a message naming the namespace and the
 line, and exit status 1."""
-import ctypes
 import ipaddress
 import os
 import socket
 import struct
 import sys
 
-CLONE_NEWNET = 0x40000000
+import common
+from common import nla
+
 NETLINK_ROUTE = 0
 RTM_NEWLINK, RTM_NEWADDR, RTM_NEWROUTE = 16, 20, 24
 NLMSG_ERROR = 2
@@ -33,8 +34,6 @@ IFA_F_NODAD = 0x02
 RTA_DST, RTA_GATEWAY = 1, 5
 RT_TABLE_MAIN, RTPROT_BOOT, RT_SCOPE_UNIVERSE, RTN_UNICAST = 254, 3, 0, 1
 
-libc = ctypes.CDLL(None, use_errno=True)
-
 
 class SetupError(Exception):
     pass
@@ -42,18 +41,9 @@ class SetupError(Exception):
 
 def enter(ns):
     try:
-        fd = os.open(f"/run/netns/{ns}", os.O_RDONLY)
+        common.enter(f"/run/netns/{ns}")
     except OSError as e:
-        raise SetupError(f"no such namespace ({e.strerror})") from None
-    try:
-        if libc.setns(fd, CLONE_NEWNET) != 0:
-            raise SetupError(f"entering it: {os.strerror(ctypes.get_errno())}")
-    finally:
-        os.close(fd)
-
-
-def attr(kind, payload):
-    return struct.pack("HH", 4 + len(payload), kind) + payload + b"\0" * (-len(payload) % 4)
+        raise SetupError(f"entering it: {e.strerror}") from None
 
 
 class Rtnl:
@@ -109,7 +99,7 @@ def run(rtnl, words):
             raw = net.ip.packed
             flags = IFA_F_NODAD if rest else 0
             body = struct.pack("BBBBI", family, net.network.prefixlen, 0, 0, index(dev))
-            body += attr(IFA_LOCAL, raw) + attr(IFA_ADDRESS, raw) + attr(IFA_FLAGS, struct.pack("I", flags))
+            body += nla(IFA_LOCAL, raw) + nla(IFA_ADDRESS, raw) + nla(IFA_FLAGS, struct.pack("I", flags))
             rtnl.request(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, body)
         case ["route", "add", dst, "via", gateway]:
             net = ipaddress.ip_network(dst)
@@ -120,22 +110,14 @@ def run(rtnl, words):
             body = struct.pack(
                 "BBBBBBBBI", family, net.prefixlen, 0, 0, RT_TABLE_MAIN, RTPROT_BOOT, RT_SCOPE_UNIVERSE, RTN_UNICAST, 0
             )
-            body += attr(RTA_DST, net.network_address.packed) + attr(RTA_GATEWAY, gw.packed)
+            body += nla(RTA_DST, net.network_address.packed) + nla(RTA_GATEWAY, gw.packed)
             rtnl.request(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, body)
         case _:
             raise SetupError("not a line this helper knows")
 
 
 def main():
-    groups, cur = [], []
-    for arg in sys.argv[1:]:
-        if arg == "--":
-            groups.append(cur)
-            cur = []
-        else:
-            cur.append(arg)
-    groups.append(cur)
-    for ns, *lines in (g for g in groups if g):
+    for ns, *lines in common.groups(sys.argv[1:]):
         line = None
         try:
             enter(ns)

@@ -8,19 +8,15 @@ KIND is u8, u16, u32, u64, str or hex. Prints one line per request, "ok" or
 "errno N: extack message", and exits 0 either way (exit 2 on usage errors).
 Several requests share one process: under TCG a Python start costs about a
 second."""
-import os
 import socket
 import struct
 import sys
 
+from common import groups, nla
+
 NETLINK_GENERIC, SOL_NETLINK, NETLINK_EXT_ACK = 16, 270, 11
 NLMSG_ERROR, NLM_F_REQUEST, NLM_F_ACK, NLM_F_ACK_TLVS = 2, 1, 4, 0x200
 GENL_ID_CTRL, CTRL_CMD_GETFAMILY, CTRL_ATTR_FAMILY_ID, CTRL_ATTR_FAMILY_NAME = 16, 3, 1, 2
-
-
-def nla(t, payload):
-    hdr = struct.pack("HH", 4 + len(payload), t)
-    return hdr + payload + b"\0" * ((4 - len(payload) % 4) % 4)
 
 
 def attrs(buf):
@@ -68,15 +64,7 @@ def main():
         print(f"errno {-err}: drlb family not found")
         return
     family = struct.unpack("H", attrs(rep[0])[CTRL_ATTR_FAMILY_ID][:2])[0]
-    requests, cur = [], []
-    for arg in sys.argv[1:]:
-        if arg == "--":
-            requests.append(cur)
-            cur = []
-        else:
-            cur.append(arg)
-    requests.append(cur)
-    for seq, (cmd, *specs) in enumerate((r for r in requests if r), start=2):
+    for seq, (cmd, *specs) in enumerate(groups(sys.argv[1:]), start=2):
         payload = b""
         for spec in specs:
             t, kind, value = spec.split(":", 2)

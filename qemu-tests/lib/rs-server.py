@@ -16,27 +16,15 @@ NAME in the current one. Under TCG a Python start costs most of a second, so
 one process instead of one per real server matters. It prints "listening"
 once every socket is bound: a test waits for that line instead of polling.
 """
-import ctypes
-import os
 import selectors
 import socket
 import sys
 
+from common import enter
+
 IP_PKTINFO = 8  # <linux/in.h>; not exported by Python's socket module
-CLONE_NEWNET = 0x40000000
 ports = [int(p) for p in sys.argv[1].split(",")]
 sel = selectors.DefaultSelector()
-libc = ctypes.CDLL(None, use_errno=True)
-
-
-def enter(netns):
-    fd = os.open(netns, os.O_RDONLY)
-    try:
-        if libc.setns(fd, CLONE_NEWNET) != 0:
-            err = ctypes.get_errno()
-            raise OSError(err, f"setns {netns}: {os.strerror(err)}")
-    finally:
-        os.close(fd)
 
 
 def listen(name):

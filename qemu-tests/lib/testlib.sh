@@ -110,18 +110,14 @@ _ask() {
 }
 # (python3 -S: no site packages, a second less per start under TCG)
 requests_bg() { servers_ready; n client python3 -S "$_lib/client.py" "$@"; }
-# How many of the answer lines in $1 came from real server $2.
-answers_from() {
-	local line n=0
-	while IFS= read -r line; do [[ $line == "$2 "* ]] && n=$((n + 1)); done <<<"$1"
-	echo "$n"
-}
 # How many of the non-empty lines in $1 match the regex $2 (default: any).
 count_matching() {
 	local line n=0
 	while IFS= read -r line; do [[ -n $line && $line =~ ${2:-.} ]] && n=$((n + 1)); done <<<"$1"
 	echo "$n"
 }
+# How many of the answer lines in $1 came from real server $2 (rsN).
+answers_from() { count_matching "$1" "^$2 "; }
 # The lines of $1 that are not comments.
 uncommented() {
 	local line
