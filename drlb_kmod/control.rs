@@ -172,6 +172,13 @@ fn settings(req: &Request<'_>, mut s: Settings) -> core::result::Result<Settings
     if let Some(a) = req.attr(attr::MAGLEV_SEED) {
         s.seed = a.u32();
     }
+    if let Some(a) = req.attr(attr::SVC_STATE) {
+        s.standby = match a.u8() {
+            proto::STATE_ACTIVE => false,
+            proto::STATE_STANDBY => true,
+            _ => return Err(einval(c"service state must be 0 (standby) or 1 (active)")),
+        };
+    }
     Ok(s)
 }
 
@@ -213,7 +220,7 @@ fn clone_reals(s: &Service) -> Result<KVec<Arc<Real>>> {
 
 fn service_new(dp: &Dataplane, req: &Request<'_>) -> Reply {
     let key = req_key(req)?;
-    let defaults = Settings { sched: Scheduler::Wlc, persistence: 0, flags: 0, seed: 0 };
+    let defaults = Settings { sched: Scheduler::Wlc, persistence: 0, flags: 0, seed: 0, standby: false };
     let s = settings(req, defaults)?;
     publish(dp, |v| {
         if v.iter().any(|x| x.key == key) {
@@ -414,6 +421,7 @@ fn put_service(m: &mut Msg, s: &Service) -> Result {
     m.put_u32(attr::PERSISTENCE, s.settings.persistence)?;
     m.put_u32(attr::FLAGS, s.settings.flags)?;
     m.put_u32(attr::MAGLEV_SEED, s.settings.seed)?;
+    m.put_u8(attr::SVC_STATE, if s.settings.standby { proto::STATE_STANDBY } else { proto::STATE_ACTIVE })?;
     let (mut a, mut ina) = (0u32, 0u32);
     for r in s.reals.iter() {
         a += r.active.load(Relaxed);
@@ -582,6 +590,9 @@ fn flow_query(dp: &Dataplane, req: &Request<'_>) -> Reply {
         let svc = cfg.find(&key).ok_or_else(|| NlError::msg(ENOENT, c"no such service"))?;
         if dp.state() != proto::STATE_ACTIVE {
             return Err(NlError::msg(errno::enetdown(), c"standby: this director forwards nothing"));
+        }
+        if svc.settings.standby {
+            return Err(NlError::msg(errno::enetdown(), c"standby: this service forwards nothing on this director"));
         }
         let (real, reason) = dp
             .query(&g, svc, &client, cport, syn)

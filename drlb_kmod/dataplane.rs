@@ -424,7 +424,9 @@ impl Hook for Dataplane {
         let Some(svc) = cfg.find(&key) else {
             return Verdict::ACCEPT;
         };
-        if self.state() != proto::STATE_ACTIVE {
+        // Standby, the namespace's or the service's: the packet goes to the
+        // stack untouched, as if drlb were not there.
+        if self.state() != proto::STATE_ACTIVE || svc.settings.standby {
             return Verdict::ACCEPT;
         }
         let Some((ifindex, mac)) = self.pick(&g, svc, &flow).and_then(|r| {

@@ -159,6 +159,10 @@ pub(crate) struct Settings {
     pub(crate) flags: u32,
     /// Seed of the Maglev and source hashes: the same on every director.
     pub(crate) seed: u32,
+    /// The service's own standby switch ([`proto::attr::SVC_STATE`]): it
+    /// forwards nothing, keeping real servers, counters and connections.
+    /// A service forwards only when it and its namespace are both active.
+    pub(crate) standby: bool,
 }
 
 /// A service in one snapshot.

@@ -27,7 +27,7 @@ pub mod cmd {
     pub const SET_STATE: u8 = 2;
     /// Add a service.
     pub const SERVICE_NEW: u8 = 3;
-    /// Change a service's scheduler, persistence or flags.
+    /// Change a service's scheduler, persistence, flags, seed or state.
     pub const SERVICE_SET: u8 = 4;
     /// Delete a service with its real servers and connections.
     pub const SERVICE_DEL: u8 = 5;
@@ -148,8 +148,12 @@ pub mod attr {
     /// Nested: a timeout in seconds (`u32`) per TCP state, each under the
     /// type [`super::timeout_state_attr`] gives its state.
     pub const TIMEOUT_STATES: u16 = 37;
+    /// `u8`: a service's own active/standby switch,
+    /// [`super::STATE_ACTIVE`] or [`super::STATE_STANDBY`]. A service
+    /// forwards only when both the namespace and the service are active.
+    pub const SVC_STATE: u16 = 38;
     /// The highest attribute type.
-    pub const MAX: u16 = TIMEOUT_STATES;
+    pub const MAX: u16 = SVC_STATE;
 }
 
 /// Attribute types nested under [`attr::STATS`].
@@ -178,9 +182,10 @@ pub mod stats {
 /// ports) instead of only the client address (IPVS's `mh-port`).
 pub const SVC_F_MH_PORT: u32 = 1;
 
-/// The netns forwards nothing; configuration, counters and connections stay.
+/// The netns (or a service, [`attr::SVC_STATE`]) forwards nothing;
+/// configuration, counters and connections stay.
 pub const STATE_STANDBY: u8 = 0;
-/// The netns forwards packets to real servers.
+/// The netns (or a service) forwards packets to real servers.
 pub const STATE_ACTIVE: u8 = 1;
 /// A real server whose MAC is not known yet.
 pub const REAL_UNRESOLVED: u8 = 0;
@@ -291,6 +296,7 @@ pub const POLICY: [Kind; attr::MAX as usize + 1] = {
     p[attr::DROPS as usize] = Kind::U64;
     p[attr::CONN_SIZE as usize] = Kind::U32;
     p[attr::TIMEOUT_STATES as usize] = Kind::Nested;
+    p[attr::SVC_STATE as usize] = Kind::U8;
     p
 };
 
