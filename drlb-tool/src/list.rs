@@ -2,6 +2,7 @@
 //! table like `ipvsadm -Ln` or as JSON.
 
 use crate::addr;
+use crate::config::State;
 use crate::netlink::{Attr, Attrs, Client};
 use anyhow::Result;
 use drlb_core::proto::{attr, cmd, stats, REAL_RESOLVED, SVC_F_MH_PORT};
@@ -38,6 +39,8 @@ pub struct Service {
     pub persistence: u32,
     pub seed: u32,
     pub mh_port: bool,
+    /// The service's own switch (standby: it forwards nothing).
+    pub state: State,
     pub stats: Stats,
     pub reals: Vec<Real>,
 }
@@ -103,6 +106,7 @@ pub fn read_some(nl: &mut Client, only: Option<Vec<Attr>>) -> Result<Vec<Service
             persistence: s.u32(attr::PERSISTENCE).unwrap_or(0),
             seed: s.u32(attr::MAGLEV_SEED).unwrap_or(0),
             mh_port: s.u32(attr::FLAGS).unwrap_or(0) & SVC_F_MH_PORT != 0,
+            state: s.u8(attr::SVC_STATE).map_or(State::Active, State::from_u8),
             stats: stats(&s),
             reals,
         });
@@ -162,16 +166,22 @@ pub fn format(services: &[Service], view: View) -> Result<String> {
         } else {
             String::new()
         };
+        let standby = if s.state == State::Standby {
+            " standby"
+        } else {
+            ""
+        };
         let [x, y, z] = columns(view, &s.stats);
         out += &format!(
-            "{:<5} {:<28} {:<8} {:>8} {:>9} {:>12}{}\n",
+            "{:<5} {:<28} {:<8} {:>8} {:>9} {:>12}{}{}\n",
             s.protocol.to_uppercase(),
             addr::with_port(ip, s.port),
             s.scheduler,
             x,
             y,
             z,
-            persist
+            persist,
+            standby
         );
         for r in &s.reals {
             let rip: std::net::IpAddr = r.address.parse()?;
@@ -230,6 +240,7 @@ mod tests {
             persistence: 0,
             seed: 0,
             mh_port: false,
+            state: State::Active,
             stats: stats(7),
             reals: vec![Real {
                 address: "198.51.100.21".into(),
@@ -257,5 +268,16 @@ mod tests {
             words(View::Rate)[3][3..],
             ["3", "4", "5", "02:00:00:00:00:01"]
         );
+        let json = serde_json::to_value(&svc).unwrap();
+        assert_eq!(json["state"], "active");
+        let standby = Service {
+            state: State::Standby,
+            ..svc
+        };
+        let text = format(std::slice::from_ref(&standby), View::Default).unwrap();
+        let line = text.lines().nth(2).unwrap();
+        assert!(line.starts_with("TCP   198.51.100.10:80"), "{line}");
+        assert!(line.ends_with("        700 standby"), "{line}");
+        assert_eq!(serde_json::to_value(&standby).unwrap()["state"], "standby");
     }
 }

@@ -2,14 +2,13 @@
 //! ipvsadm does for IPVS. Every command talks to the module over the generic
 //! netlink family `drlb`, in the caller's network namespace.
 
-mod config;
 mod conns;
-mod list;
 
-use drlb_tool::{addr, netlink};
+use drlb_tool::config::{self, Op, State};
+use drlb_tool::{addr, list, netlink};
 
 use anyhow::Result;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 use drlb_core::proto::{self, attr, cmd};
 use drlb_core::sched::Scheduler;
 use netlink::{Attr, Attrs, Client};
@@ -201,14 +200,6 @@ enum ConnOp {
     },
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum State {
-    /// Forward packets to real servers
-    Active,
-    /// Forward nothing; keep configuration, counters and connections
-    Standby,
-}
-
 /// A scheduler name, checked against the schedulers drlb-core knows.
 fn scheduler(s: &str) -> std::result::Result<Scheduler, String> {
     Scheduler::from_name(s.as_bytes()).ok_or_else(|| {
@@ -240,6 +231,10 @@ struct ServiceOpts {
     /// client address (IPVS's mh-port)
     #[arg(long)]
     mh_port: bool,
+    /// The service's own switch: a standby service forwards nothing on this
+    /// director (new services are active unless told otherwise)
+    #[arg(long, value_enum)]
+    state: Option<State>,
 }
 
 #[derive(Subcommand)]
@@ -251,7 +246,7 @@ enum ServiceOp {
         #[command(flatten)]
         opts: ServiceOpts,
     },
-    /// Change a service's scheduler, persistence or seed
+    /// Change a service's scheduler, persistence, seed or state
     Edit {
         #[command(flatten)]
         svc: ServiceSpec,
@@ -351,9 +346,71 @@ fn batch(netns: Option<&str>, file: &str) -> Result<()> {
     Ok(())
 }
 
-/// The attributes naming a service.
-fn service_attrs(s: &ServiceSpec) -> Result<(SocketAddr, Vec<Attr>)> {
-    addr::service_key(&s.proto, &s.addr)
+/// The service a command names: its protocol number and address.
+fn service_spec(s: &ServiceSpec) -> Result<(u8, SocketAddr)> {
+    Ok((addr::proto(&s.proto)?, addr::service(&s.addr)?))
+}
+
+/// A `service` or `real` command as the operation it sends, its
+/// arguments checked.
+fn config_op(c: &Command) -> Result<Op> {
+    let settings = |o: &ServiceOpts| config::Settings {
+        scheduler: o.scheduler,
+        persistence: o.persistence,
+        seed: o.seed,
+        mh_port: o.mh_port,
+        state: o.state,
+    };
+    Ok(match c {
+        Command::Service { op } => match op {
+            ServiceOp::Add { svc, opts } => {
+                let (proto, vip) = service_spec(svc)?;
+                Op::ServiceAdd {
+                    proto,
+                    vip,
+                    settings: settings(opts),
+                }
+            }
+            ServiceOp::Edit { svc, opts } => {
+                let (proto, vip) = service_spec(svc)?;
+                Op::ServiceEdit {
+                    proto,
+                    vip,
+                    settings: settings(opts),
+                }
+            }
+            ServiceOp::Del { svc } => {
+                let (proto, vip) = service_spec(svc)?;
+                Op::ServiceDel { proto, vip }
+            }
+        },
+        Command::Real { op } => {
+            let (svc, real) = match op {
+                RealOp::Add { svc, real, .. }
+                | RealOp::Edit { svc, real, .. }
+                | RealOp::Del { svc, real } => (svc, real),
+            };
+            let (proto, vip) = service_spec(svc)?;
+            let real = addr::real(real, &vip)?;
+            match op {
+                // (the module's default weight is 1 too)
+                RealOp::Add { weight, .. } => Op::RealAdd {
+                    proto,
+                    vip,
+                    real,
+                    weight: weight.unwrap_or(1),
+                },
+                RealOp::Edit { weight, .. } => Op::RealEdit {
+                    proto,
+                    vip,
+                    real,
+                    weight: *weight,
+                },
+                RealOp::Del { .. } => Op::RealDel { proto, vip, real },
+            }
+        }
+        _ => anyhow::bail!("internal: not a service or real server command"),
+    })
 }
 
 fn run(cli_command: Command) -> Result<()> {
@@ -361,50 +418,13 @@ fn run(cli_command: Command) -> Result<()> {
     let (command, attrs, dump) = match &cli_command {
         Command::Status { .. } | Command::List { .. } => (cmd::STATUS, vec![], false),
         Command::State { state: None } => (cmd::STATUS, vec![], false),
-        Command::State { state: Some(s) } => {
-            let v = match s {
-                State::Active => proto::STATE_ACTIVE,
-                State::Standby => proto::STATE_STANDBY,
-            };
-            (cmd::SET_STATE, vec![Attr::u8(attr::STATE, v)], false)
-        }
-        Command::Service { op } => {
-            let (c, spec, opts) = match op {
-                ServiceOp::Add { svc, opts } => (cmd::SERVICE_NEW, svc, Some(opts)),
-                ServiceOp::Edit { svc, opts } => (cmd::SERVICE_SET, svc, Some(opts)),
-                ServiceOp::Del { svc } => (cmd::SERVICE_DEL, svc, None),
-            };
-            let (_, mut a) = service_attrs(spec)?;
-            if let Some(o) = opts {
-                if let Some(s) = o.scheduler {
-                    a.push(Attr::str(attr::SCHEDULER, s.name()));
-                }
-                if let Some(p) = o.persistence {
-                    a.push(Attr::u32(attr::PERSISTENCE, p));
-                }
-                if let Some(s) = o.seed {
-                    a.push(Attr::u32(attr::MAGLEV_SEED, s));
-                }
-                if o.mh_port {
-                    a.push(Attr::u32(attr::FLAGS, proto::SVC_F_MH_PORT));
-                }
-            }
-            (c, a, false)
-        }
-        Command::Real { op } => {
-            let (c, spec, real, weight) = match op {
-                RealOp::Add { svc, real, weight } => (cmd::REAL_NEW, svc, real, *weight),
-                RealOp::Edit { svc, real, weight } => (cmd::REAL_SET, svc, real, Some(*weight)),
-                RealOp::Del { svc, real } => (cmd::REAL_DEL, svc, real, None),
-            };
-            let (vip, mut a) = service_attrs(spec)?;
-            a.push(Attr::bytes(
-                attr::REAL,
-                addr::bytes(addr::real(real, &vip)?),
-            ));
-            if let Some(w) = weight {
-                a.push(Attr::u32(attr::WEIGHT, w));
-            }
+        Command::State { state: Some(s) } => (
+            cmd::SET_STATE,
+            vec![Attr::u8(attr::STATE, s.to_u8())],
+            false,
+        ),
+        Command::Service { .. } | Command::Real { .. } => {
+            let (c, a) = config_op(&cli_command)?.request();
             (c, a, false)
         }
         Command::Limits {
@@ -637,25 +657,20 @@ fn read_input(file: &str) -> Result<String> {
     Ok(text)
 }
 
-/// `apply FILE`: the diff against the running configuration, as batch
-/// lines, run in order (or only printed).
+/// `apply FILE`: the diff against the running configuration, sent in
+/// order, each printed as its batch line first (or only printed).
 fn apply(nl: &mut Client, file: &str, dry_run: bool) -> Result<()> {
     let wanted = config::File::parse(&read_input(file)?, file)?;
     let running = config::File::from_running(&list::read(nl)?);
-    let lines = config::diff(&running, &wanted)?;
-    if lines.is_empty() {
+    let ops = config::diff(&running, &wanted)?;
+    if ops.is_empty() {
         println!("no changes");
         return Ok(());
     }
-    for line in &lines {
-        println!("{line}");
-        if dry_run {
-            continue;
-        }
-        let cli = Cli::try_parse_from(std::iter::once("drlb-tool").chain(line.split_whitespace()))
-            .map_err(|e| anyhow::anyhow!("internal: '{line}': {e}"))?;
-        if let Some(c) = cli.command {
-            run(c).map_err(|e| anyhow::anyhow!("'{line}': {e:#}"))?;
+    for op in &ops {
+        println!("{op}");
+        if !dry_run {
+            op.send(nl).map_err(|e| anyhow::anyhow!("'{op}': {e:#}"))?;
         }
     }
     Ok(())
@@ -800,6 +815,38 @@ mod tests {
     }
 
     #[test]
+    fn service_and_real_commands_are_the_ops_apply_sends() {
+        for line in [
+            "service add tcp 198.51.100.10:80 --scheduler maglev --seed 3 --mh-port --state standby",
+            "service edit udp [2001:db8::10]:53 --state active",
+            "service edit tcp 198.51.100.10:80 --persistence 0",
+            "service del tcp 198.51.100.10:80",
+            "real add tcp 198.51.100.10:80 198.51.100.21 --weight 1",
+            "real edit tcp 198.51.100.10:80 198.51.100.21 --weight 0",
+            "real del udp [2001:db8::10]:53 2001:db8::21",
+        ] {
+            let cli = Cli::try_parse_from(std::iter::once("drlb-tool").chain(line.split_whitespace()))
+                .unwrap();
+            let op = config_op(&cli.command.unwrap()).unwrap();
+            assert_eq!(op.to_string(), line);
+        }
+        let cli = Cli::try_parse_from([
+            "drlb-tool",
+            "real",
+            "add",
+            "tcp",
+            "198.51.100.10:80",
+            "198.51.100.21",
+        ])
+        .unwrap();
+        assert_eq!(
+            config_op(&cli.command.unwrap()).unwrap().to_string(),
+            "real add tcp 198.51.100.10:80 198.51.100.21 --weight 1",
+            "weight 1 by default, as the module's"
+        );
+    }
+
+    #[test]
     fn bad_arguments_are_rejected_before_anything_is_sent() {
         let parse = |args: &[&str]| {
             Cli::try_parse_from(std::iter::once("drlb-tool").chain(args.iter().copied()))
@@ -824,6 +871,15 @@ mod tests {
         ])
         .is_err());
         assert!(parse(&["state", "bogus"]).is_err());
+        assert!(parse(&[
+            "service",
+            "edit",
+            "tcp",
+            "198.51.100.10:80",
+            "--state",
+            "down"
+        ])
+        .is_err());
         assert!(parse(&["list", "--stats", "--rate"]).is_err());
         // Parsed, then refused by the checks in run() before connecting.
         let cmd = |args: &[&str]| parse(args).unwrap().command.unwrap();
