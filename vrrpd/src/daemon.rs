@@ -1,386 +1,69 @@
-//! The daemon: one poll loop that feeds the sans-IO state machines
-//! ([`crate::fsm`]) with time, packets, interface changes and signals, and
-//! carries out what they return at the edges: sockets ([`crate::sock`]),
-//! addresses and gratuitous ARP ([`crate::link`]), the drlb module
-//! ([`crate::lb`]), notify scripts, and the status socket.
+//! The daemon: one event loop (epoll, through mio) that feeds the sans-IO
+//! parts with time and events and carries out what they return at the
+//! edges.
+//!
+//! - VRRP: each instance's socket feeds its state machine ([`crate::fsm`]
+//!   through [`crate::instance`]); a transition moves the VIPs and switches
+//!   drlb, standby before the VIPs go and active after they come.
+//! - Checks: [`crate::checks`] says which probes are due; [`crate::probe`]
+//!   runs them as non-blocking sockets (or a child process) in this same
+//!   loop; their results move real servers up and down.
+//! - drlb: whenever something changes, and every second to undo changes
+//!   made by hand or to follow a module that came back, the module is
+//!   brought to the plan of [`crate::services`] through [`crate::lb`].
+//! - The control socket, the metrics endpoint, and signals: SIGHUP
+//!   reloads as a diff ([`crate::reload`]), SIGTERM releases every
+//!   instance.
 
-use crate::config::{self, Config, InstanceConfig};
-use crate::fsm::{Action, Event, Instance, State};
-use crate::packet::{Advert, RxCheck, RxError, Version, MCAST_V4, MCAST_V6};
-use crate::sock::VrrpSocket;
-use crate::{lb, link};
-use serde_json::json;
-use std::collections::BTreeMap;
-use std::io::{self, Read, Write};
-use std::net::IpAddr;
+use crate::checks::{Checks, Due, ProbeId, ProbeKey, Recorded};
+use crate::config::{self, Config};
+use crate::control::{self, Request};
+use crate::fsm::{Action, Event, State};
+use crate::health::Health;
+use crate::instance::Running;
+use crate::lb::Lb;
+use crate::probe::Prober;
+use crate::reload::{self, Change, Drain};
+use crate::serve::{self, Conn, Framing, Next};
+use crate::services::{self, RealState, ServicePlan};
+use crate::{metrics, status};
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
+use std::collections::{BTreeSet, HashMap};
+use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime};
+use std::process::Child;
+use std::time::{Duration, Instant};
 
-/// keepalived's defaults: 5 gratuitous ARPs on becoming master, and 5
-/// more 5 s later (garp_master_repeat, garp_master_delay).
-const GARP_COUNT: u32 = 5;
-const GARP_REFRESH: Duration = Duration::from_secs(5);
-/// How often interfaces are looked at (and the loop wakes at the latest).
+/// How often interfaces are looked at.
 const LINK_POLL: Duration = Duration::from_millis(100);
+/// How often the module is compared with the plan when nothing changed.
+const SYNC_INTERVAL: Duration = Duration::from_secs(1);
+/// Check results that change the plan are applied together, at most this
+/// often (VRRP transitions are applied at once).
+const SYNC_COALESCE: Duration = Duration::from_millis(10);
 
-/// Where `vrrpd status` finds the daemon: an abstract socket, which Linux
-/// scopes to the network namespace, so daemons in different namespaces
-/// never collide; `--socket PATH` picks a file instead.
-pub const DEFAULT_SOCKET: &str = "vrrpd";
+/// Tokens: the fixed sources, then kinds of many in the high bits.
+const SIGNALS: Token = Token(0);
+const CONTROL: Token = Token(1);
+const METRICS: Token = Token(2);
+const INSTANCE: usize = 1;
+const PROBE: usize = 2;
+const CONN: usize = 3;
+const KIND_SHIFT: u32 = 40;
 
-/// The control socket's address.
-pub fn control_addr(path: Option<&Path>) -> io::Result<std::os::unix::net::SocketAddr> {
-    use std::os::linux::net::SocketAddrExt;
-    match path {
-        Some(p) => std::os::unix::net::SocketAddr::from_pathname(p),
-        None => std::os::unix::net::SocketAddr::from_abstract_name(DEFAULT_SOCKET),
-    }
+fn token(kind: usize, id: usize) -> Token {
+    Token(kind << KIND_SHIFT | id)
 }
 
 fn log(msg: impl std::fmt::Display) {
     eprintln!("vrrpd: {msg}");
 }
 
-fn state_name(s: State) -> &'static str {
-    match s {
-        State::Initialize => "INIT",
-        State::Backup => "BACKUP",
-        State::Master => "MASTER",
-        State::Fault => "FAULT",
-    }
-}
-
-/// Counters, as `status` shows them.
-#[derive(Default)]
-struct Counters {
-    adverts_sent: u64,
-    adverts_received: u64,
-    /// Discarded packets by reason.
-    bad: BTreeMap<&'static str, u64>,
-}
-
-fn bad_reason(e: &RxError) -> &'static str {
-    match e {
-        RxError::Decode(_) => "malformed",
-        RxError::BadTtl(_) => "ttl",
-        RxError::VersionMismatch(_) => "version",
-        RxError::VridMismatch(_) => "other_vrid",
-        RxError::LocalIsOwner => "owner",
-        RxError::AuthMismatch => "auth",
-        RxError::AddressMismatch => "addresses",
-        RxError::IntervalMismatch(_) => "interval",
-        RxError::ZeroInterval => "zero_interval",
-    }
-}
-
-/// One running instance.
-struct Running {
-    cfg: InstanceConfig,
-    fsm: Instance,
-    sock: VrrpSocket,
-    ifindex: u32,
-    /// Where adverts come from: the primary IPv4 address, or the IPv6
-    /// link-local one.
-    src: IpAddr,
-    mac: [u8; 6],
-    rx: RxCheck,
-    up: bool,
-    holds_vips: bool,
-    /// GARP bursts still to send.
-    garp_at: Vec<Duration>,
-    master: Option<IpAddr>,
-    last_change: Option<(SystemTime, String)>,
-    counters: Counters,
-}
-
-impl Running {
-    fn start(cfg: InstanceConfig) -> io::Result<Self> {
-        if cfg.use_vmac {
-            return Err(io::Error::other(
-                "use_vmac is not supported yet: the VIPs go on the interface itself",
-            ));
-        }
-        let ifindex = link::ifindex(&cfg.interface)?;
-        let vips: Vec<IpAddr> = cfg.virtual_ips.iter().map(|v| v.addr).collect();
-        let src = match (cfg.unicast_src, cfg.is_ipv6()) {
-            (Some(a), _) => a,
-            (None, false) => IpAddr::V4(link::primary_v4(&cfg.interface, &vips)?),
-            (None, true) => IpAddr::V6(link::link_local_v6(&cfg.interface)?),
-        };
-        let sock = VrrpSocket::open(&cfg.interface, ifindex, src)?;
-        let mac = link::mac(&cfg.interface).unwrap_or_default();
-        let fsm = Instance::new(cfg.fsm_params(src)).map_err(io::Error::other)?;
-        let rx = cfg.rx_check();
-        Ok(Self {
-            cfg,
-            fsm,
-            sock,
-            ifindex,
-            src,
-            mac,
-            rx,
-            up: true,
-            // Unknown: a VIP left behind (a daemon killed with -9) is
-            // removed when the instance first settles as backup.
-            holds_vips: true,
-            garp_at: vec![],
-            master: None,
-            last_change: None,
-            counters: Counters::default(),
-        })
-    }
-
-    fn name(&self) -> &str {
-        &self.cfg.name
-    }
-
-    /// The interface and every tracked one are up.
-    fn links_up(&self) -> bool {
-        link::is_up(&self.cfg.interface) && self.cfg.track_interfaces.iter().all(|i| link::is_up(i))
-    }
-
-    /// Feeds one event and carries out the actions.
-    fn handle(&mut self, now: Duration, event: Event, why: String) {
-        let before = self.fsm.state();
-        let actions = self.fsm.handle(now, event);
-        let after = self.fsm.state();
-        if after != before {
-            log(format_args!(
-                "{}: {} -> {} ({why})",
-                self.name(),
-                state_name(before),
-                state_name(after)
-            ));
-            self.last_change = Some((
-                SystemTime::now(),
-                format!("{} -> {}: {why}", state_name(before), state_name(after)),
-            ));
-        }
-        for a in actions {
-            self.act(now, a);
-        }
-    }
-
-    fn act(&mut self, now: Duration, a: Action) {
-        match a {
-            Action::SendAdvert { priority } => self.advertise(priority),
-            Action::BecomeMaster => {
-                self.master = Some(self.src);
-                self.set_vips(true);
-                self.garp_at = vec![now, now + GARP_REFRESH];
-                self.drive_lb(true);
-                self.notify("MASTER");
-            }
-            Action::BecomeBackup => {
-                self.drive_lb(false);
-                self.set_vips(false);
-                self.garp_at.clear();
-                self.notify("BACKUP");
-            }
-            Action::EnterInit => {
-                self.drive_lb(false);
-                self.set_vips(false);
-                self.garp_at.clear();
-            }
-            Action::EnterFault => {
-                self.drive_lb(false);
-                self.set_vips(false);
-                self.garp_at.clear();
-                self.master = None;
-                self.notify("FAULT");
-            }
-        }
-    }
-
-    fn advertise(&mut self, priority: u8) {
-        let interval = match self.cfg.version {
-            Version::V2 => (self.cfg.advert_interval_ms / 1000) as u16,
-            Version::V3 => self.cfg.advert_interval_cs(),
-        };
-        let advert = Advert {
-            version: self.cfg.version,
-            vrid: self.cfg.vrid,
-            priority,
-            max_adver_int: interval,
-            auth: self.cfg.auth(),
-            addrs: self.cfg.virtual_ips.iter().map(|v| v.addr).collect(),
-        };
-        let group = if self.src.is_ipv6() {
-            IpAddr::V6(MCAST_V6)
-        } else {
-            IpAddr::V4(MCAST_V4)
-        };
-        let dsts: Vec<IpAddr> = if self.cfg.unicast_peers.is_empty() {
-            vec![group]
-        } else {
-            self.cfg
-                .unicast_peers
-                .iter()
-                .filter(|p| p.is_ipv6() == self.src.is_ipv6())
-                .copied()
-                .collect()
-        };
-        for dst in dsts {
-            match advert.encode(self.src, dst) {
-                Ok(bytes) => match self.sock.send(self.src, dst, &bytes) {
-                    Ok(()) => self.counters.adverts_sent += 1,
-                    Err(e) if self.fsm.state() == State::Fault => drop(e), // the link is down
-                    Err(e) => log(format_args!(
-                        "{}: sending an advert to {dst}: {e}",
-                        self.name()
-                    )),
-                },
-                Err(e) => log(format_args!("{}: encoding an advert: {e}", self.name())),
-            }
-        }
-    }
-
-    /// Adds or removes the VIPs.
-    fn set_vips(&mut self, add: bool) {
-        if add == self.holds_vips {
-            return;
-        }
-        for v in &self.cfg.virtual_ips {
-            if let Err(e) = link::set_address(add, self.ifindex, v.addr, v.prefix_len) {
-                log(format_args!(
-                    "{}: {} {}: {e}",
-                    self.name(),
-                    if add { "adding" } else { "removing" },
-                    v
-                ));
-            }
-        }
-        self.holds_vips = add;
-    }
-
-    fn garp(&mut self, now: Duration) {
-        if self.garp_at.first().is_some_and(|t| *t <= now) {
-            self.garp_at.remove(0);
-            let vips: Vec<IpAddr> = self.cfg.virtual_ips.iter().map(|v| v.addr).collect();
-            for _ in 0..GARP_COUNT {
-                if let Err(e) = link::announce(self.ifindex, self.mac, &vips) {
-                    log(format_args!("{}: announcing the VIPs: {e}", self.name()));
-                    break;
-                }
-            }
-        }
-    }
-
-    fn drive_lb(&self, active: bool) {
-        if self.cfg.lb {
-            if let Err(e) = lb::set_active(active) {
-                log(format_args!(
-                    "{}: drlb {}: {e:#}",
-                    self.name(),
-                    if active { "active" } else { "standby" }
-                ));
-            }
-        }
-    }
-
-    /// Runs the notify script without waiting for it: `SCRIPT INSTANCE
-    /// NAME STATE PRIORITY`, keepalived's arguments.
-    fn notify(&self, state: &str) {
-        if let Some(script) = &self.cfg.notify {
-            let r = std::process::Command::new(script)
-                .args([
-                    "INSTANCE",
-                    self.name(),
-                    state,
-                    &self.cfg.priority.to_string(),
-                ])
-                .stdin(std::process::Stdio::null())
-                .spawn();
-            if let Err(e) = r {
-                log(format_args!(
-                    "{}: notify {}: {e}",
-                    self.name(),
-                    script.display()
-                ));
-            }
-        }
-    }
-
-    fn receive(&mut self, now: Duration) {
-        loop {
-            let pkt = match self.sock.recv() {
-                Ok(Some(p)) => p,
-                Ok(None) => return,
-                Err(e) => {
-                    log(format_args!("{}: receive: {e}", self.name()));
-                    return;
-                }
-            };
-            if pkt.src == self.src {
-                continue; // our own, looped back
-            }
-            if !self.cfg.unicast_peers.is_empty() && !self.cfg.unicast_peers.contains(&pkt.src) {
-                *self.counters.bad.entry("unknown_peer").or_default() += 1;
-                continue;
-            }
-            match self.rx.receive(pkt.ttl, &pkt.payload, pkt.src, pkt.dst) {
-                Ok((advert, _)) => {
-                    self.counters.adverts_received += 1;
-                    let interval = u16::try_from(advert.interval_cs()).unwrap_or(u16::MAX);
-                    if advert.priority > 0 && self.fsm.state() != State::Master {
-                        self.master = Some(pkt.src);
-                    }
-                    let why = format!("advert from {} priority {}", pkt.src, advert.priority);
-                    self.handle(
-                        now,
-                        Event::Advert {
-                            priority: advert.priority,
-                            max_adver_int_cs: interval,
-                            src_addr: pkt.src,
-                        },
-                        why,
-                    );
-                }
-                Err(e) => {
-                    let r = bad_reason(&e);
-                    *self.counters.bad.entry(r).or_default() += 1;
-                    if r != "other_vrid" {
-                        log(format_args!(
-                            "{}: discarded a packet from {}: {e}",
-                            self.name(),
-                            pkt.src
-                        ));
-                    }
-                }
-            }
-        }
-    }
-
-    fn status(&self) -> serde_json::Value {
-        let (at, reason) = match &self.last_change {
-            Some((t, r)) => {
-                let secs = t
-                    .duration_since(SystemTime::UNIX_EPOCH)
-                    .map(|d| d.as_secs_f64())
-                    .unwrap_or(0.0);
-                (json!(secs), json!(r))
-            }
-            None => (json!(null), json!(null)),
-        };
-        json!({
-            "name": self.cfg.name,
-            "interface": self.cfg.interface,
-            "vrid": self.cfg.vrid,
-            "version": self.cfg.version.number(),
-            "state": state_name(self.fsm.state()),
-            "priority": self.cfg.priority,
-            "master": self.master.map(|m| m.to_string()),
-            "virtual_ips": self.cfg.virtual_ips.iter().map(|v| v.to_string()).collect::<Vec<_>>(),
-            "last_transition": at,
-            "last_transition_reason": reason,
-            "adverts_sent": self.counters.adverts_sent,
-            "adverts_received": self.counters.adverts_received,
-            "bad_packets": self.counters.bad,
-        })
-    }
-}
+/// Before any result, a check's health is its initial one.
+static NOT_PROBED_DOWN: Health = Health::new(false);
+static NOT_PROBED_UP: Health = Health::new(true);
 
 /// A signalfd for SIGTERM, SIGINT and SIGHUP (blocked for normal delivery).
 fn signal_fd() -> io::Result<OwnedFd> {
@@ -394,8 +77,6 @@ fn signal_fd() -> io::Result<OwnedFd> {
         if libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
             return Err(io::Error::last_os_error());
         }
-        // Notify scripts are never waited for: let the kernel reap them.
-        libc::signal(libc::SIGCHLD, libc::SIG_IGN);
         let fd = libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK);
         if fd < 0 {
             return Err(io::Error::last_os_error());
@@ -411,6 +92,76 @@ fn read_signal(fd: &OwnedFd) -> Option<i32> {
     (n == 128).then(|| i32::from_ne_bytes([info[0], info[1], info[2], info[3]]))
 }
 
+fn bind_metrics(addr: std::net::SocketAddr) -> io::Result<mio::net::TcpListener> {
+    mio::net::TcpListener::bind(addr)
+        .map_err(|e| io::Error::other(format!("metrics_listen {addr}: {e}")))
+}
+
+/// What must be brought to the module, and why.
+#[derive(Default)]
+struct Dirty {
+    /// For the log.
+    why: Option<String>,
+    /// Every virtual server (else only `services`).
+    all: bool,
+    /// Virtual servers, by index in the configuration.
+    services: BTreeSet<usize>,
+}
+
+impl Dirty {
+    fn is_clean(&self) -> bool {
+        !self.all && self.services.is_empty()
+    }
+
+    fn all(&mut self, why: String) {
+        self.all = true;
+        self.why = Some(why);
+    }
+
+    fn some(&mut self, services: &[usize], why: String) {
+        self.services.extend(services);
+        self.why.get_or_insert(why);
+    }
+}
+
+/// The running daemon.
+pub struct Daemon {
+    path: PathBuf,
+    socket: Option<PathBuf>,
+    cfg: Config,
+    epoch: Instant,
+    poll: Poll,
+    sigfd: OwnedFd,
+    control: mio::net::UnixListener,
+    metrics: Option<mio::net::TcpListener>,
+    conns: HashMap<usize, Conn>,
+    /// Running instances, with the id in their token.
+    instances: Vec<(usize, Running)>,
+    next_id: usize,
+    checks: Checks,
+    prober: Prober,
+    lb: Lb,
+    drains: BTreeSet<Drain>,
+    /// Notify scripts, reaped as they end.
+    children: Vec<Child>,
+    /// What the next sync must bring to the module soon (clean: only the
+    /// periodic sync).
+    dirty: Dirty,
+    /// The virtual servers (indices) each probe's result matters to.
+    affected: HashMap<ProbeKey, Vec<usize>>,
+    last_sync: Duration,
+    next_sync: Duration,
+    /// When a slow start next changes a weight (from the last plan).
+    next_ramp: Option<Duration>,
+    next_link_poll: Duration,
+    /// The last plan, per virtual server.
+    plans: Vec<ServicePlan>,
+    /// The namespace state last set.
+    ns_active: Option<bool>,
+    /// Our own uid: its peers may drain.
+    uid: u32,
+}
+
 /// Runs the daemon with the configuration at `path` until SIGTERM.
 pub fn run(path: &Path, socket: Option<PathBuf>) -> io::Result<()> {
     let cfg = config::load(path).map_err(|errs| {
@@ -421,228 +172,787 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> io::Result<()> {
                 .join("\n"),
         )
     })?;
-    let sigfd = signal_fd()?;
-    if let Some(p) = &socket {
-        let _ = std::fs::remove_file(p);
+    let mut d = Daemon::new(path, socket, cfg)?;
+    d.start()?;
+    d.run_loop()
+}
+
+impl Daemon {
+    fn new(path: &Path, socket: Option<PathBuf>, cfg: Config) -> io::Result<Self> {
+        let poll = Poll::new()?;
+        let sigfd = signal_fd()?;
+        poll.registry().register(
+            &mut SourceFd(&sigfd.as_raw_fd()),
+            SIGNALS,
+            Interest::READABLE,
+        )?;
+        if let Some(p) = &socket {
+            let _ = std::fs::remove_file(p);
+        }
+        let std_listener =
+            std::os::unix::net::UnixListener::bind_addr(&control::address(socket.as_deref())?)
+                .map_err(|e| {
+                    io::Error::other(format!(
+                        "control socket: {e} (is another vrrpd running in this namespace?)"
+                    ))
+                })?;
+        std_listener.set_nonblocking(true)?;
+        let mut control = mio::net::UnixListener::from_std(std_listener);
+        poll.registry()
+            .register(&mut control, CONTROL, Interest::READABLE)?;
+        let mut metrics = cfg.metrics_listen.map(bind_metrics).transpose()?;
+        if let Some(m) = &mut metrics {
+            poll.registry().register(m, METRICS, Interest::READABLE)?;
+        }
+        let seed = u64::from(std::process::id())
+            ^ Instant::now().elapsed().as_nanos() as u64
+            ^ std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(0);
+        Ok(Daemon {
+            path: path.to_path_buf(),
+            socket,
+            cfg,
+            epoch: Instant::now(),
+            poll,
+            sigfd,
+            control,
+            metrics,
+            conns: HashMap::new(),
+            instances: vec![],
+            next_id: 0,
+            checks: Checks::new(seed),
+            prober: Prober::new(),
+            lb: Lb::new(),
+            drains: BTreeSet::new(),
+            children: vec![],
+            dirty: Dirty::default(),
+            affected: HashMap::new(),
+            last_sync: Duration::ZERO,
+            next_sync: Duration::ZERO,
+            next_ramp: None,
+            next_link_poll: Duration::ZERO,
+            plans: vec![],
+            ns_active: None,
+            // SAFETY: geteuid has no preconditions.
+            uid: unsafe { libc::geteuid() },
+        })
     }
-    let listener = UnixListener::bind_addr(&control_addr(socket.as_deref())?).map_err(|e| {
-        io::Error::other(format!(
-            "control socket: {e} (is another vrrpd running in this namespace?)"
-        ))
-    })?;
-    listener.set_nonblocking(true)?;
-    let epoch = Instant::now();
-    let mut instances: Vec<Running> = vec![];
-    start_all(&mut instances, &cfg, epoch.elapsed());
-    log(format_args!(
-        "running {} instance(s) from {}",
-        instances.len(),
-        path.display()
-    ));
-    loop {
-        let now = epoch.elapsed();
-        for r in &mut instances {
-            let up = r.links_up();
-            if up != r.up {
-                r.up = up;
-                let ev = if up {
-                    Event::InterfaceUp
-                } else {
-                    Event::InterfaceDown
-                };
-                r.handle(
-                    now,
-                    ev,
-                    format!("interface {}", if up { "up" } else { "down" }),
-                );
+
+    fn now(&self) -> Duration {
+        self.epoch.elapsed()
+    }
+
+    /// Starts every instance and check; fails if nothing could start.
+    fn start(&mut self) -> io::Result<()> {
+        let now = self.now();
+        self.sync_checks(now);
+        self.dirty.all("start".into());
+        for c in self.cfg.instances.clone() {
+            self.start_instance(c, now);
+        }
+        if self.instances.is_empty() && self.cfg.virtual_servers.is_empty() {
+            return Err(io::Error::other(
+                "nothing to run: no instance could start, and there are no virtual servers",
+            ));
+        }
+        log(format_args!(
+            "running {} instance(s), {} virtual server(s), {} check(s) from {}",
+            self.instances.len(),
+            self.cfg.virtual_servers.len(),
+            self.checks.len(),
+            self.path.display()
+        ));
+        Ok(())
+    }
+
+    fn run_loop(&mut self) -> io::Result<()> {
+        // (a small batch: timers are served between batches, so a burst of
+        // probe events does not delay the next checks' starts)
+        let mut events = Events::with_capacity(128);
+        loop {
+            let now = self.now();
+            self.on_time(now);
+            let timeout = self.next_wakeup().saturating_sub(self.now());
+            if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
             }
-            if r.fsm.next_deadline().is_some_and(|d| d <= now) {
-                let why = if r.fsm.state() == State::Backup {
+            for ev in events.iter() {
+                let now = self.now();
+                match ev.token() {
+                    SIGNALS => {
+                        while let Some(sig) = read_signal(&self.sigfd) {
+                            if sig == libc::SIGHUP {
+                                self.reload(now);
+                            } else {
+                                self.stop(now);
+                                return Ok(());
+                            }
+                        }
+                    }
+                    CONTROL => self.accept_control(now),
+                    METRICS => self.accept_metrics(now),
+                    Token(t) => {
+                        let id = t & ((1 << KIND_SHIFT) - 1);
+                        match t >> KIND_SHIFT {
+                            INSTANCE => self.instance_readable(id, now),
+                            PROBE => {
+                                if let Some(r) = self.prober.ready(id, ev, self.poll.registry()) {
+                                    self.probe_done(id, now, r);
+                                }
+                            }
+                            CONN => self.drive_conn(id, now),
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            self.children
+                .retain_mut(|c| matches!(c.try_wait(), Ok(None)));
+            self.prober.reap();
+        }
+    }
+
+    /// Timers: links, VRRP, checks, slow start, the sync, connections.
+    fn on_time(&mut self, now: Duration) {
+        if now >= self.next_link_poll {
+            self.next_link_poll = now + LINK_POLL;
+            for i in 0..self.instances.len() {
+                let r = &mut self.instances[i].1;
+                let up = r.links_up();
+                if up != r.up {
+                    r.up = up;
+                    let (ev, why) = if up {
+                        (Event::InterfaceUp, "interface up")
+                    } else {
+                        (Event::InterfaceDown, "interface down")
+                    };
+                    self.instance_event(i, now, ev, why);
+                }
+            }
+        }
+        for i in 0..self.instances.len() {
+            let r = &self.instances[i].1;
+            if r.timer_due(now) {
+                let why = if r.state() == State::Backup {
                     "master down timer expired"
                 } else {
                     "advert timer"
                 };
-                r.handle(now, Event::Timer, why.into());
+                self.instance_event(i, now, Event::Timer, why);
             }
-            r.garp(now);
+            self.instances[i].1.garp(now);
         }
-        // Sleep until the next deadline, a packet, a signal or a request.
-        let next = instances
-            .iter()
-            .flat_map(|r| {
-                r.fsm
-                    .next_deadline()
-                    .into_iter()
-                    .chain(r.garp_at.first().copied())
-            })
-            .min()
-            .map_or(LINK_POLL, |d| {
-                d.saturating_sub(epoch.elapsed()).min(LINK_POLL)
-            });
-        let mut fds: Vec<libc::pollfd> = vec![
-            libc::pollfd {
-                fd: sigfd.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: listener.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-        ];
-        fds.extend(instances.iter().map(|r| libc::pollfd {
-            fd: r.sock.raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        }));
-        let ms = next.as_millis().min(i32::MAX as u128) as i32;
-        // SAFETY: `fds` is a valid array of pollfd for its length.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() != io::ErrorKind::Interrupted {
-                return Err(e);
-            }
-            continue;
-        }
-        let now = epoch.elapsed();
-        if fds[0].revents != 0 {
-            while let Some(sig) = read_signal(&sigfd) {
-                if sig == libc::SIGHUP {
-                    reload(&mut instances, path, now);
-                } else {
-                    log("stopping: releasing every instance");
-                    for r in &mut instances {
-                        r.handle(now, Event::Shutdown, "shutdown".into());
-                        r.notify("STOP");
+        for due in self.checks.poll(now) {
+            match due {
+                Due::Start(id) => {
+                    let key = self.checks.probe(id).expect("due probe").key.clone();
+                    if let Err(e) =
+                        self.prober
+                            .start(id, &key, self.poll.registry(), token(PROBE, id))
+                    {
+                        let r = self.checks.complete(id, self.now(), false, e);
+                        self.result(id, r);
                     }
-                    if let Some(p) = &socket {
-                        let _ = std::fs::remove_file(p);
-                    }
-                    return Ok(());
+                }
+                Due::TimedOut(id, r) => {
+                    self.prober.cancel(id, self.poll.registry());
+                    self.result(id, r);
                 }
             }
         }
-        if fds[1].revents != 0 {
-            while let Ok((stream, _)) = listener.accept() {
-                answer(stream, &instances);
-            }
+        if self.next_ramp.is_some_and(|t| t <= now) && !self.dirty.all {
+            self.dirty.all("slow start".into());
         }
-        for (i, r) in instances.iter_mut().enumerate() {
-            if fds[2 + i].revents != 0 {
-                r.receive(now);
-            }
+        if now >= self.next_sync
+            || (!self.dirty.is_clean() && now >= self.last_sync + SYNC_COALESCE)
+        {
+            self.sync(now);
+        }
+        let expired: Vec<usize> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.deadline <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            self.close_conn(id);
         }
     }
-}
 
-fn start_all(instances: &mut Vec<Running>, cfg: &Config, now: Duration) {
-    for c in &cfg.instances {
-        start_one(instances, c.clone(), now);
-    }
-}
-
-fn start_one(instances: &mut Vec<Running>, c: InstanceConfig, now: Duration) {
-    let name = c.name.clone();
-    match Running::start(c) {
-        Ok(mut r) => {
-            r.up = r.links_up();
-            if !r.up {
-                r.handle(now, Event::InterfaceDown, "interface down at start".into());
-            }
-            r.handle(now, Event::Startup, "startup".into());
-            instances.push(r);
+    fn next_wakeup(&mut self) -> Duration {
+        let mut t = self.next_link_poll.min(self.next_sync);
+        if !self.dirty.is_clean() {
+            t = t.min(self.last_sync + SYNC_COALESCE);
         }
-        Err(e) => log(format_args!("{name}: not started: {e}")),
-    }
-}
-
-/// SIGHUP: instances whose configuration did not change go on untouched;
-/// changed ones restart, removed ones release, new ones start. A bad file
-/// changes nothing.
-fn reload(instances: &mut Vec<Running>, path: &Path, now: Duration) {
-    let cfg = match config::load(path) {
-        Ok(c) => c,
-        Err(errs) => {
-            for e in errs {
-                log(format_args!("reload refused: {e}"));
-            }
-            return;
+        for (_, r) in &self.instances {
+            t = t.min(r.next_deadline().unwrap_or(t));
         }
-    };
-    let mut kept = vec![];
-    for mut r in std::mem::take(instances) {
-        if cfg.instances.iter().any(|c| same_instance(c, &r.cfg)) {
-            kept.push(r);
+        t = t.min(self.checks.next_wakeup().unwrap_or(t));
+        t = t.min(self.next_ramp.unwrap_or(t));
+        for c in self.conns.values() {
+            t = t.min(c.deadline);
+        }
+        t
+    }
+
+    // ---- VRRP ----
+
+    fn start_instance(&mut self, c: config::InstanceConfig, now: Duration) {
+        let name = c.name.clone();
+        let mut r = match Running::start(c) {
+            Ok(r) => r,
+            Err(e) => return log(format_args!("{name}: not started: {e}")),
+        };
+        let id = self.next_id;
+        self.next_id += 1;
+        let reg = self.poll.registry().register(
+            &mut SourceFd(&r.raw_fd()),
+            token(INSTANCE, id),
+            Interest::READABLE,
+        );
+        if let Err(e) = reg {
+            return log(format_args!("{name}: not started: {e}"));
+        }
+        let first = if r.up {
+            vec![]
         } else {
-            r.handle(now, Event::Shutdown, "removed or changed by reload".into());
+            r.handle(now, Event::InterfaceDown, "interface down at start")
+        };
+        self.instances.push((id, r));
+        let i = self.instances.len() - 1;
+        self.carry_out(i, now, first);
+        self.instance_event(i, now, Event::Startup, "startup");
+    }
+
+    fn remove_instance(&mut self, i: usize, now: Duration, why: &str) {
+        self.instance_event(i, now, Event::Shutdown, why);
+        let (_, r) = self.instances.remove(i);
+        let _ = self.poll.registry().deregister(&mut SourceFd(&r.raw_fd()));
+    }
+
+    fn instance_readable(&mut self, id: usize, now: Duration) {
+        let Some(i) = self.instances.iter().position(|(x, _)| *x == id) else {
+            return;
+        };
+        for (ev, why) in self.instances[i].1.receive() {
+            self.instance_event(i, now, ev, &why);
         }
     }
-    *instances = kept;
-    for c in &cfg.instances {
-        if !instances.iter().any(|r| same_instance(c, &r.cfg)) {
-            start_one(instances, c.clone(), now);
+
+    fn instance_event(&mut self, i: usize, now: Duration, ev: Event, why: &str) {
+        let actions = self.instances[i].1.handle(now, ev, why);
+        self.carry_out(i, now, actions);
+    }
+
+    /// Carries out instance `i`'s actions. drlb follows a master after its
+    /// VIPs are up, and goes standby before they are removed.
+    fn carry_out(&mut self, i: usize, now: Duration, actions: Vec<Action>) {
+        for a in actions {
+            let name = self.instances[i].1.name().to_string();
+            match a {
+                Action::SendAdvert { .. } => self.instances[i].1.act(now, a),
+                Action::BecomeMaster => {
+                    self.instances[i].1.act(now, a);
+                    self.dirty.all(format!("{name} became MASTER"));
+                    self.sync(now);
+                    self.notify(i, "MASTER");
+                }
+                Action::BecomeBackup | Action::EnterInit | Action::EnterFault => {
+                    let state = crate::instance::state_name(self.instances[i].1.state());
+                    self.dirty.all(format!("{name} is {state}"));
+                    self.sync(now);
+                    self.instances[i].1.act(now, a);
+                    match a {
+                        Action::BecomeBackup => self.notify(i, "BACKUP"),
+                        Action::EnterFault => self.notify(i, "FAULT"),
+                        _ => {}
+                    }
+                }
+            }
         }
     }
-    log(format_args!(
-        "reloaded {}: {} instance(s)",
-        path.display(),
-        instances.len()
-    ));
-}
 
-/// The same instance, ignoring where in the file it sits.
-fn same_instance(a: &InstanceConfig, b: &InstanceConfig) -> bool {
-    InstanceConfig {
-        line: 0,
-        ..a.clone()
-    } == InstanceConfig {
-        line: 0,
-        ..b.clone()
+    fn notify(&mut self, i: usize, state: &str) {
+        if let Some(c) = self.instances[i].1.notify(state) {
+            self.children.push(c);
+        }
     }
-}
 
-/// Answers one status request: the instances as JSON.
-/// The request itself is not read: there is one kind, and a client that
-/// never sends must not hold up the protocol. The answer fits the socket
-/// buffer, so the non-blocking write completes at once.
-fn answer(mut stream: UnixStream, instances: &[Running]) {
-    let _ = stream.set_nonblocking(true);
-    let v = json!({ "instances": instances.iter().map(Running::status).collect::<Vec<_>>() });
-    let _ = writeln!(stream, "{v}");
-}
-
-/// `vrrpd status`: asks the daemon and prints its answer.
-pub fn status(socket: Option<&Path>, json_out: bool) -> io::Result<()> {
-    let mut s = UnixStream::connect_addr(&control_addr(socket)?)
-        .map_err(|e| io::Error::other(format!("no vrrpd answers in this namespace ({e})")))?;
-    // (Connecting is the request: the daemon answers and closes.)
-    let mut text = String::new();
-    s.read_to_string(&mut text)?;
-    if json_out {
-        print!("{text}");
-        return Ok(());
+    /// The namespace switch: active unless instances drive it (`lb`, the
+    /// default) and none of them is MASTER.
+    fn namespace_active(&self) -> Option<bool> {
+        let driving: Vec<&Running> = self
+            .instances
+            .iter()
+            .map(|(_, r)| r)
+            .filter(|r| r.cfg.lb)
+            .collect();
+        if driving.is_empty() {
+            return None;
+        }
+        Some(driving.iter().any(|r| r.state() == State::Master))
     }
-    let v: serde_json::Value = serde_json::from_str(&text).map_err(io::Error::other)?;
-    for i in v["instances"].as_array().into_iter().flatten() {
-        println!(
-            "{} ({} vrid {} v{}): {} priority {} master {}",
-            i["name"].as_str().unwrap_or("?"),
-            i["interface"].as_str().unwrap_or("?"),
-            i["vrid"],
-            i["version"],
-            i["state"].as_str().unwrap_or("?"),
-            i["priority"],
-            i["master"].as_str().unwrap_or("unknown"),
+
+    // ---- checks and the module ----
+
+    fn probe_keys(cfg: &Config) -> Vec<ProbeKey> {
+        cfg.virtual_servers
+            .iter()
+            .flat_map(|vs| &vs.reals)
+            .filter_map(|r| {
+                Some(ProbeKey {
+                    addr: r.address,
+                    spec: r.check.clone()?,
+                })
+            })
+            .collect()
+    }
+
+    fn sync_checks(&mut self, now: Duration) {
+        self.affected.clear();
+        for (i, vs) in self.cfg.virtual_servers.iter().enumerate() {
+            for r in &vs.reals {
+                if let Some(spec) = &r.check {
+                    let key = ProbeKey {
+                        addr: r.address,
+                        spec: spec.clone(),
+                    };
+                    let v = self.affected.entry(key).or_default();
+                    if v.last() != Some(&i) {
+                        v.push(i);
+                    }
+                }
+            }
+        }
+        for id in self.checks.sync(Self::probe_keys(&self.cfg), now) {
+            self.prober.cancel(id, self.poll.registry());
+        }
+    }
+
+    fn probe_done(&mut self, id: ProbeId, now: Duration, r: crate::probe::Result) {
+        let (ok, reason) = match r {
+            Ok(s) => (true, s),
+            Err(s) => (false, s),
+        };
+        let r = self.checks.complete(id, now, ok, reason);
+        self.result(id, r);
+    }
+
+    /// After a result: a transition, or a first result that settles a
+    /// server the plan had left as it found it, changes the plan.
+    fn result(&mut self, id: ProbeId, r: Recorded) {
+        let Some(p) = self.checks.probe(id) else {
+            return;
+        };
+        let affected = self.affected.get(&p.key).cloned().unwrap_or_default();
+        if r.settled {
+            self.dirty.some(&affected, "first check results".into());
+        }
+        let Some(t) = r.transition else { return };
+        let k = &p.key;
+        let reason = p.last.as_ref().map_or("", |o| o.reason.as_str());
+        let what = format!(
+            "{} check of {}: {} ({reason})",
+            k.spec.kind.name(),
+            std::net::SocketAddr::new(k.addr, k.spec.port),
+            if t.up { "UP" } else { "DOWN" }
         );
-        if let Some(r) = i["last_transition_reason"].as_str() {
-            println!("  last transition: {r}");
-        }
-        println!(
-            "  adverts sent {} received {}; bad packets {}",
-            i["adverts_sent"], i["adverts_received"], i["bad_packets"]
-        );
+        log(&what);
+        self.dirty.some(&affected, what);
     }
-    Ok(())
+
+    fn real_states(&self, vs: &config::VirtualServer) -> Vec<RealState<'_>> {
+        vs.reals
+            .iter()
+            .map(|r| RealState {
+                addr: r.address,
+                weight: r.weight,
+                health: r.check.as_ref().map(|spec| {
+                    let key = ProbeKey {
+                        addr: r.address,
+                        spec: spec.clone(),
+                    };
+                    match self.checks.find(&key) {
+                        Some(p) => &p.health,
+                        None if spec.initial_up => &NOT_PROBED_UP,
+                        None => &NOT_PROBED_DOWN,
+                    }
+                }),
+                drained: self.drains.contains(&(vs.key(), r.address)),
+            })
+            .collect()
+    }
+
+    /// The plan for virtual server `i`.
+    fn plan(&self, i: usize, now: Duration) -> ServicePlan {
+        let vs = &self.cfg.virtual_servers[i];
+        let active = vs.instance.as_ref().is_none_or(|name| {
+            self.instances
+                .iter()
+                .any(|(_, r)| r.name() == name && r.state() == State::Master)
+        });
+        services::plan(vs, &self.real_states(vs), active, now)
+    }
+
+    fn plans(&self, now: Duration) -> Vec<ServicePlan> {
+        (0..self.cfg.virtual_servers.len())
+            .map(|i| self.plan(i, now))
+            .collect()
+    }
+
+    fn ramp_step_due(&self, now: Duration) -> Option<Duration> {
+        self.cfg
+            .virtual_servers
+            .iter()
+            .filter(|vs| !vs.slow_start.is_zero())
+            .filter_map(|vs| services::next_ramp_step(vs, &self.real_states(vs), now))
+            .min()
+    }
+
+    /// Brings the module to the plan (and the namespace switch to the
+    /// instances' states). Logs what it changed, and why.
+    fn sync(&mut self, now: Duration) {
+        let dirty = std::mem::take(&mut self.dirty);
+        let periodic = now >= self.next_sync;
+        let full = dirty.all || periodic || self.plans.len() != self.cfg.virtual_servers.len();
+        // (ops that no change of ours explains undo a change made by hand)
+        let why = dirty.why.clone().filter(|_| !dirty.is_clean());
+        self.last_sync = now;
+        if full {
+            self.next_sync = now + SYNC_INTERVAL;
+            self.plans = self.plans(now);
+            self.next_ramp = self.ramp_step_due(now);
+        } else {
+            for &i in &dirty.services {
+                self.plans[i] = self.plan(i, now);
+                let vs = &self.cfg.virtual_servers[i];
+                if let Some(t) = services::next_ramp_step(vs, &self.real_states(vs), now) {
+                    self.next_ramp = Some(self.next_ramp.map_or(t, |r| r.min(t)));
+                }
+            }
+            if self.lb.error.is_some() {
+                return; // the module is away: the periodic sync retries
+            }
+        }
+        let had_error = self.lb.error.clone();
+        if !self.cfg.virtual_servers.is_empty() || self.lb.manages_any() {
+            let result = if full {
+                let pairs: Vec<_> = self.cfg.virtual_servers.iter().zip(&self.plans).collect();
+                self.lb.sync(&pairs)
+            } else {
+                let pairs: Vec<_> = dirty
+                    .services
+                    .iter()
+                    .map(|&i| (&self.cfg.virtual_servers[i], &self.plans[i]))
+                    .collect();
+                self.lb.sync_some(&pairs)
+            };
+            match result {
+                Ok(s) => {
+                    if s.reappeared {
+                        log("drlb is reachable again: programming it");
+                        self.ns_active = None;
+                    }
+                    for op in &s.ops {
+                        match &why {
+                            Some(w) => log(format_args!("drlb-tool {op}  # {w}")),
+                            None => log(format_args!(
+                                "drlb-tool {op}  # put back: changed outside vrrpd"
+                            )),
+                        }
+                    }
+                }
+                Err(_) => {
+                    if had_error != self.lb.error {
+                        if let Some(e) = &self.lb.error {
+                            log(format_args!("drlb: {e} (retrying every second)"));
+                        }
+                    }
+                    return;
+                }
+            }
+        }
+        // The namespace switch: kept true while instances drive it; set
+        // active once otherwise (a fresh module, or a services-only file).
+        let want = match self.namespace_active() {
+            Some(a) => Some(a),
+            None if self.ns_active.is_none() && !self.cfg.virtual_servers.is_empty() => Some(true),
+            None => None,
+        };
+        if let Some(active) = want {
+            match self.lb.set_namespace(active) {
+                Ok(changed) => {
+                    if changed || self.ns_active != Some(active) {
+                        if changed {
+                            log(format_args!(
+                                "drlb: namespace {}",
+                                if active { "active" } else { "standby" }
+                            ));
+                        }
+                        self.ns_active = Some(active);
+                    }
+                }
+                Err(e) => {
+                    if had_error.is_none() {
+                        log(format_args!("drlb: {e:#} (retrying every second)"));
+                    }
+                }
+            }
+        }
+    }
+
+    // ---- reload and stop ----
+
+    /// SIGHUP: applies only what changed. A bad file changes nothing.
+    fn reload(&mut self, now: Duration) {
+        let new = match config::load(&self.path) {
+            Ok(c) => c,
+            Err(errs) => {
+                for e in errs {
+                    log(format_args!("reload refused: {e}"));
+                }
+                return;
+            }
+        };
+        if new.metrics_listen != self.cfg.metrics_listen {
+            if let Some(mut old) = self.metrics.take() {
+                let _ = self.poll.registry().deregister(&mut old);
+            }
+            if let Some(addr) = new.metrics_listen {
+                match bind_metrics(addr) {
+                    Ok(mut l) => {
+                        let _ = self
+                            .poll
+                            .registry()
+                            .register(&mut l, METRICS, Interest::READABLE);
+                        self.metrics = Some(l);
+                    }
+                    Err(e) => log(e),
+                }
+            }
+        }
+        let running: Vec<&config::InstanceConfig> =
+            self.instances.iter().map(|(_, r)| &r.cfg).collect();
+        let plan = reload::plan(&running, &new);
+        self.drains = reload::kept_drains(&self.cfg, &new, &self.drains);
+        self.cfg = new;
+        self.sync_checks(now);
+        for (name, change) in plan.running {
+            let Some(i) = self.instances.iter().position(|(_, r)| r.name() == name) else {
+                continue;
+            };
+            match change {
+                Change::Keep => {}
+                Change::Priority(p) => {
+                    log(format_args!("{name}: priority {p} (reload)"));
+                    let actions = self.instances[i].1.set_priority(now, p);
+                    self.carry_out(i, now, actions);
+                }
+                Change::Remove => self.remove_instance(i, now, "removed by reload"),
+                Change::Restart => {
+                    self.remove_instance(i, now, "changed by reload");
+                    if let Some(c) = self.cfg.instance(&name).cloned() {
+                        self.start_instance(c, now);
+                    }
+                }
+            }
+        }
+        for name in plan.start {
+            if let Some(c) = self.cfg.instance(&name).cloned() {
+                self.start_instance(c, now);
+            }
+        }
+        self.dirty.all("reload".into());
+        self.sync(now);
+        log(format_args!(
+            "reloaded {}: {} instance(s), {} virtual server(s), {} check(s)",
+            self.path.display(),
+            self.instances.len(),
+            self.cfg.virtual_servers.len(),
+            self.checks.len()
+        ));
+    }
+
+    /// SIGTERM: every instance resigns (drlb standby, VIPs removed, a
+    /// priority-0 advert). The module keeps its services, so a restarted
+    /// daemon finds them and changes only what differs.
+    fn stop(&mut self, now: Duration) {
+        log("stopping: releasing every instance");
+        while !self.instances.is_empty() {
+            self.notify(0, "STOP");
+            self.remove_instance(0, now, "shutdown");
+        }
+        if let Some(p) = &self.socket {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+
+    // ---- control socket and metrics ----
+
+    fn accept_control(&mut self, now: Duration) {
+        loop {
+            match self.control.accept() {
+                Ok((s, _)) => {
+                    let privileged =
+                        control::peer_uid(s.as_raw_fd()).is_ok_and(|u| u == 0 || u == self.uid);
+                    self.add_conn(Box::new(s), Framing::Line, now, privileged);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return log(format_args!("control socket: {e}")),
+            }
+        }
+    }
+
+    fn accept_metrics(&mut self, now: Duration) {
+        loop {
+            let Some(l) = self.metrics.as_ref() else {
+                return;
+            };
+            match l.accept() {
+                Ok((s, _)) => self.add_conn(Box::new(s), Framing::Http, now, false),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return log(format_args!("metrics: {e}")),
+            }
+        }
+    }
+
+    fn add_conn(
+        &mut self,
+        s: Box<dyn serve::Stream>,
+        framing: Framing,
+        now: Duration,
+        privileged: bool,
+    ) {
+        let id = self.next_id;
+        self.next_id += 1;
+        match Conn::new(
+            s,
+            framing,
+            self.poll.registry(),
+            token(CONN, id),
+            now + serve::DEADLINE,
+            privileged,
+        ) {
+            Ok(c) => {
+                self.conns.insert(id, c);
+                self.drive_conn(id, now);
+            }
+            Err(e) => log(format_args!("accepting a connection: {e}")),
+        }
+    }
+
+    fn drive_conn(&mut self, id: usize, now: Duration) {
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        let mut next = c.drive();
+        if next == Next::Answer {
+            let request = c.request();
+            let privileged = c.privileged;
+            let answer = if c.framing() == Framing::Http {
+                metrics::http_answer(&request, || self.exposition())
+            } else {
+                self.control_answer(&request, privileged, now).into_bytes()
+            };
+            let c = self.conns.get_mut(&id).expect("still there");
+            next = c.answer(answer);
+        }
+        if next == Next::Close {
+            self.close_conn(id);
+        }
+    }
+
+    fn close_conn(&mut self, id: usize) {
+        if let Some(mut c) = self.conns.remove(&id) {
+            c.close(self.poll.registry());
+        }
+    }
+
+    fn control_answer(&mut self, request: &str, privileged: bool, now: Duration) -> String {
+        let req = match Request::parse(request) {
+            Ok(r) => r,
+            Err(e) => return format!("error: {e}\n"),
+        };
+        if req.mutates() && !privileged {
+            return "error: drain and undrain need root or vrrpd's own user\n".into();
+        }
+        match req {
+            Request::Status => format!("{}\n", self.status_json(now)),
+            Request::Checks => format!(
+                "{}\n",
+                serde_json::to_string(&status::checks_summary(&self.checks)).unwrap_or_default()
+            ),
+            Request::Drain(k, ip) | Request::Undrain(k, ip) => {
+                if self
+                    .cfg
+                    .virtual_server(&k)
+                    .and_then(|v| v.real(ip))
+                    .is_none()
+                {
+                    return format!(
+                        "error: the configuration has no real server {ip} in virtual server {k}\n"
+                    );
+                }
+                let drain = matches!(req, Request::Drain(..));
+                let changed = if drain {
+                    self.drains.insert((k, ip))
+                } else {
+                    self.drains.remove(&(k, ip))
+                };
+                let verb = if drain { "drained" } else { "undrained" };
+                if changed {
+                    log(format_args!("{ip} of {k} {verb} by request"));
+                    let i = self.cfg.virtual_servers.iter().position(|v| v.key() == k);
+                    self.dirty
+                        .some(&Vec::from_iter(i), format!("{ip} of {k} {verb}"));
+                    self.sync(now);
+                }
+                match (drain, changed) {
+                    (true, true) => format!("ok: {ip} of {k} drained (weight 0) until undrain, or a reload that changes it\n"),
+                    (true, false) => format!("ok: {ip} of {k} was drained already\n"),
+                    (false, true) => format!("ok: {ip} of {k} undrained\n"),
+                    (false, false) => format!("ok: {ip} of {k} was not drained\n"),
+                }
+            }
+        }
+    }
+
+    fn status_json(&self, now: Duration) -> String {
+        let instances: Vec<&Running> = self.instances.iter().map(|(_, r)| r).collect();
+        status::json(&status::Sources {
+            instances: &instances,
+            cfg: &self.cfg,
+            plans: &self.plans,
+            checks: &self.checks,
+            drains: &self.drains,
+            lb_error: self.lb.error.as_deref(),
+            now,
+        })
+    }
+
+    fn exposition(&mut self) -> String {
+        let module = self.lb.read().ok();
+        let instances: Vec<&Running> = self.instances.iter().map(|(_, r)| r).collect();
+        let now = self.now();
+        status::metrics(
+            &status::Sources {
+                instances: &instances,
+                cfg: &self.cfg,
+                plans: &self.plans,
+                checks: &self.checks,
+                drains: &self.drains,
+                lb_error: self.lb.error.as_deref(),
+                now,
+            },
+            module.as_deref(),
+            self.prober.running(),
+        )
+    }
 }

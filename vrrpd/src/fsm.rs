@@ -329,6 +329,23 @@ impl Instance {
         actions
     }
 
+    /// Changes the priority in place, as a reload does when nothing else
+    /// of the instance changed. A master advertises the new priority at
+    /// once, so that a backup it no longer outranks preempts it; a backup
+    /// uses it from the next advert on. Not for the owner priority (255),
+    /// which changes how an instance starts: restart such an instance.
+    pub fn set_priority(&mut self, now: Duration, priority: u8) -> Vec<Action> {
+        debug_assert!(priority != 0 && priority != OWNER_PRIORITY);
+        if priority == self.params.priority {
+            return Vec::new();
+        }
+        self.params.priority = priority;
+        match self.state {
+            State::Master => self.advertise(now),
+            _ => Vec::new(),
+        }
+    }
+
     fn become_backup(&mut self, now: Duration) -> Vec<Action> {
         self.state = State::Backup;
         self.adver_timer = None;
@@ -1013,5 +1030,45 @@ mod tests {
         // Both time out together, both advertise; the lower address yields.
         lan.run_until(ms(20_000));
         assert_eq!(lan.states(), [State::Backup, State::Master]);
+    }
+
+    #[test]
+    fn a_priority_change_in_place() {
+        let mut m = Instance::new(params()).unwrap();
+        m.handle(ms(0), Startup);
+        m.handle(ms(4000), Timer);
+        assert_eq!(m.state(), State::Master);
+        assert_eq!(
+            m.set_priority(ms(4100), 50),
+            [SendAdvert { priority: 50 }],
+            "at once"
+        );
+        assert_eq!(m.set_priority(ms(4100), 50), [], "no change");
+        assert_eq!(m.next_deadline(), Some(ms(5100)));
+        // A backup at 100 now outranks it: its adverts make it step down.
+        let advert = Advert {
+            priority: 100,
+            max_adver_int_cs: 100,
+            src_addr: LOWER,
+        };
+        assert_eq!(m.handle(ms(4200), advert), [BecomeBackup]);
+
+        let mut b = Instance::new(params()).unwrap();
+        b.handle(ms(0), Startup);
+        assert!(b.set_priority(ms(10), 200).is_empty());
+        // Now above the master's 150: with preempt, its adverts are ignored
+        // and the backup takes over when the timer runs out.
+        let advert = Advert {
+            priority: 150,
+            max_adver_int_cs: 100,
+            src_addr: HIGHER,
+        };
+        b.handle(ms(100), advert);
+        assert_eq!(b.params().priority, 200);
+        let down = b.next_deadline().unwrap();
+        assert_eq!(
+            b.handle(down, Timer),
+            [SendAdvert { priority: 200 }, BecomeMaster]
+        );
     }
 }

@@ -1,13 +1,31 @@
-//! vrrpd: the VRRP protocol core, free of I/O and tested on the host (the
-//! wire format [`packet`], the RFC 5798 state machine [`fsm`], the TOML
-//! configuration [`config`]), and the edges the daemon ([`daemon`]) drives
-//! it through: the VRRP socket ([`sock`]), addresses and gratuitous ARP
-//! ([`link`]) and the drlb module ([`lb`]).
+//! vrrpd: the director daemon. VRRP elects the master director and moves
+//! the virtual IPs; health checks decide which real servers take traffic;
+//! both drive the drlb module.
+//!
+//! The logic is free of I/O and tested on the host: the VRRP wire format
+//! [`packet`] and state machine [`fsm`], the configuration [`config`], a
+//! real server's [`health`], the check scheduler [`checks`], what the
+//! module should hold ([`services`]), what a reload changes ([`reload`]),
+//! HTTP check exchanges ([`probe::http`]) and the metrics format
+//! ([`metrics`]). The [`daemon`]'s event loop drives them through the
+//! edges: VRRP instances ([`instance`], [`sock`], [`link`]), probes
+//! ([`probe`]), the drlb module ([`lb`]), the control socket ([`control`],
+//! [`serve`]) and the reports ([`status`]).
 
+pub mod checks;
 pub mod config;
+pub mod control;
 pub mod daemon;
 pub mod fsm;
+pub mod health;
+pub mod instance;
 pub mod lb;
 pub mod link;
+pub mod metrics;
 pub mod packet;
+pub mod probe;
+pub mod reload;
+pub mod serve;
+pub mod services;
 pub mod sock;
+pub mod status;

@@ -1,6 +1,6 @@
-//! vrrpd: a VRRP (RFC 5798 v3, RFC 3768 v2) daemon that elects a master
-//! among drlb directors, owns the virtual IPs and switches the drlb module
-//! between active and standby.
+//! vrrpd: the drlb director daemon. VRRP (RFC 5798 v3, RFC 3768 v2) elects
+//! the master director and owns the virtual IPs; health checks take real
+//! servers in and out of drlb's services.
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -9,7 +9,7 @@ use std::path::PathBuf;
 #[command(
     name = "vrrpd",
     version,
-    about = "VRRP failover daemon for drlb directors"
+    about = "VRRP failover and health checks for drlb directors"
 )]
 struct Cli {
     /// Run in the foreground with this TOML configuration, logging to stderr
@@ -30,11 +30,31 @@ enum Command {
         /// The TOML file
         file: PathBuf,
     },
-    /// Show each instance's state over the control socket
+    /// Show each instance's state and each real server's check over the
+    /// control socket
     Status {
         /// Print JSON
         #[arg(long)]
         json: bool,
+    },
+    /// Take a real server out of rotation (weight 0) until undrain or a
+    /// reload that changes it
+    Drain {
+        /// tcp or udp
+        proto: String,
+        /// The virtual server, VIP:PORT
+        service: String,
+        /// The real server's address
+        real: String,
+    },
+    /// Put a drained real server back
+    Undrain {
+        /// tcp or udp
+        proto: String,
+        /// The virtual server, VIP:PORT
+        service: String,
+        /// The real server's address
+        real: String,
     },
 }
 
@@ -43,7 +63,14 @@ fn main() {
     let result = match (&cli.command, &cli.config) {
         (Some(Command::CheckConfig { file }), _) => match vrrpd::config::load(file) {
             Ok(c) => {
-                println!("{}: ok, {} instance(s)", file.display(), c.instances.len());
+                let reals: usize = c.virtual_servers.iter().map(|v| v.reals.len()).sum();
+                println!(
+                    "{}: ok, {} instance(s), {} virtual server(s), {} real server(s)",
+                    file.display(),
+                    c.instances.len(),
+                    c.virtual_servers.len(),
+                    reals
+                );
                 Ok(())
             }
             Err(errs) => {
@@ -53,7 +80,23 @@ fn main() {
                 std::process::exit(1);
             }
         },
-        (Some(Command::Status { json }), _) => vrrpd::daemon::status(cli.socket.as_deref(), *json),
+        (Some(Command::Status { json }), _) => vrrpd::control::status(cli.socket.as_deref(), *json),
+        (
+            Some(Command::Drain {
+                proto,
+                service,
+                real,
+            }),
+            _,
+        ) => change(cli.socket.as_deref(), "drain", proto, service, real),
+        (
+            Some(Command::Undrain {
+                proto,
+                service,
+                real,
+            }),
+            _,
+        ) => change(cli.socket.as_deref(), "undrain", proto, service, real),
         (None, Some(file)) => vrrpd::daemon::run(file, cli.socket.clone()),
         (None, None) => {
             eprintln!("vrrpd: nothing to do: give --config FILE or a subcommand (see --help)");
@@ -64,4 +107,17 @@ fn main() {
         eprintln!("vrrpd: {e}");
         std::process::exit(1);
     }
+}
+
+/// `drain` or `undrain`, checked here before it is sent.
+fn change(
+    socket: Option<&std::path::Path>,
+    verb: &str,
+    proto: &str,
+    service: &str,
+    real: &str,
+) -> std::io::Result<()> {
+    let line = format!("{verb} {proto} {service} {real}");
+    vrrpd::control::Request::parse(&line).map_err(std::io::Error::other)?;
+    vrrpd::control::change(socket, &line)
 }

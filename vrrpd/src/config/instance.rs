@@ -1,4 +1,4 @@
-//! The TOML configuration, checked with line numbers:
+//! `[[instance]]`: a VRRP virtual router.
 //!
 //! ```toml
 //! [[instance]]
@@ -16,14 +16,14 @@
 //! # lb = true (drive drlb)
 //! ```
 
+use super::Validator;
 use crate::fsm;
 use crate::packet::{self, Auth, Version};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
-use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use toml::Spanned;
 
 /// Linux's IFNAMSIZ less the terminating NUL.
@@ -32,13 +32,6 @@ const MAX_IFNAME: usize = 15;
 const MAX_V3_INTERVAL_MS: i64 = 40_950;
 /// Largest VRRPv2 interval: 255 s.
 const MAX_V2_INTERVAL_MS: i64 = 255_000;
-
-/// A checked configuration.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Config {
-    /// The `[[instance]]` tables, in file order.
-    pub instances: Vec<InstanceConfig>,
-}
 
 /// One `[[instance]]`: a virtual router on one interface.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -165,90 +158,9 @@ impl fmt::Display for VirtualIp {
     }
 }
 
-/// One problem in a configuration, at a line (1-based).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConfigError {
-    /// The file, when known; see [`ConfigError::in_file`].
-    pub file: Option<String>,
-    /// 1-based line of the offending key or value.
-    pub line: usize,
-    /// What is wrong.
-    pub message: String,
-}
-
-impl ConfigError {
-    /// The same error, attributed to `file`.
-    pub fn in_file(self, file: &Path) -> Self {
-        ConfigError {
-            file: Some(file.display().to_string()),
-            ..self
-        }
-    }
-}
-
-/// `FILE:LINE: message`, or `line LINE: message` without a file.
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.file {
-            Some(file) => write!(f, "{file}:{}: {}", self.line, self.message),
-            None => write!(f, "line {}: {}", self.line, self.message),
-        }
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
-/// Read and check the file at `path`; errors carry its name.
-pub fn load(path: &Path) -> Result<Config, Vec<ConfigError>> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        vec![ConfigError {
-            file: None,
-            line: 0,
-            message: format!("cannot read: {e}"),
-        }
-        .in_file(path)]
-    })?;
-    check(&text).map_err(|errs| errs.into_iter().map(|e| e.in_file(path)).collect())
-}
-
-/// Parse and check a configuration, returning every error found, sorted by
-/// line. Syntax and type errors stop at the first one.
-pub fn check(text: &str) -> Result<Config, Vec<ConfigError>> {
-    let raw: RawConfig = toml::from_str(text).map_err(|e| {
-        let line = e.span().map_or(1, |s| line_of(text, s.start));
-        vec![ConfigError {
-            file: None,
-            line,
-            message: e.message().to_string(),
-        }]
-    })?;
-    let mut v = Validator {
-        text,
-        errors: Vec::new(),
-    };
-    let instances: Vec<_> = raw.instance.iter().filter_map(|i| v.instance(i)).collect();
-    if raw.instance.is_empty() {
-        v.error(0..0, "no [[instance]] defined".to_string());
-    }
-    v.duplicates(&raw.instance);
-    if v.errors.is_empty() {
-        Ok(Config { instances })
-    } else {
-        v.errors.sort_by_key(|e| e.line);
-        Err(v.errors)
-    }
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawConfig {
-    #[serde(default)]
-    instance: Vec<Spanned<RawInstance>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawInstance {
+pub(super) struct RawInstance {
     name: Spanned<String>,
     interface: Spanned<String>,
     vrid: Spanned<i64>,
@@ -267,36 +179,11 @@ struct RawInstance {
     lb: Option<bool>,
 }
 
-/// 1-based line holding byte `offset`.
-fn line_of(text: &str, offset: usize) -> usize {
-    let end = offset.min(text.len());
-    text.as_bytes()[..end]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
-}
-
-/// Collects semantic errors with their lines.
-struct Validator<'a> {
-    text: &'a str,
-    errors: Vec<ConfigError>,
-}
-
 impl Validator<'_> {
-    fn error(&mut self, span: Range<usize>, message: String) {
-        let line = line_of(self.text, span.start);
-        self.errors.push(ConfigError {
-            file: None,
-            line,
-            message,
-        });
-    }
-
     /// Check one instance; `None` if anything in it is wrong.
-    fn instance(&mut self, raw: &Spanned<RawInstance>) -> Option<InstanceConfig> {
+    pub(super) fn instance(&mut self, raw: &Spanned<RawInstance>) -> Option<InstanceConfig> {
         let before = self.errors.len();
-        let line = line_of(self.text, raw.span().start);
+        let line = self.line(raw.span());
         let r = raw.get_ref();
         let name = self.nonempty("name", &r.name);
         let interface = self.ifname(&r.interface);
@@ -358,13 +245,6 @@ impl Validator<'_> {
         })
     }
 
-    fn nonempty(&mut self, key: &str, value: &Spanned<String>) -> String {
-        if value.get_ref().trim().is_empty() {
-            self.error(value.span(), format!("{key} must not be empty"));
-        }
-        value.get_ref().clone()
-    }
-
     fn ifname(&mut self, value: &Spanned<String>) -> String {
         let name = value.get_ref();
         let ok = !name.is_empty()
@@ -377,31 +257,6 @@ impl Validator<'_> {
             );
         }
         name.clone()
-    }
-
-    /// `value` as a `T` within `lo..=hi`; out of range is an error and
-    /// yields `T::default()`.
-    fn in_range<T: TryFrom<i64> + Default>(
-        &mut self,
-        key: &str,
-        value: &Spanned<i64>,
-        lo: i64,
-        hi: i64,
-    ) -> T {
-        let v = *value.get_ref();
-        if v < lo || v > hi {
-            let range = if hi == i64::MAX {
-                format!("at least {lo}")
-            } else {
-                format!("{lo}..={hi}")
-            };
-            self.error(
-                value.span(),
-                format!("{key} {v} out of range: must be {range}"),
-            );
-            return T::default();
-        }
-        T::try_from(v).unwrap_or_default()
     }
 
     fn version(&mut self, value: Option<&Spanned<i64>>) -> Version {
@@ -503,12 +358,12 @@ impl Validator<'_> {
     }
 
     /// Two instances may not share a name, nor (interface, vrid, family).
-    fn duplicates(&mut self, instances: &[Spanned<RawInstance>]) {
+    pub(super) fn duplicate_instances(&mut self, instances: &[Spanned<RawInstance>]) {
         let mut names: HashMap<&str, usize> = HashMap::new();
         let mut routers: HashMap<(&str, i64, bool), (&str, usize)> = HashMap::new();
         for inst in instances {
             let r = inst.get_ref();
-            let line = line_of(self.text, inst.span().start);
+            let line = self.line(inst.span());
             if let Some(first) = names.insert(r.name.get_ref(), line) {
                 let msg = format!(
                     "duplicate instance name `{}` (first at line {first})",
@@ -560,6 +415,7 @@ fn vip_problem(version: Version, so_far: &[VirtualIp], vip: &VirtualIp) -> Optio
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::check;
 
     const EXAMPLE: &str = r#"
 [[instance]]
@@ -898,12 +754,6 @@ virtual_ips = ["198.51.100.10/32"]
     }
 
     #[test]
-    fn no_instances() {
-        assert_error("", 1, "no [[instance]] defined");
-        assert_error("# only a comment\n", 1, "no [[instance]] defined");
-    }
-
-    #[test]
     fn all_semantic_errors_reported_in_line_order() {
         let text = with(&[
             "version = 2",
@@ -914,36 +764,5 @@ virtual_ips = ["198.51.100.10/32"]
         let errs = check(&text).unwrap_err();
         let lines: Vec<usize> = errs.iter().map(|e| e.line).collect();
         assert_eq!(lines, [4, 7, 8]);
-    }
-
-    #[test]
-    fn display_and_load() {
-        let e = ConfigError {
-            file: None,
-            line: 7,
-            message: "bad".into(),
-        };
-        assert_eq!(e.to_string(), "line 7: bad");
-        assert_eq!(
-            e.in_file(Path::new("/etc/vrrpd.toml")).to_string(),
-            "/etc/vrrpd.toml:7: bad"
-        );
-
-        let dir = std::env::temp_dir().join(format!("vrrpd-config-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("bad.toml");
-        std::fs::write(&path, with(&["vrid = 0"])).unwrap();
-        let errs = load(&path).unwrap_err();
-        assert_eq!(
-            errs[0].to_string(),
-            format!("{}:4: vrid 0 out of range: must be 1..=255", path.display())
-        );
-        std::fs::write(&path, EXAMPLE).unwrap();
-        assert_eq!(load(&path).unwrap().instances.len(), 1);
-        std::fs::remove_dir_all(&dir).unwrap();
-        let missing = load(&dir.join("missing.toml")).unwrap_err();
-        assert!(missing[0]
-            .to_string()
-            .contains("missing.toml:0: cannot read"));
     }
 }

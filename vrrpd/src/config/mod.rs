@@ -1,0 +1,317 @@
+//! The TOML configuration, checked with line numbers. One file describes
+//! the whole director: VRRP instances ([`instance`]), the services drlb
+//! balances with the health checks of their real servers ([`service`]),
+//! and where metrics are served.
+//!
+//! ```toml
+//! metrics_listen = "127.0.0.1:9650"   # optional
+//!
+//! [[instance]]                        # VRRP: see instance.rs
+//! name = "vi1"
+//! interface = "eth0"
+//! vrid = 51
+//! virtual_ips = ["198.51.100.10/32"]
+//!
+//! [[virtual_server]]                  # a drlb service: see service.rs
+//! protocol = "tcp"
+//! address = "198.51.100.10:80"
+//! [virtual_server.check]
+//! type = "http"
+//! [[virtual_server.real]]
+//! address = "198.51.100.21"
+//! ```
+//!
+//! A file needs at least one instance or one virtual server: virtual
+//! servers alone make a single director that checks its real servers.
+
+mod instance;
+mod service;
+
+pub use instance::{InstanceConfig, VirtualIp};
+pub use service::{CheckKind, CheckSpec, HttpCheck, OnFail, RealServer, ServiceKey, VirtualServer};
+
+use serde::Deserialize;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::ops::Range;
+use std::path::Path;
+use toml::Spanned;
+
+/// A checked configuration.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Config {
+    /// The `[[instance]]` tables, in file order.
+    pub instances: Vec<InstanceConfig>,
+    /// The `[[virtual_server]]` tables, in file order.
+    pub virtual_servers: Vec<VirtualServer>,
+    /// Where the Prometheus endpoint listens, if anywhere.
+    pub metrics_listen: Option<SocketAddr>,
+}
+
+impl Config {
+    /// The instance named `name`.
+    pub fn instance(&self, name: &str) -> Option<&InstanceConfig> {
+        self.instances.iter().find(|i| i.name == name)
+    }
+
+    /// The virtual server `key`.
+    pub fn virtual_server(&self, key: &ServiceKey) -> Option<&VirtualServer> {
+        self.virtual_servers.iter().find(|v| v.key() == *key)
+    }
+}
+
+/// One problem in a configuration, at a line (1-based).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The file, when known; see [`ConfigError::in_file`].
+    pub file: Option<String>,
+    /// 1-based line of the offending key or value.
+    pub line: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl ConfigError {
+    /// The same error, attributed to `file`.
+    pub fn in_file(self, file: &Path) -> Self {
+        ConfigError {
+            file: Some(file.display().to_string()),
+            ..self
+        }
+    }
+}
+
+/// `FILE:LINE: message`, or `line LINE: message` without a file.
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.file {
+            Some(file) => write!(f, "{file}:{}: {}", self.line, self.message),
+            None => write!(f, "line {}: {}", self.line, self.message),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Read and check the file at `path`; errors carry its name.
+pub fn load(path: &Path) -> Result<Config, Vec<ConfigError>> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        vec![ConfigError {
+            file: None,
+            line: 0,
+            message: format!("cannot read: {e}"),
+        }
+        .in_file(path)]
+    })?;
+    check(&text).map_err(|errs| errs.into_iter().map(|e| e.in_file(path)).collect())
+}
+
+/// Parse and check a configuration, returning every error found, sorted by
+/// line. Syntax and type errors stop at the first one.
+pub fn check(text: &str) -> Result<Config, Vec<ConfigError>> {
+    let raw: RawConfig = toml::from_str(text).map_err(|e| {
+        let line = e.span().map_or(1, |s| line_of(text, s.start));
+        vec![ConfigError {
+            file: None,
+            line,
+            message: e.message().to_string(),
+        }]
+    })?;
+    let mut v = Validator {
+        text,
+        errors: Vec::new(),
+    };
+    let instances: Vec<_> = raw.instance.iter().filter_map(|i| v.instance(i)).collect();
+    v.duplicate_instances(&raw.instance);
+    let virtual_servers = v.virtual_servers(&raw.virtual_server, &instances);
+    if raw.instance.is_empty() && raw.virtual_server.is_empty() {
+        v.error(
+            0..0,
+            "nothing to run: no [[instance]] and no [[virtual_server]] defined".to_string(),
+        );
+    }
+    let metrics_listen = raw.metrics_listen.as_ref().and_then(|m| {
+        m.get_ref()
+            .parse::<SocketAddr>()
+            .map_err(|_| {
+                v.error(
+                    m.span(),
+                    format!(
+                        "metrics_listen `{}` is not ADDRESS:PORT (e.g. 127.0.0.1:9650)",
+                        m.get_ref()
+                    ),
+                )
+            })
+            .ok()
+    });
+    if v.errors.is_empty() {
+        Ok(Config {
+            instances,
+            virtual_servers,
+            metrics_listen,
+        })
+    } else {
+        v.errors.sort_by_key(|e| e.line);
+        Err(v.errors)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    metrics_listen: Option<Spanned<String>>,
+    #[serde(default)]
+    instance: Vec<Spanned<instance::RawInstance>>,
+    #[serde(default)]
+    virtual_server: Vec<Spanned<service::RawVirtualServer>>,
+}
+
+/// 1-based line holding byte `offset`.
+fn line_of(text: &str, offset: usize) -> usize {
+    let end = offset.min(text.len());
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// Collects semantic errors with their lines.
+struct Validator<'a> {
+    text: &'a str,
+    errors: Vec<ConfigError>,
+}
+
+impl Validator<'_> {
+    fn error(&mut self, span: Range<usize>, message: String) {
+        let line = line_of(self.text, span.start);
+        self.errors.push(ConfigError {
+            file: None,
+            line,
+            message,
+        });
+    }
+
+    fn line(&self, span: Range<usize>) -> usize {
+        line_of(self.text, span.start)
+    }
+
+    fn nonempty(&mut self, key: &str, value: &Spanned<String>) -> String {
+        if value.get_ref().trim().is_empty() {
+            self.error(value.span(), format!("{key} must not be empty"));
+        }
+        value.get_ref().clone()
+    }
+
+    /// `value` as a `T` within `lo..=hi`; out of range is an error and
+    /// yields `T::default()`.
+    fn in_range<T: TryFrom<i64> + Default>(
+        &mut self,
+        key: &str,
+        value: &Spanned<i64>,
+        lo: i64,
+        hi: i64,
+    ) -> T {
+        let v = *value.get_ref();
+        if v < lo || v > hi {
+            let range = if hi == i64::MAX {
+                format!("at least {lo}")
+            } else {
+                format!("{lo}..={hi}")
+            };
+            self.error(
+                value.span(),
+                format!("{key} {v} out of range: must be {range}"),
+            );
+            return T::default();
+        }
+        T::try_from(v).unwrap_or_default()
+    }
+
+    /// An optional integer key within `lo..=hi`, or `default`.
+    fn opt_range<T: TryFrom<i64> + Default>(
+        &mut self,
+        key: &str,
+        value: Option<&Spanned<i64>>,
+        lo: i64,
+        hi: i64,
+        default: T,
+    ) -> T {
+        value.map_or(default, |v| self.in_range(key, v, lo, hi))
+    }
+
+    /// A unicast IP address.
+    fn ip(&mut self, key: &str, value: &Spanned<String>) -> Option<IpAddr> {
+        match value.get_ref().parse::<IpAddr>() {
+            Ok(a) if !a.is_unspecified() && !a.is_multicast() => Some(a),
+            Ok(a) => {
+                self.error(value.span(), format!("{key}: {a} is not a unicast address"));
+                None
+            }
+            Err(_) => {
+                self.error(
+                    value.span(),
+                    format!("{key}: `{}` is not an IP address", value.get_ref()),
+                );
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_file_has_nothing_to_run() {
+        for text in [
+            "",
+            "# only a comment\n",
+            "metrics_listen = \"127.0.0.1:9650\"\n",
+        ] {
+            let errs = check(text).unwrap_err();
+            assert_eq!(errs.len(), 1, "{errs:?}");
+            assert!(errs[0].message.contains("nothing to run"), "{errs:?}");
+        }
+    }
+
+    #[test]
+    fn metrics_listen() {
+        let vs = "[[virtual_server]]\nprotocol = \"tcp\"\naddress = \"198.51.100.10:80\"\n";
+        let c = check(&format!("metrics_listen = \"127.0.0.1:9650\"\n{vs}")).unwrap();
+        assert_eq!(c.metrics_listen, Some("127.0.0.1:9650".parse().unwrap()));
+        assert_eq!(check(vs).unwrap().metrics_listen, None);
+        let errs = check(&format!("metrics_listen = \"localhost\"\n{vs}")).unwrap_err();
+        assert_eq!(errs[0].line, 1);
+        assert!(errs[0].message.contains("is not ADDRESS:PORT"));
+    }
+
+    #[test]
+    fn display_and_load() {
+        let e = ConfigError {
+            file: None,
+            line: 7,
+            message: "bad".into(),
+        };
+        assert_eq!(e.to_string(), "line 7: bad");
+        assert_eq!(
+            e.in_file(Path::new("/etc/vrrpd.toml")).to_string(),
+            "/etc/vrrpd.toml:7: bad"
+        );
+        let dir = std::env::temp_dir().join(format!("vrrpd-config-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bad.toml");
+        std::fs::write(&path, "[[instance]]\nname = \"a\"\ninterface = \"eth0\"\nvrid = 0\nvirtual_ips = [\"10.0.0.1\"]\n").unwrap();
+        let errs = load(&path).unwrap_err();
+        assert_eq!(
+            errs[0].to_string(),
+            format!("{}:4: vrid 0 out of range: must be 1..=255", path.display())
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+        let missing = load(&dir.join("missing.toml")).unwrap_err();
+        assert!(missing[0]
+            .to_string()
+            .contains("missing.toml:0: cannot read"));
+    }
+}
