@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """The test client: N requests to ADDR PORT over tcp or udp, each from a new
 source port; prints one answer line per request (see rs-server.py), or
-"ERROR ..." for a request that got no answer.
+"ERROR ..." for a request that got no answer. http makes each request an
+HTTP GET of / (nginx's real servers, nginx-rs.sh) and prints the first line
+of the body, or "ERROR HTTP <status>".
 
-    client.py tcp|udp ADDR PORT N [--hold SECONDS] [--until FILE] [--sport PORT]
+    client.py tcp|udp|http ADDR PORT N [--hold SECONDS] [--until FILE] [--sport PORT]
               [--timeout SECONDS]
     client.py --serve
 
@@ -45,6 +47,19 @@ def run(argv):
             s.sendall(b"ONCE\n")
             return s.makefile().readline().strip()
 
+    def http_once():
+        with socket.create_connection((addr, port), timeout=timeout, source_address=src) as s:
+            host = f"[{addr}]" if fam == socket.AF_INET6 else addr
+            s.sendall(f"GET / HTTP/1.0\r\nHost: {host}\r\n\r\n".encode())
+            f = s.makefile("rb")
+            status = f.readline().split()
+            while f.readline().strip():
+                pass
+            body = f.readline().decode().strip()
+            if len(status) < 2 or status[1] != b"200":
+                return f"ERROR HTTP {b' '.join(status[1:2]).decode()}"
+            return body
+
     def udp_once():
         with socket.socket(fam, socket.SOCK_DGRAM) as s:
             s.settimeout(timeout)
@@ -66,7 +81,8 @@ def run(argv):
     while more(sent):
         sent += 1
         try:
-            yield tcp_once() if proto == "tcp" else udp_once()
+            once = {"tcp": tcp_once, "udp": udp_once, "http": http_once}[proto]
+            yield once()
         except OSError as e:
             yield f"ERROR {e}"
 

@@ -49,7 +49,7 @@ trap 'if ((${#TOPO_HOSTS[@]})); then log "teardown"; topo_down; log "topology do
 # namespaces exist, beside the rest of the topology's work; requests wait
 # until rs-server.py says "listening" (its output goes to a file, which a
 # request in a subshell can read too).
-start_servers() { # PORT... (on every real server)
+start_servers() { # PORT... (on every real server; none: nginx serves them)
 	local i spec=() ports d
 	for ((i = 1; i <= TOPO_REALS; i++)); do spec+=("rs$i=/run/netns/drlb-$TOPO_TAG-rs$i"); done
 	ports=$*; ports=${ports// /,}
@@ -57,7 +57,11 @@ start_servers() { # PORT... (on every real server)
 	TMPD=$d # the scenario's scratch directory
 	mkfifo "$d/in" "$d/out" "$d/q.in" "$d/q.out"
 	_rs_out=$d/rs.out
-	python3 -S "$_lib/rs-server.py" "$ports" "${spec[@]}" >"$_rs_out" 2>&1 &
+	if [ -n "$ports" ]; then
+		python3 -S "$_lib/rs-server.py" "$ports" "${spec[@]}" >"$_rs_out" 2>&1 &
+	else
+		echo listening >"$_rs_out"
+	fi
 	exec {_client_in}<>"$d/in" {_client_out}<>"$d/out"
 	n client python3 -S "$_lib/client.py" --serve <"$d/in" >"$d/out" 2>&1 &
 	exec {_q_in}<>"$d/q.in" {_q_out}<>"$d/q.out"

@@ -14,13 +14,15 @@
 # address exists only inside these namespaces.
 #
 #   . qemu-tests/lib/topology.sh
-#   topo_up [-d DIRECTORS(1|2)] [-r REALS] [-p PORTS]
+#   topo_up [-d DIRECTORS(1|2)] [-r REALS] [-p PORTS | -c]
 #   n client ping -c1 "$VIP4"       # run a command in a namespace
 #   topo_down
 #
 # -p "PORT..." also calls start_servers PORT... (testlib.sh: real servers
 # answering on those ports, and the client's endpoint) as soon as the
-# namespaces exist, so that their slow start overlaps the links' creation.
+# namespaces exist, so that their slow start overlaps the links' creation;
+# -c starts only the client's endpoint (nginx serves the real servers: see
+# nginx-rs.sh).
 #
 # Namespace names carry $TOPO_TAG (default: the shell's pid) so that several
 # topologies can coexist; `ns NAME` prints the full name.
@@ -76,13 +78,14 @@ link set eth0 up
 }
 
 topo_up() {
-	local directors=1 reals=2 ports="" opt OPTIND=1 i h
-	while getopts "d:r:p:" opt; do
+	local directors=1 reals=2 ports="" client=false opt OPTIND=1 i h
+	while getopts "d:r:p:c" opt; do
 		case $opt in
 		d) directors=$OPTARG ;;
 		r) reals=$OPTARG ;;
-		p) ports=$OPTARG ;;
-		*) echo "topo_up [-d DIRECTORS] [-r REALS] [-p PORTS]" >&2; return 2 ;;
+		p) ports=$OPTARG client=true ;;
+		c) client=true ;;
+		*) echo "topo_up [-d DIRECTORS] [-r REALS] [-p PORTS | -c]" >&2; return 2 ;;
 		esac
 	done
 	TOPO_DIRECTORS=$directors TOPO_REALS=$reals
@@ -114,7 +117,7 @@ addr add $VIP6/128 dev lo nodad
 	for h in "${TOPO_HOSTS[@]}"; do adds+="netns add drlb-$TOPO_TAG-$h"$'\n'; done
 	ip -b - <<<"$adds"
 	# shellcheck disable=SC2086
-	[ -z "$ports" ] || start_servers $ports
+	! $client || start_servers $ports
 	ip -n "drlb-$TOPO_TAG-sw" -b - <<<"$_sw_batch"
 	local args=() lines
 	for h in "${TOPO_HOSTS[@]}"; do

@@ -6,6 +6,11 @@
 #                    (VRRP_INTERVAL_MS, default 100; VRRP_LB=true drives drlb)
 #   vrrpd_start HOST CONF                           (pid in VRRPD_PID[HOST])
 #   vrrp_state HOST                                 MASTER, BACKUP, ...
+#   instance_state HOST NAME                        the state of instance NAME
+#   wait_instance HOST NAME STATE [SECONDS]
+#   real_q HOST N EXPR                              EXPR about real server rsN
+#                    in HOST's first virtual server (vrrpd status --json)
+#   wait_role HOST N ROLE SECONDS                   until rsN's role is ROLE
 #   holds_vip HOST                                  exit 0 if HOST has the VIP
 #   ka_start HOST VERSION INTERVAL VIP/LEN [AUTH]   keepalived (prio 150) in HOST
 #   ka_stop                                         its graceful stop, awaited
@@ -31,6 +36,27 @@ vrrp_state() {
 	local out
 	out=$(ip netns exec "drlb-$TOPO_TAG-$1" "$VRRPD" status 2>/dev/null) || return 0
 	[[ $out =~ \):\ ([A-Z_]+)\  ]] && echo "${BASH_REMATCH[1]}"
+}
+instance_state() { # HOST NAME
+	local out
+	out=$(ip netns exec "drlb-$TOPO_TAG-$1" "$VRRPD" status 2>/dev/null) || return 0
+	[[ $out =~ (^|$'\n')$2\ \([^\)]*\):\ ([A-Z]+) ]] && echo "${BASH_REMATCH[2]}"
+}
+wait_instance() { # HOST NAME STATE [SECONDS]
+	local end=$((SECONDS + ${4:-5}))
+	until [ "$(instance_state "$1" "$2")" = "$3" ]; do
+		((SECONDS < end)) || fail "$1's $2 is $(instance_state "$1" "$2"), not $3"
+		snooze 0.05
+	done
+}
+real_q() { q "one(r.$3 for r in d.virtual_servers[0].reals if r.address == '$(rs4 "$2")')" vrrp_status "$1"; }
+wait_role() { # HOST N ROLE SECONDS
+	local end=$((SECONDS + $4)) r
+	until r=$(real_q "$1" "$2" role) && [ "$r" = "$3" ]; do
+		((SECONDS < end)) || fail "rs$2 is '$r' on $1, not '$3', after $4 s"
+		snooze 0.2
+	done
+	log "ok: rs$2 is $3"
 }
 holds_vip() { [[ $(ip -n "drlb-$TOPO_TAG-$1" -br addr show eth0) == *" $VIP4/32"* ]]; }
 # until HOST's state is STATE, at most SECONDS
