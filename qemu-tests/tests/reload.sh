@@ -4,7 +4,9 @@
 #
 # adding a real server fails no request, and the unchanged service keeps
 # its connections and counters; a bad file changes nothing; removing a real
-# server takes it out.
+# server takes it out; a virtual server comes and goes with the file while
+# a service made by hand stays; a restarted vrrpd changes nothing in drlb
+# before its checks have decided.
 . lib/testlib.sh
 . lib/vrrp.sh
 . lib/nginx-rs.sh
@@ -12,9 +14,9 @@ drlb_load
 topo_up -d 1 -r 3 -c
 trap 'vrrpd_stop dir1; topo_down' EXIT
 for i in 1 2 3; do nginx_rs "$i"; done
-conf() { # N...: the virtual server with real servers rsN...
-	printf '[[virtual_server]]\nprotocol = "tcp"\naddress = "%s:80"\nscheduler = "rr"\n' "$VIP4"
-	printf '[virtual_server.check]\ntype = "http"\ninterval_ms = 300\nrise = 2\nfall = 2\npath = "/healthz"\nexpect = "OK"\n'
+conf() { # N...: the virtual server (port $PORT, default 80) with real servers rsN...
+	printf '[[virtual_server]]\nprotocol = "tcp"\naddress = "%s:%s"\nscheduler = "rr"\n' "$VIP4" "${PORT:-80}"
+	printf '[virtual_server.check]\ntype = "http"\nport = 80\ninterval_ms = 300\nrise = 2\nfall = 2\npath = "/healthz"\nexpect = "OK"\n'
 	local r
 	for r in "$@"; do printf '[[virtual_server.real]]\naddress = "%s"\n' "$(rs4 "$r")"; done
 }
@@ -75,3 +77,39 @@ vrrpd_signal dir1 HUP
 wait_weights '[["22",1],["23",1]]' 10
 out=$(requests http "$VIP4" 80 4)
 expect_eq "$(answers_from "$out" rs2) $(answers_from "$out" rs3)" "2 2" "answers after removing rs1"
+
+log "a reload adds a virtual server, the next removes it; a service made by hand stays"
+dt dir1 service add tcp "$VIP4:8080"
+{ conf 2 3; PORT=81 conf 2; } >"$VRRP_DIR/d1.toml"
+vrrpd_signal dir1 HUP
+ports() { list_json dir1 '[s.port for s in d.services]'; }
+end=$((SECONDS + 10))
+until [ "$(ports)" = "[80,8080,81]" ]; do
+	((SECONDS < end)) || fail "services after adding :81: $(ports)"
+	snooze 0.3
+done
+log "ok: :81 added"
+conf 2 3 >"$VRRP_DIR/d1.toml"
+vrrpd_signal dir1 HUP
+end=$((SECONDS + 10))
+until [ "$(ports)" = "[80,8080]" ]; do
+	((SECONDS < end)) || fail "services after removing :81: $(ports)"
+	snooze 0.3
+done
+log "ok: :81 deleted, :8080 (made by hand) left alone"
+
+log "vrrpd restarts: drlb is left as it is until the checks decide"
+vrrpd_stop dir1
+mapfile -t before <"$VRRP_DIR/dir1.log"
+vrrpd_start dir1 "$VRRP_DIR/d1.toml"
+wait_role dir1 2 up 10
+wait_role dir1 3 up 10
+sleep 1.2 # a periodic sync too
+mapfile -t after <"$VRRP_DIR/dir1.log"
+for line in "${after[@]:${#before[@]}}"; do
+	[[ $line != *drlb-tool* ]] || fail "the restarted vrrpd changed drlb: $line"
+done
+log "ok: no change to drlb across the restart"
+expect_eq "$(weights)" '[["22",1],["23",1]]' "weights after the restart"
+out=$(requests http "$VIP4" 80 4)
+expect_eq "$(count_matching "$out" ERROR)" 0 "failed requests after the restart"

@@ -40,6 +40,8 @@ use std::time::{Duration, Instant};
 const LINK_POLL: Duration = Duration::from_millis(100);
 /// How often the module is compared with the plan when nothing changed.
 const SYNC_INTERVAL: Duration = Duration::from_secs(1);
+/// Control and metrics connections open at once; more are closed at once.
+const MAX_CONNS: usize = 64;
 /// Check results that change the plan are applied together, at most this
 /// often (VRRP transitions are applied at once).
 const SYNC_COALESCE: Duration = Duration::from_millis(10);
@@ -85,11 +87,14 @@ fn signal_fd() -> io::Result<OwnedFd> {
     }
 }
 
-fn read_signal(fd: &OwnedFd) -> Option<i32> {
+/// The next signal, and the pid that sent it.
+fn read_signal(fd: &OwnedFd) -> Option<(i32, u32)> {
     let mut info = [0u8; 128];
     // SAFETY: reading one signalfd_siginfo (128 bytes) into `info`.
     let n = unsafe { libc::read(fd.as_raw_fd(), info.as_mut_ptr().cast(), info.len()) };
-    (n == 128).then(|| i32::from_ne_bytes([info[0], info[1], info[2], info[3]]))
+    let word = |at: usize| [info[at], info[at + 1], info[at + 2], info[at + 3]];
+    // (ssi_signo at 0, ssi_pid at 12)
+    (n == 128).then(|| (i32::from_ne_bytes(word(0)), u32::from_ne_bytes(word(12))))
 }
 
 fn bind_metrics(addr: std::net::SocketAddr) -> io::Result<mio::net::TcpListener> {
@@ -285,10 +290,13 @@ impl Daemon {
                 let now = self.now();
                 match ev.token() {
                     SIGNALS => {
-                        while let Some(sig) = read_signal(&self.sigfd) {
+                        while let Some((sig, pid)) = read_signal(&self.sigfd) {
                             if sig == libc::SIGHUP {
+                                log(format_args!("SIGHUP from pid {pid}: reloading"));
                                 self.reload(now);
                             } else {
+                                let name = if sig == libc::SIGINT { "SIGINT" } else { "SIGTERM" };
+                                log(format_args!("{name} from pid {pid}"));
                                 self.stop(now);
                                 return Ok(());
                             }
@@ -830,6 +838,9 @@ impl Daemon {
         now: Duration,
         privileged: bool,
     ) {
+        if self.conns.len() >= MAX_CONNS {
+            return; // (dropped: closed unanswered)
+        }
         let id = self.next_id;
         self.next_id += 1;
         match Conn::new(

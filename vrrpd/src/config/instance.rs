@@ -179,7 +179,7 @@ pub(super) struct RawInstance {
     lb: Option<bool>,
 }
 
-impl Validator<'_> {
+impl Validator {
     /// Check one instance; `None` if anything in it is wrong.
     pub(super) fn instance(&mut self, raw: &Spanned<RawInstance>) -> Option<InstanceConfig> {
         let before = self.errors.len();

@@ -118,7 +118,7 @@ pub fn check(text: &str) -> Result<Config, Vec<ConfigError>> {
         }]
     })?;
     let mut v = Validator {
-        text,
+        line_starts: line_starts(text),
         errors: Vec::new(),
     };
     let instances: Vec<_> = raw.instance.iter().filter_map(|i| v.instance(i)).collect();
@@ -166,6 +166,13 @@ struct RawConfig {
     virtual_server: Vec<Spanned<service::RawVirtualServer>>,
 }
 
+/// Where each line starts, for [`Validator::line`].
+fn line_starts(text: &str) -> Vec<usize> {
+    std::iter::once(0)
+        .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+        .collect()
+}
+
 /// 1-based line holding byte `offset`.
 fn line_of(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
@@ -177,14 +184,16 @@ fn line_of(text: &str, offset: usize) -> usize {
 }
 
 /// Collects semantic errors with their lines.
-struct Validator<'a> {
-    text: &'a str,
+struct Validator {
+    /// Where each line of the text starts (a file with thousands of real
+    /// servers asks for thousands of line numbers).
+    line_starts: Vec<usize>,
     errors: Vec<ConfigError>,
 }
 
-impl Validator<'_> {
+impl Validator {
     fn error(&mut self, span: Range<usize>, message: String) {
-        let line = line_of(self.text, span.start);
+        let line = self.line(span);
         self.errors.push(ConfigError {
             file: None,
             line,
@@ -192,8 +201,9 @@ impl Validator<'_> {
         });
     }
 
+    /// 1-based line where `span` starts.
     fn line(&self, span: Range<usize>) -> usize {
-        line_of(self.text, span.start)
+        self.line_starts.partition_point(|&s| s <= span.start)
     }
 
     fn nonempty(&mut self, key: &str, value: &Spanned<String>) -> String {
@@ -277,6 +287,35 @@ mod tests {
     }
 
     #[test]
+    fn line_numbers() {
+        let text = "a\nbc\n\nd";
+        let v = Validator {
+            line_starts: line_starts(text),
+            errors: vec![],
+        };
+        for (offset, line) in [(0, 1), (1, 1), (2, 2), (4, 2), (5, 3), (6, 4), (7, 4)] {
+            assert_eq!(v.line(offset..offset), line, "offset {offset}");
+            assert_eq!(line_of(text, offset), line, "offset {offset}");
+        }
+    }
+
+    #[test]
+    fn a_large_file_checks_fast() {
+        let mut text = String::new();
+        for v in 0..100 {
+            text += &format!("[[virtual_server]]\nprotocol = \"tcp\"\naddress = \"10.0.{v}.1:80\"\n");
+            for i in 0..100 {
+                text += &format!("[[virtual_server.real]]\naddress = \"127.1.{v}.{}\"\ncheck = {{ type = \"tcp\" }}\n", i + 1);
+            }
+        }
+        let t = std::time::Instant::now();
+        let c = check(&text).unwrap();
+        assert_eq!(c.virtual_servers.iter().map(|v| v.reals.len()).sum::<usize>(), 10_000);
+        // (seconds when each line number counted newlines from the start)
+        assert!(t.elapsed() < std::time::Duration::from_secs(3), "{:?}", t.elapsed());
+    }
+
+    #[test]
     fn metrics_listen() {
         let vs = "[[virtual_server]]\nprotocol = \"tcp\"\naddress = \"198.51.100.10:80\"\n";
         let c = check(&format!("metrics_listen = \"127.0.0.1:9650\"\n{vs}")).unwrap();
@@ -285,6 +324,22 @@ mod tests {
         let errs = check(&format!("metrics_listen = \"localhost\"\n{vs}")).unwrap_err();
         assert_eq!(errs[0].line, 1);
         assert!(errs[0].message.contains("is not ADDRESS:PORT"));
+    }
+
+    /// The README shows examples/vrrpd.toml, what `make demo` runs: they
+    /// must not drift apart, and the example must be valid.
+    #[test]
+    fn the_readme_example() {
+        let example = include_str!("../../../examples/vrrpd.toml");
+        let readme = include_str!("../../../README.md");
+        assert!(
+            readme.contains(&format!("```toml\n{example}```")),
+            "README.md does not show examples/vrrpd.toml verbatim"
+        );
+        let c = check(example).unwrap();
+        assert_eq!((c.instances.len(), c.virtual_servers.len()), (1, 1));
+        assert_eq!(c.virtual_servers[0].reals.len(), 2);
+        assert!(c.virtual_servers[0].reals.iter().all(|r| r.check.is_some()));
     }
 
     #[test]

@@ -268,7 +268,7 @@ fn ms(v: i64) -> Duration {
     Duration::from_millis(v.try_into().unwrap_or(0))
 }
 
-impl Validator<'_> {
+impl Validator {
     /// Every virtual server; `instances` are the valid instances.
     pub(super) fn virtual_servers(
         &mut self,
