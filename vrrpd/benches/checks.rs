@@ -185,7 +185,11 @@ fn main() {
     // (reading a file of 10,000 real servers takes a moment)
     let end = Instant::now() + Duration::from_secs(60);
     while vrrpd::control::ask(Some(&sock), "checks").is_err() {
-        assert!(Instant::now() < end, "vrrpd did not start; see {}", dir.display());
+        assert!(
+            Instant::now() < end,
+            "vrrpd did not start; see {}",
+            dir.display()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     // Warm up: every check starts within its first interval, then rises.

@@ -295,7 +295,11 @@ impl Daemon {
                                 log(format_args!("SIGHUP from pid {pid}: reloading"));
                                 self.reload(now);
                             } else {
-                                let name = if sig == libc::SIGINT { "SIGINT" } else { "SIGTERM" };
+                                let name = if sig == libc::SIGINT {
+                                    "SIGINT"
+                                } else {
+                                    "SIGTERM"
+                                };
                                 log(format_args!("{name} from pid {pid}"));
                                 self.stop(now);
                                 return Ok(());
@@ -935,35 +939,28 @@ impl Daemon {
         }
     }
 
-    fn status_json(&self, now: Duration) -> String {
-        let instances: Vec<&Running> = self.instances.iter().map(|(_, r)| r).collect();
-        status::json(&status::Sources {
-            instances: &instances,
+    /// What the reports read.
+    fn sources<'a>(&'a self, instances: &'a [&'a Running], now: Duration) -> status::Sources<'a> {
+        status::Sources {
+            instances,
             cfg: &self.cfg,
             plans: &self.plans,
             checks: &self.checks,
             drains: &self.drains,
             lb_error: self.lb.error.as_deref(),
             now,
-        })
+        }
+    }
+
+    fn status_json(&self, now: Duration) -> String {
+        let instances: Vec<&Running> = self.instances.iter().map(|(_, r)| r).collect();
+        status::json(&self.sources(&instances, now))
     }
 
     fn exposition(&mut self) -> String {
         let module = self.lb.read().ok();
         let instances: Vec<&Running> = self.instances.iter().map(|(_, r)| r).collect();
-        let now = self.now();
-        status::metrics(
-            &status::Sources {
-                instances: &instances,
-                cfg: &self.cfg,
-                plans: &self.plans,
-                checks: &self.checks,
-                drains: &self.drains,
-                lb_error: self.lb.error.as_deref(),
-                now,
-            },
-            module.as_deref(),
-            self.prober.running(),
-        )
+        let sources = self.sources(&instances, self.now());
+        status::metrics(&sources, module.as_deref(), self.prober.running())
     }
 }

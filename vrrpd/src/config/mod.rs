@@ -303,16 +303,27 @@ mod tests {
     fn a_large_file_checks_fast() {
         let mut text = String::new();
         for v in 0..100 {
-            text += &format!("[[virtual_server]]\nprotocol = \"tcp\"\naddress = \"10.0.{v}.1:80\"\n");
+            text +=
+                &format!("[[virtual_server]]\nprotocol = \"tcp\"\naddress = \"10.0.{v}.1:80\"\n");
             for i in 0..100 {
                 text += &format!("[[virtual_server.real]]\naddress = \"127.1.{v}.{}\"\ncheck = {{ type = \"tcp\" }}\n", i + 1);
             }
         }
         let t = std::time::Instant::now();
         let c = check(&text).unwrap();
-        assert_eq!(c.virtual_servers.iter().map(|v| v.reals.len()).sum::<usize>(), 10_000);
+        assert_eq!(
+            c.virtual_servers
+                .iter()
+                .map(|v| v.reals.len())
+                .sum::<usize>(),
+            10_000
+        );
         // (seconds when each line number counted newlines from the start)
-        assert!(t.elapsed() < std::time::Duration::from_secs(3), "{:?}", t.elapsed());
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(3),
+            "{:?}",
+            t.elapsed()
+        );
     }
 
     #[test]

@@ -264,6 +264,11 @@ fn header_safe(s: &str) -> bool {
     !s.is_empty() && !s.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
+/// Where an optional key stands, if it is given.
+fn span<T>(v: &Option<Spanned<T>>) -> Option<std::ops::Range<usize>> {
+    v.as_ref().map(Spanned::span)
+}
+
 fn ms(v: i64) -> Duration {
     Duration::from_millis(v.try_into().unwrap_or(0))
 }
@@ -468,54 +473,19 @@ impl Validator {
         let kind_name = c.kind.get_ref().as_str();
         let http = matches!(kind_name, "http" | "https");
         // Keys that only some kinds take.
-        let only = |key: &str, given: Option<std::ops::Range<usize>>, ok: bool, kinds: &str| {
-            given.filter(|_| !ok).map(|span| {
-                (
-                    span,
-                    format!("{key} applies only to {kinds} checks, not {kind_name}"),
-                )
-            })
-        };
-        let misplaced = [
-            only(
-                "path",
-                c.path.as_ref().map(Spanned::span),
-                http,
-                "http and https",
-            ),
-            only(
-                "status",
-                c.status.as_ref().map(Spanned::span),
-                http,
-                "http and https",
-            ),
-            only(
-                "expect",
-                c.expect.as_ref().map(Spanned::span),
-                http,
-                "http and https",
-            ),
-            only(
-                "host",
-                c.host.as_ref().map(Spanned::span),
-                http,
-                "http and https",
-            ),
-            only(
-                "ca_file",
-                c.ca_file.as_ref().map(Spanned::span),
-                kind_name == "https",
-                "https",
-            ),
-            only(
-                "command",
-                c.command.as_ref().map(Spanned::span),
-                kind_name == "exec",
-                "exec",
-            ),
+        let keys = [
+            ("path", span(&c.path), http, "http and https"),
+            ("status", span(&c.status), http, "http and https"),
+            ("expect", span(&c.expect), http, "http and https"),
+            ("host", span(&c.host), http, "http and https"),
+            ("ca_file", span(&c.ca_file), kind_name == "https", "https"),
+            ("command", span(&c.command), kind_name == "exec", "exec"),
         ];
-        for (span, msg) in misplaced.into_iter().flatten() {
-            self.error(span, msg);
+        for (key, given, allowed, kinds) in keys {
+            if let Some(at) = given.filter(|_| !allowed) {
+                let msg = format!("{key} applies only to {kinds} checks, not {kind_name}");
+                self.error(at, msg);
+            }
         }
         let interval_ms: i64 = self.opt_range(
             "interval_ms",

@@ -25,19 +25,22 @@ use std::process::{Child, Command, Stdio};
 /// A finished attempt: passed (what it saw) or failed (why).
 pub type Result = std::result::Result<String, String>;
 
+/// What a socket attempt does once connected.
+enum Talk {
+    /// Nothing: connecting was the check.
+    Tcp,
+    /// An HTTP exchange.
+    Http(http::Exchange),
+    /// The same inside TLS.
+    Https(Box<rustls::ClientConnection>, http::Exchange),
+}
+
 /// One running attempt.
 enum Attempt {
-    Tcp(TcpStream),
-    Http {
+    Socket {
         stream: TcpStream,
         connected: bool,
-        x: http::Exchange,
-    },
-    Https {
-        stream: TcpStream,
-        connected: bool,
-        tls: Box<rustls::ClientConnection>,
-        x: http::Exchange,
+        talk: Talk,
     },
     Exec {
         child: Child,
@@ -145,25 +148,26 @@ impl Prober {
         token: Token,
     ) -> Result {
         let to = SocketAddr::new(key.addr, key.spec.port);
-        let mut attempt = match &key.spec.kind {
-            CheckKind::Tcp => Attempt::Tcp(connect(to).map_err(|e| why(&e))?),
-            CheckKind::Http(h) => Attempt::Http {
+        let socket = |talk| -> std::result::Result<Attempt, String> {
+            Ok(Attempt::Socket {
                 stream: connect(to).map_err(|e| why(&e))?,
                 connected: false,
-                x: http::Exchange::new(h, &host_header(key.addr, key.spec.port, 80)),
-            },
+                talk,
+            })
+        };
+        let mut attempt = match &key.spec.kind {
+            CheckKind::Tcp => socket(Talk::Tcp)?,
+            CheckKind::Http(h) => socket(Talk::Http(http::Exchange::new(
+                h,
+                &host_header(key.addr, key.spec.port, 80),
+            )))?,
             CheckKind::Https(h) => {
                 let mut x = http::Exchange::new(h, &host_header(key.addr, key.spec.port, 443));
                 let mut tls = self.tls.connection(h, key.addr)?;
                 tls.writer().write_all(x.unsent()).map_err(|e| why(&e))?;
                 let n = x.unsent().len();
                 x.sent(n);
-                Attempt::Https {
-                    stream: connect(to).map_err(|e| why(&e))?,
-                    connected: false,
-                    tls: Box::new(tls),
-                    x,
-                }
+                socket(Talk::Https(Box::new(tls), x))?
             }
             CheckKind::Exec(argv) => {
                 let child = Command::new(&argv[0])
@@ -188,9 +192,7 @@ impl Prober {
         };
         let both = Interest::READABLE | Interest::WRITABLE;
         let r = match &mut attempt {
-            Attempt::Tcp(s)
-            | Attempt::Http { stream: s, .. }
-            | Attempt::Https { stream: s, .. } => registry.register(s, token, both),
+            Attempt::Socket { stream, .. } => registry.register(stream, token, both),
             Attempt::Exec { pidfd, .. } => {
                 registry.register(&mut SourceFd(&pidfd.as_raw_fd()), token, Interest::READABLE)
             }
@@ -208,18 +210,24 @@ impl Prober {
     pub fn ready(&mut self, id: ProbeId, event: &Event, registry: &Registry) -> Option<Result> {
         let attempt = self.attempts.get_mut(&id)?;
         let verdict = match attempt {
-            Attempt::Tcp(s) => connected(s, event),
-            Attempt::Http {
+            Attempt::Socket {
                 stream,
                 connected: c,
-                x,
-            } => drive_http(stream, event, c, x),
-            Attempt::Https {
-                stream,
-                connected: c,
-                tls,
-                x,
-            } => drive_https(stream, event, c, tls, x),
+                talk,
+            } => {
+                if !*c {
+                    match connected(stream, event) {
+                        None => None,
+                        Some(Err(e)) => Some(Err(e)),
+                        Some(Ok(_)) => {
+                            *c = true;
+                            drive(stream, talk)
+                        }
+                    }
+                } else {
+                    drive(stream, talk)
+                }
+            }
             Attempt::Exec { child, .. } => match child.try_wait() {
                 Ok(None) => None,
                 Ok(Some(st)) if st.success() => Some(Ok("exit 0".into())),
@@ -250,9 +258,7 @@ impl Prober {
     /// still running is killed with its process group and reaped later.
     fn finish(&mut self, a: Attempt, registry: &Registry) {
         match a {
-            Attempt::Tcp(s)
-            | Attempt::Http { stream: s, .. }
-            | Attempt::Https { stream: s, .. } => drop(s),
+            Attempt::Socket { stream, .. } => drop(stream),
             Attempt::Exec { mut child, pidfd } => {
                 let _ = registry.deregister(&mut SourceFd(&pidfd.as_raw_fd()));
                 if !matches!(child.try_wait(), Ok(Some(_))) {
@@ -300,18 +306,17 @@ fn read_all(
     }
 }
 
-fn drive_http(
-    s: &mut TcpStream,
-    event: &Event,
-    connected_: &mut bool,
-    x: &mut http::Exchange,
-) -> Option<Result> {
-    if !*connected_ {
-        match connected(s, event)? {
-            Ok(_) => *connected_ = true,
-            Err(e) => return Some(Err(e)),
-        }
+/// Talks over a connected socket until the verdict or the socket would
+/// block.
+fn drive(s: &mut TcpStream, talk: &mut Talk) -> Option<Result> {
+    match talk {
+        Talk::Tcp => Some(Ok("connected".into())),
+        Talk::Http(x) => drive_http(s, x),
+        Talk::Https(tls, x) => drive_https(s, tls, x),
     }
+}
+
+fn drive_http(s: &mut TcpStream, x: &mut http::Exchange) -> Option<Result> {
     while !x.unsent().is_empty() {
         match s.write(x.unsent()) {
             Ok(n) => x.sent(n),
@@ -325,17 +330,9 @@ fn drive_http(
 
 fn drive_https(
     s: &mut TcpStream,
-    event: &Event,
-    connected_: &mut bool,
     tls: &mut rustls::ClientConnection,
     x: &mut http::Exchange,
 ) -> Option<Result> {
-    if !*connected_ {
-        match connected(s, event)? {
-            Ok(_) => *connected_ = true,
-            Err(e) => return Some(Err(e)),
-        }
-    }
     loop {
         while tls.wants_write() {
             match tls.write_tls(s) {
