@@ -512,19 +512,8 @@ impl Daemon {
 
     // ---- checks and the module ----
 
-    fn probe_keys(cfg: &Config) -> Vec<ProbeKey> {
-        cfg.virtual_servers
-            .iter()
-            .flat_map(|vs| &vs.reals)
-            .filter_map(|r| {
-                Some(ProbeKey {
-                    addr: r.address,
-                    spec: r.check.clone()?,
-                })
-            })
-            .collect()
-    }
-
+    /// Makes the probes those of the configuration (identical checks are
+    /// one), and notes which virtual servers each one's results matter to.
     fn sync_checks(&mut self, now: Duration) {
         self.affected.clear();
         for (i, vs) in self.cfg.virtual_servers.iter().enumerate() {
@@ -541,7 +530,8 @@ impl Daemon {
                 }
             }
         }
-        for id in self.checks.sync(Self::probe_keys(&self.cfg), now) {
+        let keys: Vec<ProbeKey> = self.affected.keys().cloned().collect();
+        for id in self.checks.sync(keys, now) {
             self.prober.cancel(id, self.poll.registry());
         }
     }
