@@ -18,6 +18,9 @@ use kernel::sync::Arc;
 
 /// The entry is a persistence template (client-IP affinity), not a flow.
 pub(crate) const F_TEMPLATE: u8 = 1;
+/// The state of an entry that left the table: its real server's counts no
+/// longer include it, and no state change may count it again.
+const DEAD: u8 = u8::MAX;
 
 /// One connection.
 pub(crate) struct Conn {
@@ -47,10 +50,18 @@ impl Conn {
         self.state.load(Relaxed)
     }
 
-    /// Sets the state; returns the old one.
+    /// Moves the state from `from` to `to`; false if another CPU changed
+    /// it first, or the entry left the table (then the change is theirs to
+    /// count, or nobody's).
     #[inline]
-    pub(crate) fn set_state(&self, s: u8) -> u8 {
-        self.state.swap(s, Relaxed)
+    pub(crate) fn change_state(&self, from: u8, to: u8) -> bool {
+        self.state.compare_exchange(from, to, Relaxed, Relaxed).is_ok()
+    }
+
+    /// Marks the entry as gone; its state until now, or `None` if it was
+    /// gone already.
+    pub(crate) fn kill(&self) -> Option<u8> {
+        Some(self.state.swap(DEAD, Relaxed)).filter(|s| *s != DEAD)
     }
 
     /// Extends the entry's life to `expires` (32-bit jiffies).
@@ -89,6 +100,14 @@ impl Conn {
     fn matches(&self, svc: u32, client: &[u8; 16], cport: u16, flags: u8) -> bool {
         self.svc == svc && self.cport == cport && self.flags == flags && self.client == *client
     }
+}
+
+/// What an insert found or made.
+pub(crate) struct Insert<'g> {
+    /// The entry.
+    pub(crate) conn: &'g Conn,
+    /// This insert made it (else another CPU had, for the same flow).
+    pub(crate) new: bool,
 }
 
 /// Why an insert did not happen.
@@ -183,7 +202,7 @@ impl ConnTable {
         expires: u32,
         stale: &impl Fn(&Conn) -> bool,
         on_unlink: &impl Fn(&Conn),
-    ) -> core::result::Result<&'g Conn, InsertError> {
+    ) -> core::result::Result<Insert<'g>, InsertError> {
         let b = self.bucket(svc, client.raw(), cport);
         let same = |c: &Conn| c.matches(svc, client.raw(), cport, flags);
         self.hash.write(g, b, |w| {
@@ -204,8 +223,15 @@ impl ConnTable {
                 c
             });
             match r {
-                Ok(Inserted::New(c) | Inserted::Evicted(c)) => c.map_err(|_| InsertError::NoMemory),
-                Ok(Inserted::Existing) => chain.w.iter().find(|c| same(c)).ok_or(InsertError::Full),
+                Ok(Inserted::New(c) | Inserted::Evicted(c)) => {
+                    c.map(|conn| Insert { conn, new: true }).map_err(|_| InsertError::NoMemory)
+                }
+                Ok(Inserted::Existing) => chain
+                    .w
+                    .iter()
+                    .find(|c| same(c))
+                    .map(|conn| Insert { conn, new: false })
+                    .ok_or(InsertError::Full),
                 Err(conn_policy::Refused::Full) => Err(InsertError::Full),
             }
         })

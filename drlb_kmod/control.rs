@@ -280,7 +280,7 @@ fn real_change(dp: &Dataplane, req: &Request<'_>) -> Reply {
             (cmd::REAL_NEW, Some(_)) => return Err(NlError::msg(EEXIST, c"real server already exists")),
             (cmd::REAL_NEW, None) => {
                 let r = Real::new(addr, weight.unwrap_or(1))?;
-                dataplane::resolve(dp, &r);
+                crate::upkeep::resolve(dp, &r);
                 reals.push(r.clone(), GFP_KERNEL)?;
                 event = Some((cmd::EVENT_REAL_NEW, r));
             }
@@ -322,6 +322,9 @@ fn put_limits(dp: &Dataplane, m: &mut Msg) -> Result {
     m.put_u64(attr::STATELESS, c.stateless.sum(), attr::PAD)?;
     m.put_u64(attr::FRAGMENTS, c.fragments.sum(), attr::PAD)?;
     m.put_u64(attr::DROPS, c.no_real.sum() + c.xmit_errors.sum(), attr::PAD)?;
+    m.put_u64(attr::MIDFLOW, c.midflow.sum(), attr::PAD)?;
+    m.put_u64(attr::ICMP_FORWARDED, c.icmp_forwarded.sum(), attr::PAD)?;
+    m.put_u64(attr::TOO_BIG, c.too_big.sum(), attr::PAD)?;
     m.put_u32(attr::CONN_SIZE, dataplane::CONN_ENTRY_SIZE as u32)?;
     Ok(())
 }

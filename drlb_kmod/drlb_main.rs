@@ -17,10 +17,14 @@ use kernel::sync::Arc;
 mod conn;
 mod control;
 mod dataplane;
+mod decide;
 mod kapi;
 mod netns;
+mod receive;
 mod service;
 mod stats;
+mod transmit;
+mod upkeep;
 
 // The logic shared with userspace and tested on the host (drlb-core).
 #[allow(unreachable_pub, dead_code)]

@@ -718,6 +718,18 @@ fn print_limits(a: &[Attr]) {
     println!("stateless flows: {}", a.u64(attr::STATELESS).unwrap_or(0));
     println!("fragments passed: {}", a.u64(attr::FRAGMENTS).unwrap_or(0));
     println!("drops: {}", a.u64(attr::DROPS).unwrap_or(0));
+    println!(
+        "mid-flow segments placed without state: {}",
+        a.u64(attr::MIDFLOW).unwrap_or(0)
+    );
+    println!(
+        "ICMP errors forwarded: {}",
+        a.u64(attr::ICMP_FORWARDED).unwrap_or(0)
+    );
+    println!(
+        "packets over the MTU (answered too big): {}",
+        a.u64(attr::TOO_BIG).unwrap_or(0)
+    );
     println!("expire nodest: {}", a.u8(attr::EXPIRE_NODEST) == Some(1));
 }
 

@@ -152,8 +152,17 @@ pub mod attr {
     /// [`super::STATE_ACTIVE`] or [`super::STATE_STANDBY`]. A service
     /// forwards only when both the namespace and the service are active.
     pub const SVC_STATE: u16 = 38;
+    /// `u64`: TCP segments without SYN and without an entry, placed
+    /// without state (mid-flow after a failover, or forged).
+    pub const MIDFLOW: u16 = 39;
+    /// `u64`: ICMP errors about a service's flow, forwarded to its real
+    /// server.
+    pub const ICMP_FORWARDED: u16 = 40;
+    /// `u64`: packets larger than the egress MTU, answered with
+    /// fragmentation-needed or packet-too-big.
+    pub const TOO_BIG: u16 = 41;
     /// The highest attribute type.
-    pub const MAX: u16 = SVC_STATE;
+    pub const MAX: u16 = TOO_BIG;
 }
 
 /// Attribute types nested under [`attr::STATS`].
@@ -297,6 +306,9 @@ pub const POLICY: [Kind; attr::MAX as usize + 1] = {
     p[attr::CONN_SIZE as usize] = Kind::U32;
     p[attr::TIMEOUT_STATES as usize] = Kind::Nested;
     p[attr::SVC_STATE as usize] = Kind::U8;
+    p[attr::MIDFLOW as usize] = Kind::U64;
+    p[attr::ICMP_FORWARDED as usize] = Kind::U64;
+    p[attr::TOO_BIG as usize] = Kind::U64;
     p
 };
 
