@@ -1,6 +1,8 @@
 # Flood mode: with a tiny connection table, or a new-connection rate over
 # the threshold, new flows go out without state through the Maglev table,
-# still each to one consistent real server, and the table stays bounded.
+# still each to one consistent real server, and the table stays bounded;
+# flood mode ends once the rate drops, also in the first five minutes
+# after boot (where jiffies run up to their wrap).
 #
 #   client ---- dir1 (drlb, tcp VIP:80 rr, conn-max 8) ---- rs1, rs2, rs3
 . lib/testlib.sh
@@ -36,5 +38,17 @@ expect_eq "$(q d.reason dt dir1 flow tcp "$CLIENT4:40999" "$VIP4:80" --json)" "f
 	"flow query for a new flow while flooding"
 touch "$stop"
 wait $flood
+log "the stream stops: flood mode ends within a second or two"
+end=$((SECONDS + 5))
+until [ "$(limit 'flood mode')" = off ]; do
+	((SECONDS < end)) || fail "flood mode still on 5 s after the flood ended"
+	snooze 0.3
+done
+log "ok: flood mode off; new flows get entries again"
+before=$(limit 'stateless flows')
+out=$(requests tcp "$VIP4" 80 1)
+expect_eq "$(limit 'stateless flows')" "$before" "flows forwarded without state after the flood"
+read -r up _ </proc/uptime
+log "(guest uptime ${up%.*} s: jiffies wrap at 300 s)"
 dt dir1 limits
 expect_fail 'at least 1' dt dir1 limits --conn-max 0

@@ -127,11 +127,21 @@ impl FloodMeter {
         }
     }
 
+    /// Whether `now` falls outside the window that opened at `start`: a
+    /// window or more after it, or more than a window before it. (A meter
+    /// that never counted has `start` 0; after boot the clock reads about
+    /// five minutes before that, INITIAL_JIFFIES, and must still roll.)
+    fn outside(now: u32, start: u32, window: u32) -> bool {
+        let age = now.wrapping_sub(start) as i32;
+        let w = i32::try_from(window).unwrap_or(i32::MAX);
+        age >= w || age < -w
+    }
+
     /// Counts one new connection at `now` in windows of `window` ticks;
     /// returns whether more than `limit` arrived in the current window
     /// (flood mode). A `limit` of 0 never floods.
     pub fn count_new(&self, now: u32, window: u32, limit: u32) -> bool {
-        if after(now, self.start.load(Relaxed).wrapping_add(window)) {
+        if Self::outside(now, self.start.load(Relaxed), window) {
             self.start.store(now, Relaxed);
             self.count.store(0, Relaxed);
         }
@@ -141,7 +151,7 @@ impl FloodMeter {
 
     /// Whether flood mode is engaged at `now`, without counting.
     pub fn engaged(&self, now: u32, window: u32, limit: u32) -> bool {
-        let current = !after(now, self.start.load(Relaxed).wrapping_add(window));
+        let current = !Self::outside(now, self.start.load(Relaxed), window);
         limit != 0 && current && self.count.load(Relaxed) > limit
     }
 }
@@ -383,5 +393,36 @@ mod tests {
             m.engaged(start.wrapping_add(20), 1000, 2),
             "the window spans the wrap"
         );
+    }
+
+    /// The kernel starts jiffies five minutes before wrapping
+    /// (INITIAL_JIFFIES, -300 s): a meter must roll its windows from the
+    /// first count, wherever the clock is, not from tick 0.
+    #[test]
+    fn flood_meter_rolls_its_windows_right_after_boot() {
+        const HZ: u32 = 1000;
+        let boot = 0u32.wrapping_sub(300 * HZ); // INITIAL_JIFFIES
+        let m = FloodMeter::new();
+        let (window, limit) = (HZ, 10);
+        for i in 0..20 {
+            m.count_new(boot + 10 + i, window, limit);
+        }
+        assert!(m.engaged(boot + 50, window, limit), "a burst right after boot floods");
+        let later = boot + 5 * HZ;
+        assert!(!m.engaged(later, window, limit), "five seconds on, the window has passed");
+        assert!(!m.count_new(later, window, limit), "and a new window counts from one");
+        for i in 1..limit {
+            assert!(!m.count_new(later + i, window, limit));
+        }
+        assert!(m.count_new(later + limit, window, limit), "the limit is per window");
+    }
+
+    /// A CPU whose clock reading is a tick behind the window's start (it
+    /// read jiffies before another CPU opened the window) counts in it.
+    #[test]
+    fn flood_meter_a_reading_just_behind_the_window_counts_in_it() {
+        let m = FloodMeter::new();
+        m.count_new(5000, 1000, 1);
+        assert!(m.count_new(4999, 1000, 1), "the second count in the window floods");
     }
 }
