@@ -245,17 +245,22 @@ fn service_set(dp: &Dataplane, req: &Request<'_>) -> Reply {
 
 fn service_del(dp: &Dataplane, req: &Request<'_>) -> Reply {
     let key = req_key(req)?;
-    let mut id = 0;
+    let mut gone = None;
     publish(dp, |v| {
         let i = position(v, &key)?;
-        id = v[i].id;
-        for r in v[i].reals.iter() {
-            r.removed.store(true, Relaxed);
-        }
-        *v = without(v, i)?;
+        let next = without(v, i)?;
+        gone = Some(v[i].clone());
+        *v = next;
         Ok(())
     })?;
-    dp.expire_conns(|c| c.svc() == id);
+    // Only now that the new configuration is out (nothing can fail any
+    // more) do its real servers count as removed.
+    if let Some(svc) = gone {
+        for r in svc.reals.iter() {
+            r.removed.store(true, Relaxed);
+        }
+        dp.expire_conns(|c| c.svc() == svc.id);
+    }
     Ok(())
 }
 
@@ -272,7 +277,10 @@ fn real_change(dp: &Dataplane, req: &Request<'_>) -> Reply {
     }
     let c = req.cmd();
     let mut event = None;
-    publish(dp, |v| {
+    // A new weight must be in place while the service is rebuilt (its
+    // scheduler tables read it); if anything fails it is put back.
+    let mut old_weight = None;
+    let published = publish(dp, |v| {
         let i = position(v, &key)?;
         let mut reals = clone_reals(&v[i])?;
         let at = reals.iter().position(|r| r.addr == addr);
@@ -287,19 +295,30 @@ fn real_change(dp: &Dataplane, req: &Request<'_>) -> Reply {
             (_, None) => return Err(NlError::msg(ENOENT, c"no such real server")),
             (cmd::REAL_SET, Some(j)) => {
                 let w = weight.ok_or_else(|| einval(c"missing weight"))?;
-                reals[j].weight.store(w, Relaxed);
+                old_weight = Some((reals[j].clone(), reals[j].weight.swap(w, Relaxed)));
                 event = Some((cmd::EVENT_REAL_SET, reals[j].clone()));
             }
             (_, Some(j)) => {
                 let r = reals[j].clone();
-                r.removed.store(true, Relaxed);
                 reals = without(&reals, j)?;
                 event = Some((cmd::EVENT_REAL_DEL, r));
             }
         }
         v[i] = rebuild(&v[i], v[i].settings, reals)?;
         Ok(())
-    })?;
+    });
+    if let Err(e) = published {
+        if let Some((r, w)) = old_weight {
+            r.weight.store(w, Relaxed);
+        }
+        return Err(e);
+    }
+    // Published: nothing can fail any more, so a deleted real server now
+    // counts as removed (before, a failed allocation would have left it
+    // configured but unusable).
+    if let Some((cmd::EVENT_REAL_DEL, r)) = &event {
+        r.removed.store(true, Relaxed);
+    }
     if let Some((ev, r)) = event {
         if ev == cmd::EVENT_REAL_DEL && dp.expire_nodest.load(Relaxed) {
             dp.expire_conns(|c| core::ptr::eq(c.real(), &*r));
@@ -354,12 +373,14 @@ fn limits_set(dp: &Dataplane, req: &Request<'_>) -> Reply {
 }
 
 fn flush(dp: &Dataplane) -> Reply {
-    for s in dp.current().services.iter() {
+    let empty = Config::boxed(KVec::new())?;
+    let old = dp.current();
+    drop(dp.config.replace(empty));
+    for s in old.services.iter() {
         for r in s.reals.iter() {
             r.removed.store(true, Relaxed);
         }
     }
-    drop(dp.config.replace(Config::boxed(KVec::new())?));
     dp.expire_conns(|_| true);
     Ok(())
 }
