@@ -187,7 +187,7 @@ fn settings(req: &Request<'_>, mut s: Settings) -> core::result::Result<Settings
 fn publish(dp: &Dataplane, f: impl FnOnce(&mut KVec<Arc<Service>>) -> core::result::Result<(), NlError>) -> Reply {
     let mut services = dp.current().services()?;
     f(&mut services)?;
-    drop(dp.config.replace(Config::boxed(services)?));
+    dp.config.replace(Config::new(services)?)?;
     Ok(())
 }
 
@@ -373,9 +373,9 @@ fn limits_set(dp: &Dataplane, req: &Request<'_>) -> Reply {
 }
 
 fn flush(dp: &Dataplane) -> Reply {
-    let empty = Config::boxed(KVec::new())?;
+    let empty = Config::new(KVec::new())?;
     let old = dp.current();
-    drop(dp.config.replace(empty));
+    dp.config.replace(empty)?;
     for s in old.services.iter() {
         for r in s.reals.iter() {
             r.removed.store(true, Relaxed);

@@ -128,7 +128,7 @@ impl Dataplane {
         Ok(Self {
             state: AtomicU8::new(proto::STATE_ACTIVE),
             hook_packets: PerCpuCounter::new()?,
-            config: RcuBox::new(Config::boxed(KVec::new())?),
+            config: RcuBox::new(Config::new(KVec::new())?)?,
             conns: ConnTable::new(CONN_TABLE_BITS, crate::kapi::param_conn_max().max(1), seed)?,
             timeouts,
             expire_nodest: AtomicBool::new(true),

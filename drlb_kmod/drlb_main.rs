@@ -34,6 +34,9 @@ mod conn_policy;
 #[path = "core/src/hash.rs"]
 mod hash;
 #[allow(unreachable_pub, dead_code)]
+#[path = "core/src/lookup.rs"]
+mod lookup;
+#[allow(unreachable_pub, dead_code)]
 #[path = "core/src/maglev.rs"]
 mod maglev;
 #[allow(unreachable_pub, dead_code)]

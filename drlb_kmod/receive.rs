@@ -79,7 +79,7 @@ impl Hook for Dataplane {
         if flow.fragment {
             // Fragments go to the stack: without reassembly their ports are
             // unknown. Count those addressed to a VIP.
-            if cfg.services.iter().any(|s| s.key.proto == flow.proto && s.key.vip == flow.daddr) {
+            if cfg.has_vip(flow.proto, &flow.daddr) {
                 self.counters.fragments.add(1);
             }
             return Verdict::ACCEPT;

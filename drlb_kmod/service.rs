@@ -9,6 +9,8 @@
 //! connection counts, its counters) and a service's [`Stats`].
 
 use crate::kapi::lock::BhLock;
+use crate::hash;
+use crate::lookup;
 use crate::maglev;
 use crate::proto;
 use crate::sched::{self, Dest, Scheduler, WrrState};
@@ -295,13 +297,38 @@ impl Service {
 pub(crate) struct Config {
     /// The services, in the order they were added.
     pub(crate) services: KVec<Arc<Service>>,
+    /// `services` by protocol, VIP and port (see [`lookup`]).
+    by_key: KVVec<u32>,
+    /// One service per protocol and VIP, for packets that carry no port
+    /// (fragments).
+    by_vip: KVVec<u32>,
+}
+
+/// The index hash of a service key (port 0: the VIP's entry).
+fn key_hash(proto: u8, vip: &Addr, port: u16) -> u32 {
+    let b = vip.raw();
+    let w = |i: usize| u32::from_ne_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+    hash::jhash2(&[w(0), w(4), w(8), w(12), u32::from(proto) << 16 | u32::from(port)], 0x6472_6c62)
 }
 
 impl Config {
-    /// The service for a packet's protocol, destination and port.
+    /// The service for a packet's protocol, destination and port: one hash
+    /// and a probe or two, however many services there are.
     #[inline]
     pub(crate) fn find(&self, key: &ServiceKey) -> Option<&Arc<Service>> {
-        self.services.iter().find(|s| s.key == *key)
+        let h = key_hash(key.proto, &key.vip, key.port);
+        let i = lookup::find(&self.by_key, h, |i| self.services[i as usize].key == *key)?;
+        Some(&self.services[i as usize])
+    }
+
+    /// Whether any service of `proto` has the virtual IP `vip`.
+    pub(crate) fn has_vip(&self, proto: u8, vip: &Addr) -> bool {
+        let h = key_hash(proto, vip, 0);
+        lookup::find(&self.by_vip, h, |i| {
+            let k = &self.services[i as usize].key;
+            k.proto == proto && k.vip == *vip
+        })
+        .is_some()
     }
 
     /// A copy of the list of services, for building the next snapshot.
@@ -313,8 +340,23 @@ impl Config {
         Ok(services)
     }
 
-    /// A snapshot ready to publish.
-    pub(crate) fn boxed(services: KVec<Arc<Service>>) -> Result<KBox<Arc<Self>>> {
-        Ok(KBox::new(Arc::new(Self { services }, GFP_KERNEL)?, GFP_KERNEL)?)
+    /// A snapshot ready to publish, with its indexes.
+    pub(crate) fn new(services: KVec<Arc<Service>>) -> Result<Arc<Self>> {
+        let slots = lookup::slots_for(services.len());
+        let mut by_key = KVVec::from_elem(lookup::EMPTY, slots, GFP_KERNEL)?;
+        let mut by_vip = KVVec::from_elem(lookup::EMPTY, slots, GFP_KERNEL)?;
+        for (i, s) in services.iter().enumerate() {
+            let k = &s.key;
+            // (room is certain: at most half the slots are used)
+            lookup::insert(&mut by_key, key_hash(k.proto, &k.vip, k.port), i as u32);
+            let seen = lookup::find(&by_vip, key_hash(k.proto, &k.vip, 0), |j| {
+                let o = &services[j as usize].key;
+                o.proto == k.proto && o.vip == k.vip
+            });
+            if seen.is_none() {
+                lookup::insert(&mut by_vip, key_hash(k.proto, &k.vip, 0), i as u32);
+            }
+        }
+        Ok(Arc::new(Self { services, by_key, by_vip }, GFP_KERNEL)?)
     }
 }

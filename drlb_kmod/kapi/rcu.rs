@@ -4,9 +4,11 @@
 //! a writer replaces what it points to.
 
 use super::bindings;
+use super::rcu_free::{RcuFree, RcuHead};
 use core::marker::PhantomData;
 use core::sync::atomic::{AtomicPtr, Ordering};
-use kernel::alloc::KBox;
+use kernel::alloc::{flags::GFP_KERNEL, KBox};
+use kernel::error::Result;
 
 /// An RCU read-side critical section (`rcu_read_lock`); unlocks on drop.
 /// Not `Send`: it must end on the CPU and task that began it.
@@ -31,12 +33,6 @@ impl Drop for RcuGuard {
     }
 }
 
-/// Waits for every pre-existing RCU reader to finish (`synchronize_rcu`).
-pub(crate) fn synchronize() {
-    // SAFETY: called from process context by the control path.
-    unsafe { bindings::synchronize_rcu() };
-}
-
 /// Waits for every pending `call_rcu` callback (`rcu_barrier`): before the
 /// module's code goes away.
 pub(crate) fn barrier() {
@@ -46,9 +42,22 @@ pub(crate) fn barrier() {
 
 /// An owned `T` that readers reach under an [`RcuGuard`] without locks and
 /// that a single writer replaces; the old value is dropped only after every
-/// reader that could see it has finished.
-pub(crate) struct RcuBox<T> {
-    ptr: AtomicPtr<T>,
+/// reader that could see it has finished, from an RCU callback (so `T`'s
+/// drop must be fine in softirq context), without the writer waiting for a
+/// grace period.
+pub(crate) struct RcuBox<T: Send> {
+    ptr: AtomicPtr<Node<T>>,
+}
+
+/// A value with the `rcu_head` that frees it.
+struct Node<T> {
+    value: T,
+    head: RcuHead,
+}
+
+// SAFETY: `HEAD_OFFSET` is the offset of the `head` field.
+unsafe impl<T: Send> RcuFree for Node<T> {
+    const HEAD_OFFSET: usize = core::mem::offset_of!(Node<T>, head);
 }
 
 // SAFETY: readers get `&T` from many threads, writers move `T` across them.
@@ -56,33 +65,36 @@ unsafe impl<T: Send + Sync> Send for RcuBox<T> {}
 // SAFETY: as above.
 unsafe impl<T: Send + Sync> Sync for RcuBox<T> {}
 
-impl<T> RcuBox<T> {
+impl<T: Send> RcuBox<T> {
     /// Wraps an initial value.
-    pub(crate) fn new(v: KBox<T>) -> Self {
-        Self { ptr: AtomicPtr::new(KBox::into_raw(v)) }
+    pub(crate) fn new(v: T) -> Result<Self> {
+        let node = KBox::new(Node { value: v, head: RcuHead::new() }, GFP_KERNEL)?;
+        Ok(Self { ptr: AtomicPtr::new(KBox::into_raw(node)) })
     }
 
     /// The current value, valid for the guard's critical section.
     #[inline]
     pub(crate) fn get<'a>(&'a self, _guard: &'a RcuGuard) -> &'a T {
-        // SAFETY: the pointer always holds a live `KBox`; a replaced one is
-        // freed only after a grace period, which cannot end while `_guard`
-        // lives.
-        unsafe { &*self.ptr.load(Ordering::Acquire) }
+        // SAFETY: the pointer always holds a live boxed node; a replaced one
+        // is freed only after a grace period, which cannot end while
+        // `_guard` lives.
+        unsafe { &(*self.ptr.load(Ordering::Acquire)).value }
     }
 
-    /// Publishes `v` and returns the previous value once no reader can see
-    /// it any more. Process context; callers serialise writers.
-    pub(crate) fn replace(&self, v: KBox<T>) -> KBox<T> {
-        let old = self.ptr.swap(KBox::into_raw(v), Ordering::AcqRel);
-        synchronize();
-        // SAFETY: `old` came from `KBox::into_raw` and, after the grace
-        // period, no reader holds it.
-        unsafe { KBox::from_raw(old) }
+    /// Publishes `v`; the previous value is dropped once no reader can see
+    /// it. Callers serialise writers. Fails (changing nothing) only if
+    /// there is no memory.
+    pub(crate) fn replace(&self, v: T) -> Result {
+        let node = KBox::new(Node { value: v, head: RcuHead::new() }, GFP_KERNEL)?;
+        let old = self.ptr.swap(KBox::into_raw(node), Ordering::AcqRel);
+        // SAFETY: `old` came from `KBox::into_raw`, is no longer reachable
+        // by new readers, and is freed only here.
+        unsafe { Node::free_after_grace_period(old) };
+        Ok(())
     }
 }
 
-impl<T> Drop for RcuBox<T> {
+impl<T: Send> Drop for RcuBox<T> {
     fn drop(&mut self) {
         // SAFETY: the owner drops the box only after its readers are gone
         // (the hooks that read it are unregistered and synchronised first).

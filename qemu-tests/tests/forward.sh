@@ -90,3 +90,16 @@ n client ping -q -c 3 -i 0.1 "$(dir4 1)" >/dev/null
 n client ping -q -c 3 -i 0.1 "$(dir6 1)" >/dev/null
 dt dir1 limits
 dt dir1 list
+
+log "many services: 100 more on dir1; each is found by its own key, :80 still serves"
+batch=$TMPD/many
+for ((p = 10000; p < 10100; p++)); do
+	echo "service add tcp $VIP4:$p --scheduler rr"
+	echo "real add tcp $VIP4:$p $(rs4 $((p % 3 + 1)))"
+done >"$batch"
+dt dir1 -b "$batch"
+expect_eq "$(list_json dir1 'len(d.services)')" 107 "services in dir1"
+expect_eq "$(q 'd.real' dt dir1 flow tcp "$CLIENT4:40001" "$VIP4:10099" --json)" "$(rs4 $((10099 % 3 + 1)))" "the real server of the last service added"
+expect_eq "$(q 'd.real' dt dir1 flow tcp "$CLIENT4:40001" "$VIP4:10000" --json)" "$(rs4 $((10000 % 3 + 1)))" "the real server of the first"
+expect_fail 'no such service' dt dir1 flow tcp "$CLIENT4:40001" "$VIP4:10100"
+expect_eq "$(distinct "$(requests tcp "$VIP4" 80 3)")" 3 "real servers answering on :80 among 107 services"

@@ -9,6 +9,7 @@
 
 pub mod conn_policy;
 pub mod hash;
+pub mod lookup;
 pub mod maglev;
 pub mod proto;
 pub mod sched;
