@@ -209,6 +209,20 @@ impl Dataplane {
         }
     }
 
+    /// The real server of the flow an ICMP error quotes (client `client`:
+    /// `cport`): its entry's, the client's template's, or where stateless
+    /// placement puts it, as it placed the flow's packets. Changes nothing.
+    pub(crate) fn route_icmp<'g>(&'g self, g: &'g RcuGuard, svc: &'g Service, client: &Addr, cport: u16) -> Option<&'g Real> {
+        let ask = Ask { client, cport, opening: false };
+        let hash = flow_hash(svc, &ask);
+        match self.route(g, svc, &ask, hash, jiffies32(), || false) {
+            Route::Entry(c) => Some(c.real()),
+            Route::Template(_, r) => Some(r),
+            Route::Stateless(r, _) => r.map(|r| &**r),
+            Route::Schedule => None, // (not for a packet that opens nothing)
+        }
+    }
+
     /// The client's live persistence template and its real server, while
     /// that server is still one of the service's and reachable: a client
     /// sticks to it even at weight 0, as in IPVS (a quiescent server keeps

@@ -37,7 +37,9 @@ eval exec '"$BINDGEN"' '"$header"' \
 		dev_get_by_index_rcu skb_push ipv6_skip_exthdr \
 		ip_route_output_flow ip6_route_output_flags dst_release \
 		neigh_lookup __neigh_create cancel_delayed_work_sync get_random_u32 \
-		register_netevent_notifier unregister_netevent_notifier jiffies_to_msecs) \
+		register_netevent_notifier unregister_netevent_notifier jiffies_to_msecs \
+		ip_route_input_noref ip_frag_init ip_frag_next br_ip6_fragment \
+		skb_checksum_help consume_skb) \
 	$(t nf_hook_ops nf_hook_state nf_inet_hooks nf_ip_hook_priorities \
 		nf_ip6_hook_priorities pernet_operations \
 		genl_family genl_ops genl_info genl_multicast_group genlmsghdr \
@@ -45,7 +47,7 @@ eval exec '"$BINDGEN"' '"$header"' \
 		sk_buff net net_device ethhdr iphdr ipv6hdr tcphdr udphdr \
 		delayed_work work_struct spinlock_t callback_head flowi4 flowi6 \
 		rtable rt6_info dst_entry neighbour neigh_table genl_dumpit_info \
-		notifier_block netevent_notif_type) \
+		notifier_block netevent_notif_type ip_frag_state nf_bridge_frag_data) \
 	$(v 'NF_ACCEPT' 'NF_DROP' 'NF_STOLEN' 'NFPROTO_.*' 'NLA_.*' \
 		'GENL_ADMIN_PERM' 'GENL_UNS_ADMIN_PERM' 'GENL_NAMSIZ' \
 		'NLM_F_MULTI' 'ETH_P_IP' 'ETH_P_IPV6' 'ETH_ALEN' 'ETH_HLEN' \

@@ -17,6 +17,12 @@
 #include <net/dst.h>
 #include <net/neighbour.h>
 
+#include <linux/icmpv6.h>
+#include <net/gso.h>
+#include <net/icmp.h>
+#include <net/ip.h>
+#include <net/ipv6.h>
+
 #include "helpers.h"
 
 void *drlb_net_generic(const struct net *net, unsigned int id) { return net_generic(net, id); }
@@ -46,6 +52,15 @@ void drlb_skb_clear_tstamp(struct sk_buff *skb) { skb_clear_tstamp(skb); }
 u16 drlb_skb_protocol(const struct sk_buff *skb) { return ntohs(skb->protocol); }
 int drlb_dev_queue_xmit(struct sk_buff *skb) { return dev_queue_xmit(skb); }
 void drlb_kfree_skb(struct sk_buff *skb) { kfree_skb(skb); }
+unsigned int drlb_dev_mtu(const struct net_device *dev) { return READ_ONCE(dev->mtu); }
+struct net_device *drlb_skb_dev(const struct sk_buff *skb) { return skb->dev; }
+bool drlb_skb_gso_fits(const struct sk_buff *skb, unsigned int mtu) { return skb_is_gso(skb) && skb_gso_validate_network_len(skb, mtu); }
+u16 drlb_ip_frag_max_size(const struct sk_buff *skb) { return IPCB(skb)->frag_max_size; }
+u16 drlb_ip6_frag_max_size(const struct sk_buff *skb) { return IP6CB(skb)->frag_max_size; }
+bool drlb_skb_csum_partial(const struct sk_buff *skb) { return skb->ip_summed == CHECKSUM_PARTIAL; }
+void drlb_icmp_send(struct sk_buff *skb, int type, int code, __be32 info) { icmp_send(skb, type, code, info); }
+void drlb_icmpv6_send(struct sk_buff *skb, u8 type, u8 code, u32 info) { icmpv6_send(skb, type, code, info); }
+unsigned int drlb_ll_reserved_space(const struct net_device *dev) { return LL_RESERVED_SPACE(dev); }
 const unsigned char *drlb_dev_addr(const struct net_device *dev) { return dev->dev_addr; }
 bool drlb_dev_usable(const struct net_device *dev) { return netif_running(dev) && dev->type == ARPHRD_ETHER; }
 struct net_device *drlb_dst_dev(const struct dst_entry *dst) { return dst->dev; }

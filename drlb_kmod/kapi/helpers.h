@@ -75,6 +75,16 @@ u8 drlb_neigh_nud_state(const struct neighbour *n);
 struct nlattr *drlb_nla_nest_start(struct sk_buff *skb, int type);
 void drlb_nla_nest_end(struct sk_buff *skb, struct nlattr *start);
 unsigned int drlb_skb_len(const struct sk_buff *skb);
+/* Packets over the egress MTU, and ICMP errors (kapi/netfilter.rs) */
+unsigned int drlb_dev_mtu(const struct net_device *dev);
+struct net_device *drlb_skb_dev(const struct sk_buff *skb);
+bool drlb_skb_gso_fits(const struct sk_buff *skb, unsigned int mtu);
+u16 drlb_ip_frag_max_size(const struct sk_buff *skb);
+u16 drlb_ip6_frag_max_size(const struct sk_buff *skb);
+bool drlb_skb_csum_partial(const struct sk_buff *skb);
+void drlb_icmp_send(struct sk_buff *skb, int type, int code, __be32 info);
+void drlb_icmpv6_send(struct sk_buff *skb, u8 type, u8 code, u32 info);
+unsigned int drlb_ll_reserved_space(const struct net_device *dev);
 int drlb_genlmsg_multicast(const struct genl_family *family, struct net *net, struct sk_buff *skb, unsigned int group);
 struct nlattr **drlb_dump_attrs(struct netlink_callback *cb);
 const struct genl_family *drlb_dump_family(struct netlink_callback *cb);

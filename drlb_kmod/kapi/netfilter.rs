@@ -47,6 +47,15 @@ pub(crate) struct Packet<'a> {
     _call: PhantomData<&'a mut bindings::sk_buff>,
 }
 
+/// A packet [`Packet::forward`] did not send, and why: still the hook's
+/// to decide on.
+pub(crate) struct Unsent<'a> {
+    /// Why.
+    pub(crate) why: ForwardError,
+    /// The packet, untouched.
+    pub(crate) packet: Packet<'a>,
+}
+
 /// Why [`Packet::forward`] could not send a packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ForwardError {
@@ -54,9 +63,49 @@ pub(crate) enum ForwardError {
     NoDevice,
     /// No memory to make the header writable.
     NoMemory,
+    /// The packet is larger than the egress device's MTU (carried), and
+    /// not a GSO packet whose segments fit.
+    TooBig(u32),
 }
 
-impl Packet<'_> {
+/// ICMP "destination unreachable" (RFC 792) and its "fragmentation
+/// needed" code; ICMPv6 "packet too big" (RFC 4443).
+const ICMP_DEST_UNREACH: i32 = 3;
+const ICMP_FRAG_NEEDED: i32 = 4;
+const ICMPV6_PKT_TOOBIG: u8 = 2;
+
+/// Whether a pointer returned by the kernel encodes an error (`IS_ERR`).
+fn is_err<T>(p: *mut T) -> bool {
+    p as usize >= (-4095isize) as usize
+}
+
+/// Gives `skb` an Ethernet header from `dev`'s MAC to `dst_mac` and hands
+/// it to `dev`. The skb is gone afterwards, sent or freed.
+///
+/// # Safety
+///
+/// `skb` is a valid skb we own, starting at its network header with at
+/// least `ETH_HLEN` bytes of writable headroom; `dev` is a live device
+/// (under RCU).
+unsafe fn push_and_send(skb: *mut bindings::sk_buff, dev: *mut bindings::net_device, dst_mac: &[u8; 6]) {
+    const ETH_HLEN: u32 = bindings::ETH_HLEN;
+    // SAFETY: per the function's contract.
+    unsafe {
+        let proto = bindings::drlb_skb_protocol(skb);
+        let eth = bindings::skb_push(skb, ETH_HLEN).cast::<u8>();
+        let src = bindings::drlb_dev_addr(dev);
+        core::ptr::copy_nonoverlapping(dst_mac.as_ptr(), eth, 6);
+        core::ptr::copy_nonoverlapping(src, eth.add(6), 6);
+        core::ptr::copy_nonoverlapping(proto.to_be_bytes().as_ptr(), eth.add(12), 2);
+        bindings::drlb_skb_reset_mac_header(skb);
+        bindings::drlb_skb_set_dev(skb, dev);
+        bindings::drlb_skb_forward_csum(skb);
+        bindings::drlb_skb_clear_tstamp(skb);
+        bindings::drlb_dev_queue_xmit(skb);
+    }
+}
+
+impl<'a> Packet<'a> {
     /// Length in bytes from the network header on.
     #[inline]
     pub(crate) fn len(&self) -> u32 {
@@ -91,27 +140,27 @@ impl Packet<'_> {
 
     /// Sends the packet out of device `ifindex` to `dst_mac`, with the
     /// device's own MAC as source: the only change drlb makes to a packet.
-    /// On success the packet is gone (`NF_STOLEN`).
-    pub(crate) fn forward(self, ifindex: i32, dst_mac: &[u8; 6]) -> Result<Verdict, ForwardError> {
+    /// On success the packet is gone (`NF_STOLEN`). A packet over the
+    /// device's MTU is not sent ([`ForwardError::TooBig`]); nor is any
+    /// other, on failure: the packet comes back.
+    pub(crate) fn forward(self, ifindex: i32, dst_mac: &[u8; 6]) -> Result<Verdict, Unsent<'a>> {
         const ETH_HLEN: u32 = bindings::ETH_HLEN;
+        let unsent = |why, packet| Err(Unsent { why, packet });
         // SAFETY: we are in a hook, under rcu_read_lock, with a valid skb and
         // namespace; every pointer below is checked before use, and the skb
         // is handed to the device exactly once.
         unsafe {
-            let dev = bindings::dev_get_by_index_rcu(self.net, ifindex);
-            if dev.is_null() || !bindings::drlb_dev_usable(dev) {
-                return Err(ForwardError::NoDevice);
+            let dev = match self.device(ifindex) {
+                Ok(d) => d,
+                Err(e) => return unsent(e, self),
+            };
+            let mtu = bindings::drlb_dev_mtu(dev);
+            if (*self.skb).len > mtu && !bindings::drlb_skb_gso_fits(self.skb, mtu) {
+                return unsent(ForwardError::TooBig(mtu), self);
             }
-            // A shared skb (someone else holds a reference) is not ours to
-            // change: send a clone and let netfilter drop our reference.
-            let (skb, verdict) = if bindings::drlb_skb_shared(self.skb) {
-                let c = bindings::drlb_skb_clone(self.skb);
-                if c.is_null() {
-                    return Err(ForwardError::NoMemory);
-                }
-                (c, Verdict::DROP)
-            } else {
-                (self.skb, Verdict::STOLEN)
+            let (skb, verdict) = match self.own() {
+                Ok(o) => o,
+                Err(e) => return unsent(e, self),
             };
             // Headroom for a full Ethernet header, and a private copy of the
             // header if it is cloned (e.g. a packet socket saw it).
@@ -119,19 +168,132 @@ impl Packet<'_> {
                 if verdict == Verdict::DROP {
                     bindings::drlb_kfree_skb(skb);
                 }
-                return Err(ForwardError::NoMemory);
+                return unsent(ForwardError::NoMemory, self);
             }
-            let proto = bindings::drlb_skb_protocol(skb);
-            let eth = bindings::skb_push(skb, ETH_HLEN).cast::<u8>();
-            let src = bindings::drlb_dev_addr(dev);
-            core::ptr::copy_nonoverlapping(dst_mac.as_ptr(), eth, 6);
-            core::ptr::copy_nonoverlapping(src, eth.add(6), 6);
-            core::ptr::copy_nonoverlapping(proto.to_be_bytes().as_ptr(), eth.add(12), 2);
-            bindings::drlb_skb_reset_mac_header(skb);
+            push_and_send(skb, dev, dst_mac);
+            Ok(verdict)
+        }
+    }
+
+    /// The usable Ethernet device `ifindex` of the packet's namespace.
+    ///
+    /// # Safety
+    ///
+    /// Under RCU (a hook call); the device stays valid until it ends.
+    unsafe fn device(&self, ifindex: i32) -> Result<*mut bindings::net_device, ForwardError> {
+        // SAFETY: `net` is valid for the call, and we are under RCU.
+        unsafe {
+            let dev = bindings::dev_get_by_index_rcu(self.net, ifindex);
+            if dev.is_null() || !bindings::drlb_dev_usable(dev) {
+                return Err(ForwardError::NoDevice);
+            }
+            Ok(dev)
+        }
+    }
+
+    /// The skb to change and send, and the verdict for netfilter's: ours
+    /// (`STOLEN`), or, when someone else holds a reference (a shared
+    /// skb, not ours to change), a clone, netfilter dropping its own
+    /// (`DROP`).
+    fn own(&self) -> Result<(*mut bindings::sk_buff, Verdict), ForwardError> {
+        // SAFETY: `skb` is valid for the call.
+        unsafe {
+            if bindings::drlb_skb_shared(self.skb) {
+                let c = bindings::drlb_skb_clone(self.skb);
+                if c.is_null() {
+                    return Err(ForwardError::NoMemory);
+                }
+                Ok((c, Verdict::DROP))
+            } else {
+                Ok((self.skb, Verdict::STOLEN))
+            }
+        }
+    }
+
+    /// For IPv4: whether the header says "don't fragment".
+    pub(crate) fn dont_fragment(&mut self) -> bool {
+        self.header(20).is_some_and(|h| h[6] & 0x40 != 0)
+    }
+
+    /// Answers a packet too big for the way on, as a router would: ICMP
+    /// "fragmentation needed" (IPv4) or "packet too big" (IPv6) carrying
+    /// `mtu`, back to its source; the packet itself is dropped.
+    pub(crate) fn reply_too_big(mut self, family: Family, mtu: u32) -> Verdict {
+        match family {
+            Family::Ipv4 => {
+                let Some(h) = self.header(20) else { return Verdict::DROP };
+                let (tos, src, dst) = (h[1], [h[12], h[13], h[14], h[15]], [h[16], h[17], h[18], h[19]]);
+                // SAFETY: under RCU in a hook with a valid skb whose data
+                // starts at its IPv4 header. icmp_send needs the packet's
+                // input route, which PRE_ROUTING has not looked up yet:
+                // look it up first (it also picks the error's source).
+                unsafe {
+                    let dev = bindings::drlb_skb_dev(self.skb);
+                    if !dev.is_null()
+                        && bindings::ip_route_input_noref(
+                            self.skb,
+                            u32::from_ne_bytes(dst),
+                            u32::from_ne_bytes(src),
+                            tos,
+                            dev,
+                        ) == 0
+                    {
+                        bindings::drlb_icmp_send(self.skb, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, mtu.to_be());
+                    }
+                }
+            }
+            // SAFETY: a valid IPv6 skb at its network header, its IP6CB set
+            // by ipv6_rcv before PRE_ROUTING; icmpv6_send routes itself.
+            Family::Ipv6 => unsafe { bindings::drlb_icmpv6_send(self.skb, ICMPV6_PKT_TOOBIG, 0, mtu) },
+        }
+        Verdict::DROP
+    }
+
+    /// Sends an IPv4 packet without "don't fragment" that is over the MTU
+    /// of device `ifindex` in fragments that fit it (as a router would,
+    /// and as the bridge does without a route: `ip_frag_init` and
+    /// `ip_frag_next`), each to `dst_mac`. A reassembled datagram is cut
+    /// no larger than its largest original fragment.
+    pub(crate) fn forward_fragments(self, ifindex: i32, dst_mac: &[u8; 6]) -> Result<Verdict, ForwardError> {
+        // SAFETY: under RCU in a hook with a valid skb starting at its IPv4
+        // header (the caller parsed it); the skb we own is freed exactly
+        // once, and every fragment is handed to the device exactly once.
+        unsafe {
+            let dev = self.device(ifindex)?;
+            let ihl = u32::from(*(*self.skb).data & 0x0f) * 4;
+            let (skb, verdict) = self.own()?;
+            let fail = |skb| {
+                if verdict == Verdict::DROP {
+                    bindings::drlb_kfree_skb(skb);
+                }
+                Err(ForwardError::NoMemory)
+            };
+            // (fragments are copied from a linear, checksummed payload)
+            if bindings::drlb_skb_csum_partial(skb) && bindings::skb_checksum_help(skb) != 0 {
+                return fail(skb);
+            }
             bindings::drlb_skb_set_dev(skb, dev);
-            bindings::drlb_skb_forward_csum(skb);
-            bindings::drlb_skb_clear_tstamp(skb);
-            bindings::drlb_dev_queue_xmit(skb);
+            let mut mtu = bindings::drlb_dev_mtu(dev);
+            let largest = u32::from(bindings::drlb_ip_frag_max_size(skb));
+            if largest != 0 && largest < mtu {
+                mtu = largest;
+            }
+            if mtu < ihl + 8 {
+                return fail(skb);
+            }
+            let mut state = bindings::ip_frag_state::default();
+            bindings::ip_frag_init(skb, ihl, bindings::drlb_ll_reserved_space(dev), mtu - ihl, false, &mut state);
+            while state.left > 0 {
+                let frag = bindings::ip_frag_next(skb, &mut state);
+                if is_err(frag) {
+                    break; // no memory: the rest is lost, as a router loses it
+                }
+                // (ip_frag_next left LL_RESERVED_SPACE of headroom)
+                push_and_send(frag, dev, dst_mac);
+            }
+            bindings::consume_skb(skb);
+            // Our skb is consumed: netfilter must forget it, or drop its
+            // own reference to a shared one.
             Ok(verdict)
         }
     }

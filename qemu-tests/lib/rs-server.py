@@ -6,7 +6,9 @@ every real server answers each connection or datagram with one line,
 
 so a test sees which real server answered and that the packet arrived
 unmodified (client's own address as source, the VIP as destination). A TCP
-request that starts with "GET " gets the line as an HTTP response.
+request that starts with "GET " gets the line as an HTTP response; one that
+is "BIG N" gets the line and N more bytes, then the connection closes (a
+reply larger than one packet, for path MTU tests).
 
     rs-server.py PORT[,PORT...] NAME[=NETNS]...
 
@@ -77,11 +79,14 @@ while True:
                 reply = conns[s]
                 if data.startswith(b"GET "):
                     reply = b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(reply), reply)
+                elif data.startswith(b"BIG "):
+                    reply += b"x" * int(data.split()[1])
+                    s.setblocking(True)
                 try:
                     s.sendall(reply)
                 except OSError:
                     pass
-                if data.startswith(b"GET ") or data.startswith(b"ONCE"):
+                if data.startswith((b"GET ", b"ONCE", b"BIG ")):
                     data = b""
             if not data:
                 sel.unregister(s)
