@@ -14,7 +14,7 @@ packages=(
 	qemu-system-x86 busybox-static python3-venv libseccomp-dev libcap-ng-dev
 	# test tools used inside the guest
 	iproute2 iputils-ping ipvsadm keepalived nginx-light iperf3 tcpdump tshark
-	socat kmod ethtool jq curl
+	socat kmod ethtool jq curl netsniff-ng
 )
 
 missing=()
