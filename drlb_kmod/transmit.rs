@@ -20,23 +20,27 @@ use crate::service::{Real, Service};
 /// Sends `pkt` of service `svc` to `real`, counting it; drops it when there
 /// is no usable real server or the device refuses it.
 pub(crate) fn send(dp: &Dataplane, family: Family, pkt: Packet<'_>, svc: &Service, real: Option<&Real>) -> Verdict {
-    let Some((ifindex, mac)) = real.and_then(|r| {
-        let len = pkt.len();
-        svc.stats.packet(len);
-        r.stats.packet(len);
-        r.location()
-    }) else {
+    let Some((r, (ifindex, mac))) = real.and_then(|r| Some((r, r.location()?))) else {
         dp.counters.no_real.add(1);
         return Verdict::DROP;
     };
+    let len = pkt.len();
+    let sent = |v| {
+        svc.stats.packet(len);
+        r.stats.packet(len);
+        v
+    };
     match pkt.forward(ifindex, &mac) {
-        Ok(v) => v,
+        Ok(v) => sent(v),
         Err(Unsent { why: ForwardError::TooBig(mtu), packet: mut p }) => {
             if family == Family::Ipv4 && !p.dont_fragment() {
-                p.forward_fragments(ifindex, &mac).unwrap_or_else(|_| {
-                    dp.counters.xmit_errors.add(1);
-                    Verdict::DROP
-                })
+                match p.forward_fragments(ifindex, &mac) {
+                    Ok(v) => sent(v),
+                    Err(_) => {
+                        dp.counters.xmit_errors.add(1);
+                        Verdict::DROP
+                    }
+                }
             } else {
                 dp.counters.too_big.add(1);
                 p.reply_too_big(family, mtu)
