@@ -8,7 +8,7 @@
 //! their identity across snapshots through `Arc`: a [`Real`] (its MAC, its
 //! connection counts, its counters) and a service's [`Stats`].
 
-use crate::kapi::lock::BhLock;
+use crate::kapi::lock::{new_bh_lock, BhLock};
 use crate::maglev;
 use crate::proto;
 use crate::sched::{self, Dest, Scheduler, WrrState};
@@ -181,7 +181,7 @@ pub(crate) struct Service {
     /// it, and every service falls back on it in flood mode.
     table: KVVec<u16>,
     rr: AtomicU32,
-    wrr: KBox<BhLock<WrrState>>,
+    wrr: Pin<KBox<BhLock<WrrState>>>,
     /// Counters, shared across edits.
     pub(crate) stats: Arc<Stats>,
 }
@@ -220,7 +220,7 @@ impl Service {
                 dests,
                 table,
                 rr: AtomicU32::new(0),
-                wrr: BhLock::new_boxed(WrrState::new())?,
+                wrr: KBox::pin_init(new_bh_lock!(WrrState::new(), "drlb_wrr"), GFP_KERNEL)?,
                 stats,
             },
             GFP_KERNEL,

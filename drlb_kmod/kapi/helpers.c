@@ -53,7 +53,6 @@ int drlb_dst_error(const struct dst_entry *dst) { return dst->error; }
 int drlb_dev_ifindex(const struct net_device *dev) { return dev->ifindex; }
 void drlb_rcu_read_lock(void) { rcu_read_lock(); }
 void drlb_rcu_read_unlock(void) { rcu_read_unlock(); }
-void drlb_spin_lock_init(spinlock_t *lock) { spin_lock_init(lock); }
 void drlb_spin_lock_bh(spinlock_t *lock) { spin_lock_bh(lock); }
 void drlb_spin_unlock_bh(spinlock_t *lock) { spin_unlock_bh(lock); }
 unsigned long drlb_jiffies(void) { return jiffies; }

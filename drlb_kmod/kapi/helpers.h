@@ -59,7 +59,6 @@ int drlb_dev_ifindex(const struct net_device *dev);
 /* RCU and locks */
 void drlb_rcu_read_lock(void);
 void drlb_rcu_read_unlock(void);
-void drlb_spin_lock_init(spinlock_t *lock);
 void drlb_spin_lock_bh(spinlock_t *lock);
 void drlb_spin_unlock_bh(spinlock_t *lock);
 /* time and work */

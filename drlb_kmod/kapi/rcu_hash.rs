@@ -6,13 +6,15 @@
 //! dropped after a grace period. All the pointer work lives here; users see
 //! `&T` and a [`Writer`] with safe methods.
 
-use super::lock::BhLock;
+use super::lock::{new_bh_lock, BhLock};
 use super::rcu::RcuGuard;
 use super::rcu_free::{RcuFree, RcuHead};
 use core::ptr;
 use core::sync::atomic::{AtomicPtr, Ordering::*};
-use kernel::alloc::{flags::GFP_ATOMIC, flags::GFP_KERNEL, AllocError, KBox, KVVec, KVec};
+use core::pin::Pin;
+use kernel::alloc::{flags::GFP_ATOMIC, flags::GFP_KERNEL, AllocError, KBox, KVVec};
 use kernel::error::Result;
+use kernel::init::{pin_init_array_from_fn, InPlaceInit};
 
 #[repr(C)]
 struct Node<T> {
@@ -34,7 +36,8 @@ pub(crate) const fn entry_size<T>() -> usize {
 /// The table: `1 << bits` chains and a fixed set of lock stripes.
 pub(crate) struct RcuHash<T: Send + Sync> {
     buckets: KVVec<AtomicPtr<Node<T>>>,
-    locks: KVec<BhLock<()>>,
+    /// One lockdep class for every stripe: a writer holds one at a time.
+    locks: Pin<KBox<[BhLock<()>; STRIPES]>>,
 }
 
 const STRIPES: usize = 256;
@@ -47,17 +50,8 @@ impl<T: Send + Sync> RcuHash<T> {
         for _ in 0..n {
             buckets.push(AtomicPtr::new(ptr::null_mut()), GFP_KERNEL)?;
         }
-        let mut locks = KVec::with_capacity(STRIPES, GFP_KERNEL)?;
-        for _ in 0..STRIPES {
-            locks.push(BhLock::new(()), GFP_KERNEL)?;
-        }
-        let t = KBox::new(Self { buckets, locks }, GFP_KERNEL)?;
-        for l in t.locks.iter() {
-            // SAFETY: the vector is never resized, so each lock stays where
-            // it is; each is initialised once, before any use.
-            unsafe { l.init() };
-        }
-        Ok(t)
+        let locks = KBox::pin_init(pin_init_array_from_fn(|_| new_bh_lock!((), "drlb_chain")), GFP_KERNEL)?;
+        Ok(KBox::new(Self { buckets, locks }, GFP_KERNEL)?)
     }
 
     /// The number of chains.
