@@ -203,9 +203,10 @@ impl Service {
             d.available = true;
             dests.push(d, GFP_KERNEL)?;
         }
-        let size = match settings.sched {
-            Scheduler::Maglev | Scheduler::Sh => maglev::DEFAULT_TABLE_SIZE,
-            _ => maglev::table_size_for(reals.len()),
+        let size = if settings.sched.needs_table() {
+            maglev::DEFAULT_TABLE_SIZE
+        } else {
+            maglev::table_size_for(reals.len())
         };
         let mut table = KVVec::from_elem(maglev::EMPTY, size, GFP_KERNEL)?;
         let mut scratch = KVVec::from_elem(maglev::Scratch::default(), reals.len(), GFP_KERNEL)?;

@@ -222,6 +222,7 @@ pub const REASON_FLOOD: u8 = 4;
 pub const REASON_MIDFLOW: u8 = 5;
 
 /// What a flow query's reason means, as the tools print it.
+#[cfg(not(drlb_kmod))] // for the tools: the module prints no names
 pub fn reason_name(r: u8) -> &'static str {
     match r {
         REASON_CONN => "existing connection",
@@ -234,6 +235,7 @@ pub fn reason_name(r: u8) -> &'static str {
 }
 
 /// The name of a netns state, as the tools print it.
+#[cfg(not(drlb_kmod))] // for the tools: the module prints no names
 pub fn state_name(state: u8) -> &'static str {
     match state {
         STATE_ACTIVE => "active",
