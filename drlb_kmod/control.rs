@@ -336,10 +336,18 @@ fn limits_get(dp: &Dataplane, req: &Request<'_>) -> Reply {
     Ok(())
 }
 
+/// Sets the limits given. Every value is checked before anything changes:
+/// a refused request changes nothing.
 fn limits_set(dp: &Dataplane, req: &Request<'_>) -> Reply {
     let max = req.attr(attr::CONN_MAX).map(|a| a.u32());
-    if max == Some(0) {
-        return Err(einval(c"the connection table needs room for at least one entry"));
+    // (the message spells out conn_policy::MAX_CONN)
+    const _: () = assert!(conn_policy::MAX_CONN == 4_194_304);
+    match max {
+        Some(0) => return Err(einval(c"the connection table needs room for at least one entry")),
+        Some(m) if !conn_policy::valid_conn_max(m) => {
+            return Err(einval(c"the connection table holds at most 4194304 entries (conn_max)"))
+        }
+        _ => {}
     }
     if let Some(m) = max {
         dp.conns.set_max(m);

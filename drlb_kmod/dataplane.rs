@@ -129,7 +129,7 @@ impl Dataplane {
             state: AtomicU8::new(proto::STATE_ACTIVE),
             hook_packets: PerCpuCounter::new()?,
             config: RcuBox::new(Config::boxed(KVec::new())?),
-            conns: ConnTable::new(CONN_TABLE_BITS, crate::kapi::param_conn_max().max(1), seed)?,
+            conns: ConnTable::new(CONN_TABLE_BITS, crate::kapi::param_conn_max(), seed)?,
             timeouts,
             expire_nodest: AtomicBool::new(true),
             flood_rate: AtomicU32::new(DEFAULT_FLOOD_RATE),

@@ -87,6 +87,11 @@ impl Drop for RcuBarrier {
 
 impl kernel::Module for Drlb {
     fn init(module: &'static ThisModule) -> Result<Self> {
+        let conn_max = kapi::param_conn_max();
+        if !conn_policy::valid_conn_max(conn_max) {
+            pr_err!("conn_max={} refused: it must be 1..{}\n", conn_max, conn_policy::MAX_CONN);
+            return Err(EINVAL);
+        }
         let pernet = Arc::new(pernet::Registration::register()?, GFP_KERNEL)?;
         let neigh = netevent::Registration::register(netns::NeighWatch::new(pernet.clone()))?;
         let family =

@@ -77,5 +77,5 @@ bool drlb_neigh_ether(const struct neighbour *n) { return n->dev->type == ARPHRD
 /* The module parameter (a macro); the data plane reads it through the getter. */
 static unsigned int conn_max = 1 << 18;
 module_param(conn_max, uint, 0444);
-MODULE_PARM_DESC(conn_max, "connection-table bound for each new namespace (default 262144; drlb-tool limits --conn-max changes it per namespace)");
+MODULE_PARM_DESC(conn_max, "connection-table bound for each new namespace, 1..4194304 (default 262144; drlb-tool limits --conn-max changes it per namespace)");
 unsigned int drlb_param_conn_max(void) { return conn_max; }

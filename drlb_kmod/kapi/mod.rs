@@ -30,7 +30,8 @@ pub(crate) fn random_u32() -> u32 {
     unsafe { bindings::get_random_u32() }
 }
 
-/// The `conn_max` module parameter: each new namespace's table bound.
+/// The `conn_max` module parameter: each new namespace's table bound
+/// (checked once, at load).
 pub(crate) fn param_conn_max() -> u32 {
     // SAFETY: reads a module parameter (set before init, read-only after).
     unsafe { bindings::drlb_param_conn_max() }

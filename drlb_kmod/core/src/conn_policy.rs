@@ -13,6 +13,19 @@ use core::sync::atomic::{AtomicU32, Ordering::Relaxed};
 /// (24.8 days at HZ=1000).
 pub const MAX_TIMEOUT_S: u32 = 24 * 24 * 3600;
 
+/// The largest connection-table bound a namespace may set (the `conn_max`
+/// module parameter, `drlb-tool limits --conn-max`): 4 Mi entries (2^22),
+/// 16 times the default of 2^18. At 64 bytes an entry that is 256 MiB of
+/// entries per namespace; the bound exists so that a namespace, which may
+/// belong to an unprivileged user namespace, cannot ask for unbounded kernel
+/// memory. (IPVS's table stops at 2^20 chains.)
+pub const MAX_CONN: u32 = 1 << 22;
+
+/// A valid connection-table bound: 1 to [`MAX_CONN`].
+pub fn valid_conn_max(n: u32) -> bool {
+    (1..=MAX_CONN).contains(&n)
+}
+
 /// `a` is after `b` in wrapping 32-bit time (the kernel's `time_after`).
 #[inline]
 pub fn after(a: u32, b: u32) -> bool {
@@ -246,6 +259,13 @@ mod tests {
             now.wrapping_add(MAX_TIMEOUT_S * 1000)
         ));
         assert!(after(now.wrapping_add(MAX_TIMEOUT_S * 1000), now));
+    }
+
+    #[test]
+    fn conn_max_is_bounded() {
+        assert!(!valid_conn_max(0));
+        assert!(valid_conn_max(1) && valid_conn_max(1 << 18) && valid_conn_max(MAX_CONN));
+        assert!(!valid_conn_max(MAX_CONN + 1) && !valid_conn_max(u32::MAX));
     }
 
     #[test]
