@@ -9,6 +9,7 @@
 
 use crate::conn_policy::{self, Chain, Inserted};
 use crate::hash;
+use crate::kapi::cond_resched;
 use crate::kapi::rcu::RcuGuard;
 use crate::kapi::rcu_hash::{self, RcuHash, Writer};
 use crate::service::{Addr, Real};
@@ -117,6 +118,9 @@ pub(crate) enum InsertError {
     /// No memory.
     NoMemory,
 }
+
+/// Chains [`ConnTable::retain`] walks in one RCU read-side section.
+const RETAIN_CHUNK: usize = 256;
 
 /// The table.
 pub(crate) struct ConnTable {
@@ -238,22 +242,34 @@ impl ConnTable {
     }
 
     /// Removes every entry for which `pred` holds, and every expired one
-    /// when `now` is given.
+    /// when `now` is given. Process context: the walk goes [`RETAIN_CHUNK`]
+    /// chains at a time, each chunk in its own RCU read-side section, with a
+    /// reschedule point between chunks, so a large table neither holds off
+    /// RCU grace periods nor keeps the CPU for the whole walk.
     pub(crate) fn retain(&self, now: Option<u32>, pred: impl Fn(&Conn) -> bool, on_unlink: &impl Fn(&Conn)) {
-        let g = RcuGuard::lock();
-        for b in 0..self.hash.buckets() {
-            if self.hash.entries(&g, b).next().is_none() {
-                continue;
+        let n = self.hash.buckets();
+        let mut start = 0;
+        while start < n {
+            let end = n.min(start + RETAIN_CHUNK);
+            {
+                let g = RcuGuard::lock();
+                for b in start..end {
+                    if self.hash.entries(&g, b).next().is_none() {
+                        continue;
+                    }
+                    self.hash.write(&g, b, |w| {
+                        w.retain(
+                            |c| !(pred(c) || now.is_some_and(|n| after(n, c.expires()))),
+                            |c| {
+                                on_unlink(c);
+                                self.count.fetch_sub(1, Relaxed);
+                            },
+                        );
+                    });
+                }
             }
-            self.hash.write(&g, b, |w| {
-                w.retain(
-                    |c| !(pred(c) || now.is_some_and(|n| after(n, c.expires()))),
-                    |c| {
-                        on_unlink(c);
-                        self.count.fetch_sub(1, Relaxed);
-                    },
-                );
-            });
+            start = end;
+            cond_resched();
         }
     }
 }

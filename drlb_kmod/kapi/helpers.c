@@ -56,6 +56,7 @@ void drlb_rcu_read_unlock(void) { rcu_read_unlock(); }
 void drlb_spin_lock_bh(spinlock_t *lock) { spin_lock_bh(lock); }
 void drlb_spin_unlock_bh(spinlock_t *lock) { spin_unlock_bh(lock); }
 unsigned long drlb_jiffies(void) { return jiffies; }
+void drlb_cond_resched(void) { cond_resched(); }
 void drlb_init_delayed_work(struct delayed_work *dw, void (*fn)(struct work_struct *)) { INIT_DELAYED_WORK(dw, fn); }
 bool drlb_queue_delayed_work(struct delayed_work *dw, unsigned long delay) { return queue_delayed_work(system_wq, dw, delay); }
 void drlb_neigh_release(struct neighbour *n) { neigh_release(n); }

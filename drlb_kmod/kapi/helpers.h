@@ -63,6 +63,7 @@ void drlb_spin_lock_bh(spinlock_t *lock);
 void drlb_spin_unlock_bh(spinlock_t *lock);
 /* time and work */
 unsigned long drlb_jiffies(void);
+void drlb_cond_resched(void);
 void drlb_init_delayed_work(struct delayed_work *dw, void (*fn)(struct work_struct *));
 bool drlb_queue_delayed_work(struct delayed_work *dw, unsigned long delay);
 /* neighbours */

@@ -37,6 +37,16 @@ pub(crate) fn param_conn_max() -> u32 {
     unsafe { bindings::drlb_param_conn_max() }
 }
 
+/// A reschedule point (`cond_resched`): lets other tasks run if this one has
+/// had the CPU long enough, for long loops in process context. It may sleep:
+/// call it outside any RCU read-side section or spinlock (with
+/// CONFIG_DEBUG_ATOMIC_SLEEP the kernel says so if not).
+pub(crate) fn cond_resched() {
+    // SAFETY: no preconditions beyond process context, which the callers
+    // (the upkeep work and genetlink handlers) are in.
+    unsafe { bindings::drlb_cond_resched() }
+}
+
 /// Jiffies as milliseconds.
 pub(crate) fn jiffies_to_msecs(j: u32) -> u32 {
     // SAFETY: pure arithmetic.
