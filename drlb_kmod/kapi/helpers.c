@@ -4,6 +4,7 @@
  * call (declared in helpers.h, which bindgen also reads).
  */
 #include <linux/cpumask.h>
+#include <linux/memcontrol.h>
 #include <linux/moduleparam.h>
 #include <linux/percpu.h>
 #include <net/genetlink.h>
@@ -12,6 +13,7 @@
 
 #include <linux/if_arp.h>
 #include <linux/netdevice.h>
+#include <linux/sched/mm.h>
 #include <linux/skbuff.h>
 #include <linux/workqueue.h>
 #include <net/dst.h>
@@ -74,6 +76,9 @@ int drlb_neigh_ifindex(const struct neighbour *n) { return n->dev->ifindex; }
 const u8 *drlb_neigh_key(const struct neighbour *n) { return n->primary_key; }
 unsigned int drlb_neigh_key_len(const struct neighbour *n) { return n->tbl->key_len; }
 bool drlb_neigh_ether(const struct neighbour *n) { return n->dev->type == ARPHRD_ETHER; }
+struct mem_cgroup *drlb_memcg_current(void) { return get_mem_cgroup_from_mm(NULL); }
+struct mem_cgroup *drlb_set_active_memcg(struct mem_cgroup *memcg) { return set_active_memcg(memcg); }
+void drlb_mem_cgroup_put(struct mem_cgroup *memcg) { mem_cgroup_put(memcg); }
 
 /* The module parameter (a macro); the data plane reads it through the getter. */
 static unsigned int conn_max = 1 << 18;

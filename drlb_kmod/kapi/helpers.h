@@ -85,5 +85,10 @@ const u8 *drlb_neigh_key(const struct neighbour *n);
 unsigned int drlb_neigh_key_len(const struct neighbour *n);
 bool drlb_neigh_ether(const struct neighbour *n);
 unsigned int drlb_param_conn_max(void);
+/* memory cgroups */
+struct mem_cgroup;
+struct mem_cgroup *drlb_memcg_current(void);
+struct mem_cgroup *drlb_set_active_memcg(struct mem_cgroup *memcg);
+void drlb_mem_cgroup_put(struct mem_cgroup *memcg);
 
 #endif

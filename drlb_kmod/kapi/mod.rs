@@ -13,6 +13,7 @@ mod bindings;
 pub(crate) mod errno;
 pub(crate) mod genetlink;
 pub(crate) mod lock;
+pub(crate) mod memcg;
 pub(crate) mod neigh;
 pub(crate) mod net;
 pub(crate) mod netevent;

@@ -27,15 +27,24 @@
 //! every stripe has moved and a grace period has passed. Moving a stripe
 //! keeps bottom halves off on its CPU while it relinks 1/[`STRIPES`] of the
 //! entries (16,384 in a full table of 4 Mi).
+//!
+//! Memory. A bucket array is allocated with `__GFP_ACCOUNT` in process
+//! context, so it is charged to the memory cgroup of the task that sized
+//! the table, and it keeps a reference to that cgroup: entries inserted
+//! while it is current, in softirq, are charged there too (see
+//! [`super::memcg`] for why `__GFP_ACCOUNT` alone would charge them to no
+//! one).
 
 use super::cond_resched;
 use super::lock::{new_bh_lock, BhLock};
+use super::memcg::MemCgroup;
 use super::rcu::{synchronize, RcuGuard};
 use super::rcu_free::{RcuFree, RcuHead};
 use core::marker::PhantomData;
 use core::ptr;
 use core::sync::atomic::{fence, AtomicPtr, AtomicU32, AtomicUsize, Ordering::*};
-use kernel::alloc::{flags::GFP_ATOMIC, flags::GFP_KERNEL, AllocError, KBox, KVBox, KVVec};
+use kernel::alloc::flags::{GFP_ATOMIC, GFP_KERNEL, GFP_KERNEL_ACCOUNT};
+use kernel::alloc::{AllocError, Flags, KBox, KVBox, KVVec};
 use kernel::error::Result;
 use kernel::init::pin_init_array_from_fn;
 use kernel::prelude::*;
@@ -67,19 +76,28 @@ const MAX_BITS: u32 = 26;
 /// Chains [`RcuHash::retain`] walks under one lock hold.
 const RETAIN_CHUNK: usize = 256;
 
-/// A bucket array: the heads of its chains, a power of two of them.
+/// `__GFP_ACCOUNT`, which `kernel::alloc::flags` does not name.
+fn gfp_account() -> Flags {
+    GFP_KERNEL_ACCOUNT & !GFP_KERNEL
+}
+
+/// A bucket array: the heads of its chains, a power of two of them, and
+/// the memory cgroup that entries inserted into it are charged to.
 struct Buckets<T> {
     heads: KVVec<AtomicPtr<Node<T>>>,
+    charge: Option<MemCgroup>,
 }
 
 impl<T> Buckets<T> {
+    /// An empty array, charged to the current task's memory cgroup, as the
+    /// entries inserted into it will be. Process context.
     fn new(bits: u32) -> Result<KBox<Self>> {
         let n = 1usize << bits;
-        let mut heads = KVVec::with_capacity(n, GFP_KERNEL)?;
+        let mut heads = KVVec::with_capacity(n, GFP_KERNEL_ACCOUNT)?;
         for _ in 0..n {
-            heads.push(AtomicPtr::new(ptr::null_mut()), GFP_KERNEL)?;
+            heads.push(AtomicPtr::new(ptr::null_mut()), GFP_KERNEL_ACCOUNT)?;
         }
-        Ok(KBox::new(Self { heads }, GFP_KERNEL)?)
+        Ok(KBox::new(Self { heads, charge: MemCgroup::current() }, GFP_KERNEL_ACCOUNT)?)
     }
 
     /// The chain for hash `h`.
@@ -211,7 +229,8 @@ impl<T: Send + Sync> RcuHash<T> {
     ) -> R {
         let st = self.stripe(h);
         let _l = st.lock.lock();
-        f(&mut Writer { head: st.buckets(g).head(h), _w: PhantomData })
+        let b = st.buckets(g);
+        f(&mut Writer { head: b.head(h), charge: b.charge.as_ref(), _w: PhantomData })
     }
 
     /// Unlinks every entry `keep` rejects, after `removed(entry)`; each is
@@ -236,7 +255,8 @@ impl<T: Send + Sync> RcuHash<T> {
                     let chains = b.heads.len() / STRIPES;
                     let end = chains.min(next + RETAIN_CHUNK);
                     for k in next..end {
-                        Writer { head: &b.heads[s + k * STRIPES], _w: PhantomData }.retain(&keep, &removed);
+                        let head = &b.heads[s + k * STRIPES];
+                        Writer { head, charge: None, _w: PhantomData }.retain(&keep, &removed);
                     }
                     next = end;
                     end == chains
@@ -328,17 +348,22 @@ impl<T: Send + Sync> Drop for RcuHash<T> {
 /// `'w` tells one [`RcuHash::write`] call's writer from another's.
 pub(crate) struct Writer<'w, 'g, T: Send + Sync> {
     head: &'g AtomicPtr<Node<T>>,
+    /// Whom new entries are charged to.
+    charge: Option<&'g MemCgroup>,
     _w: PhantomData<fn(&'w ()) -> &'w ()>,
 }
 
 impl<'g, T: Send + Sync> Writer<'_, 'g, T> {
     /// Inserts `val` at the front; readers see it from now on. Atomic
-    /// context (GFP_ATOMIC).
+    /// context (`GFP_ATOMIC | __GFP_ACCOUNT`, charged to the array's
+    /// memory cgroup).
     pub(crate) fn push_front(&mut self, val: T) -> core::result::Result<&'g T, AllocError> {
-        let node = KBox::new(
-            Node { next: AtomicPtr::new(self.head.load(Relaxed)), rcu: RcuHead::new(), val },
-            GFP_ATOMIC,
-        )?;
+        let node = Node { next: AtomicPtr::new(self.head.load(Relaxed)), rcu: RcuHead::new(), val };
+        let alloc = || KBox::new(node, GFP_ATOMIC | gfp_account());
+        let node = match self.charge {
+            Some(memcg) => memcg.charge(alloc),
+            None => alloc(),
+        }?;
         let p = KBox::into_raw(node);
         self.head.store(p, Release);
         // SAFETY: just published; freed only after a later removal and a
