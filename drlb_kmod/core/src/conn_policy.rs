@@ -69,7 +69,8 @@ pub fn valid_timeout(secs: u32) -> bool {
 pub trait Chain {
     /// What the chain holds.
     type Entry;
-    /// The entries, newest first.
+    /// The entries (newest first, except those a resize of the table moved;
+    /// nothing here depends on the order).
     fn entries(&self) -> impl Iterator<Item = &Self::Entry>;
     /// Unlinks every entry `keep` rejects (the table's count goes down with
     /// each); returns how many went.
