@@ -5,7 +5,9 @@
 //! An [`RcuHash`]: the packet path looks entries up without locks; inserts
 //! and removals lock the entry's chain. The table is bounded; what an insert
 //! reclaims, evicts or refuses is `conn_policy::insert`, host-tested in
-//! drlb-core.
+//! drlb-core. Its chains follow the bound (`conn_policy::table_bits`: a full
+//! table averages at most two entries a chain), resized in place while
+//! packets flow; a namespace without services keeps the fewest.
 
 use crate::conn_policy::{self, Chain, Inserted};
 use crate::hash;
@@ -120,17 +122,26 @@ pub(crate) enum InsertError {
 
 /// The table.
 pub(crate) struct ConnTable {
-    hash: KBox<RcuHash<Conn>>,
+    hash: RcuHash<Conn>,
     seed: u32,
     count: AtomicU32,
     max: AtomicU32,
 }
 
+// The idle table's chains are the RCU hash's minimum.
+const _: () = assert!(conn_policy::MIN_TABLE_BITS == rcu_hash::STRIPE_BITS);
+
 impl ConnTable {
-    /// A table of `1 << bits` chains holding at most `max` entries.
-    pub(crate) fn new(bits: u32, max: u32, seed: u32) -> Result<KBox<Self>> {
+    /// A table holding at most `max` entries, with the fewest chains until
+    /// [`Self::resize_for`] sizes it.
+    pub(crate) fn new(max: u32, seed: u32) -> Result<KBox<Self>> {
         Ok(KBox::new(
-            Self { hash: RcuHash::new(bits)?, seed, count: AtomicU32::new(0), max: AtomicU32::new(max) },
+            Self {
+                hash: RcuHash::new(conn_policy::MIN_TABLE_BITS)?,
+                seed,
+                count: AtomicU32::new(0),
+                max: AtomicU32::new(max),
+            },
             GFP_KERNEL,
         )?)
     }
@@ -141,6 +152,22 @@ impl ConnTable {
     fn bucket(&self, svc: u32, client: &[u8; 16], cport: u16) -> usize {
         let w = |i: usize| u32::from_ne_bytes([client[i], client[i + 1], client[i + 2], client[i + 3]]);
         hash::jhash2(&[svc, w(0), w(4), w(8), w(12), cport.into()], self.seed) as usize
+    }
+
+    /// Gives the table the chains a bound of `max` calls for, moving the
+    /// entries; lookups and inserts go on meanwhile. Process context.
+    pub(crate) fn resize_for(&self, max: u32) -> Result {
+        self.resize(conn_policy::table_bits(max))
+    }
+
+    /// Shrinks the table to the fewest chains (a namespace without
+    /// services). Process context.
+    pub(crate) fn resize_idle(&self) -> Result {
+        self.resize(conn_policy::MIN_TABLE_BITS)
+    }
+
+    fn resize(&self, bits: u32) -> Result {
+        self.hash.resize(bits, |c| self.bucket(c.svc, &c.client, c.cport))
     }
 
     /// The number of chains.
@@ -180,9 +207,7 @@ impl ConnTable {
         now: u32,
     ) -> Option<&'g Conn> {
         let b = self.bucket(svc, client.raw(), cport);
-        self.hash
-            .entries(g, b)
-            .find(|c| c.matches(svc, client.raw(), cport, flags) && !after(now, c.expires()))
+        self.hash.find(g, b, |c| c.matches(svc, client.raw(), cport, flags) && !after(now, c.expires()))
     }
 
     /// Inserts an entry, or returns the live one another CPU just made.
@@ -238,34 +263,29 @@ impl ConnTable {
     }
 
     /// Removes every entry for which `pred` holds, and every expired one
-    /// when `now` is given.
+    /// when `now` is given. Process context: [`RcuHash::retain`] walks the
+    /// table a chunk of chains at a time, each in its own RCU read-side
+    /// section, with a reschedule point between chunks, so a large table
+    /// neither holds off grace periods nor keeps the CPU for the whole walk.
     pub(crate) fn retain(&self, now: Option<u32>, pred: impl Fn(&Conn) -> bool, on_unlink: &impl Fn(&Conn)) {
-        let g = RcuGuard::lock();
-        for b in 0..self.hash.buckets() {
-            if self.hash.entries(&g, b).next().is_none() {
-                continue;
-            }
-            self.hash.write(&g, b, |w| {
-                w.retain(
-                    |c| !(pred(c) || now.is_some_and(|n| after(n, c.expires()))),
-                    |c| {
-                        on_unlink(c);
-                        self.count.fetch_sub(1, Relaxed);
-                    },
-                );
-            });
-        }
+        self.hash.retain(
+            |c| !(pred(c) || now.is_some_and(|n| after(n, c.expires()))),
+            |c| {
+                on_unlink(c);
+                self.count.fetch_sub(1, Relaxed);
+            },
+        );
     }
 }
 
 /// A locked chain as the policy sees it: unlinks keep the table's count.
-struct Linked<'a, 'g, F: Fn(&Conn)> {
-    w: &'a mut Writer<'g, Conn>,
+struct Linked<'a, 'w, 'g, F: Fn(&Conn)> {
+    w: &'a mut Writer<'w, 'g, Conn>,
     table: &'a ConnTable,
     on_unlink: &'a F,
 }
 
-impl<F: Fn(&Conn)> Chain for Linked<'_, '_, F> {
+impl<F: Fn(&Conn)> Chain for Linked<'_, '_, '_, F> {
     type Entry = Conn;
 
     fn entries(&self) -> impl Iterator<Item = &Conn> {

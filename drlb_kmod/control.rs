@@ -79,22 +79,23 @@ impl Handler for Control {
     ];
 
     fn doit(&self, req: &Request<'_>) -> Reply {
-        let dp = self.pernet.get(req.net()).dataplane();
+        let ns = self.pernet.get(req.net());
+        let dp = ns.dataplane();
         match req.cmd() {
             cmd::STATUS => status(dp, req),
             cmd::SET_STATE => set_state(dp, req),
-            cmd::SERVICE_NEW => service_new(dp, req),
-            cmd::SERVICE_SET => service_set(dp, req),
-            cmd::SERVICE_DEL => service_del(dp, req),
+            cmd::SERVICE_NEW => service_new(ns, req),
+            cmd::SERVICE_SET => service_set(ns, req),
+            cmd::SERVICE_DEL => service_del(ns, req),
             cmd::SERVICE_GET => service_get(dp, req),
-            cmd::REAL_NEW | cmd::REAL_SET | cmd::REAL_DEL => real_change(dp, req),
+            cmd::REAL_NEW | cmd::REAL_SET | cmd::REAL_DEL => real_change(ns, req),
             cmd::CONN_DEL => conn_del(dp, req),
             cmd::FLOW_QUERY => flow_query(dp, req),
             cmd::TIMEOUTS_GET => timeouts_get(dp, req),
             cmd::TIMEOUTS_SET => timeouts_set(dp, req),
             cmd::LIMITS_GET => limits_get(dp, req),
-            cmd::LIMITS_SET => limits_set(dp, req),
-            cmd::FLUSH => flush(dp),
+            cmd::LIMITS_SET => limits_set(ns, req),
+            cmd::FLUSH => flush(ns),
             cmd::ZERO => zero(dp, req),
             _ => Err(errno::eopnotsupp().into()),
         }
@@ -183,11 +184,20 @@ fn settings(req: &Request<'_>, mut s: Settings) -> core::result::Result<Settings
 }
 
 /// Builds the next snapshot from the current one with `f` and publishes it.
-/// Writers are serialised, so the snapshot read here is the latest.
-fn publish(dp: &Dataplane, f: impl FnOnce(&mut KVec<Arc<Service>>) -> core::result::Result<(), NlError>) -> Reply {
+/// Writers are serialised, so the snapshot read here is the latest. A
+/// snapshot with services is published only once the namespace is ready to
+/// forward (hooks registered, table sized); the caller that may have removed
+/// the last service calls `idle_if_unused` when done with the table.
+fn publish(ns: &NetState, f: impl FnOnce(&mut KVec<Arc<Service>>) -> core::result::Result<(), NlError>) -> Reply {
+    let dp = ns.dataplane();
     let mut services = dp.current().services()?;
     f(&mut services)?;
-    dp.config.replace(Config::new(services)?)?;
+    let serve = !services.is_empty();
+    let next = Config::new(services)?;
+    if serve {
+        ns.serve()?;
+    }
+    dp.config.replace(next)?;
     Ok(())
 }
 
@@ -218,11 +228,12 @@ fn clone_reals(s: &Service) -> Result<KVec<Arc<Real>>> {
     Ok(v)
 }
 
-fn service_new(dp: &Dataplane, req: &Request<'_>) -> Reply {
+fn service_new(ns: &NetState, req: &Request<'_>) -> Reply {
+    let dp = ns.dataplane();
     let key = req_key(req)?;
     let defaults = Settings { sched: Scheduler::Wlc, persistence: 0, flags: 0, seed: 0, standby: false };
     let s = settings(req, defaults)?;
-    publish(dp, |v| {
+    publish(ns, |v| {
         if v.iter().any(|x| x.key == key) {
             return Err(NlError::msg(EEXIST, c"service already exists"));
         }
@@ -233,9 +244,9 @@ fn service_new(dp: &Dataplane, req: &Request<'_>) -> Reply {
     })
 }
 
-fn service_set(dp: &Dataplane, req: &Request<'_>) -> Reply {
+fn service_set(ns: &NetState, req: &Request<'_>) -> Reply {
     let key = req_key(req)?;
-    publish(dp, |v| {
+    publish(ns, |v| {
         let i = position(v, &key)?;
         let s = settings(req, v[i].settings)?;
         v[i] = rebuild(&v[i], s, clone_reals(&v[i])?)?;
@@ -243,10 +254,11 @@ fn service_set(dp: &Dataplane, req: &Request<'_>) -> Reply {
     })
 }
 
-fn service_del(dp: &Dataplane, req: &Request<'_>) -> Reply {
+fn service_del(ns: &NetState, req: &Request<'_>) -> Reply {
+    let dp = ns.dataplane();
     let key = req_key(req)?;
     let mut gone = None;
-    publish(dp, |v| {
+    publish(ns, |v| {
         let i = position(v, &key)?;
         let next = without(v, i)?;
         gone = Some(v[i].clone());
@@ -261,10 +273,12 @@ fn service_del(dp: &Dataplane, req: &Request<'_>) -> Reply {
         }
         dp.expire_conns(|c| c.svc() == svc.id);
     }
+    ns.idle_if_unused();
     Ok(())
 }
 
-fn real_change(dp: &Dataplane, req: &Request<'_>) -> Reply {
+fn real_change(ns: &NetState, req: &Request<'_>) -> Reply {
+    let dp = ns.dataplane();
     let key = req_key(req)?;
     let addr = req.attr(attr::REAL).ok_or_else(|| einval(c"missing real server address"))?;
     let addr = Addr::from_slice(addr.bytes()).ok_or_else(|| einval(c"real server address must be 4 or 16 bytes"))?;
@@ -280,7 +294,7 @@ fn real_change(dp: &Dataplane, req: &Request<'_>) -> Reply {
     // A new weight must be in place while the service is rebuilt (its
     // scheduler tables read it); if anything fails it is put back.
     let mut old_weight = None;
-    let published = publish(dp, |v| {
+    let published = publish(ns, |v| {
         let i = position(v, &key)?;
         let mut reals = clone_reals(&v[i])?;
         let at = reals.iter().position(|r| r.addr == addr);
@@ -345,6 +359,7 @@ fn put_limits(dp: &Dataplane, m: &mut Msg) -> Result {
     m.put_u64(attr::ICMP_FORWARDED, c.icmp_forwarded.sum(), attr::PAD)?;
     m.put_u64(attr::TOO_BIG, c.too_big.sum(), attr::PAD)?;
     m.put_u32(attr::CONN_SIZE, dataplane::CONN_ENTRY_SIZE as u32)?;
+    m.put_u32(attr::CONN_BUCKETS, dp.conns.buckets() as u32)?;
     Ok(())
 }
 
@@ -355,13 +370,23 @@ fn limits_get(dp: &Dataplane, req: &Request<'_>) -> Reply {
     Ok(())
 }
 
-fn limits_set(dp: &Dataplane, req: &Request<'_>) -> Reply {
+/// Sets the limits given. Every value is checked before anything changes,
+/// and the bound, which may need memory for the table's new chains, is set
+/// first: a refused request changes nothing.
+fn limits_set(ns: &NetState, req: &Request<'_>) -> Reply {
+    let dp = ns.dataplane();
     let max = req.attr(attr::CONN_MAX).map(|a| a.u32());
-    if max == Some(0) {
-        return Err(einval(c"the connection table needs room for at least one entry"));
+    // (the message spells out conn_policy::MAX_CONN)
+    const _: () = assert!(conn_policy::MAX_CONN == 4_194_304);
+    match max {
+        Some(0) => return Err(einval(c"the connection table needs room for at least one entry")),
+        Some(m) if !conn_policy::valid_conn_max(m) => {
+            return Err(einval(c"the connection table holds at most 4194304 entries (conn_max)"))
+        }
+        _ => {}
     }
     if let Some(m) = max {
-        dp.conns.set_max(m);
+        ns.set_conn_max(m)?;
     }
     if let Some(r) = req.attr(attr::FLOOD_RATE) {
         dp.flood_rate.store(r.u32(), Relaxed);
@@ -372,7 +397,8 @@ fn limits_set(dp: &Dataplane, req: &Request<'_>) -> Reply {
     Ok(())
 }
 
-fn flush(dp: &Dataplane) -> Reply {
+fn flush(ns: &NetState) -> Reply {
+    let dp = ns.dataplane();
     let empty = Config::new(KVec::new())?;
     let old = dp.current();
     dp.config.replace(empty)?;
@@ -382,6 +408,7 @@ fn flush(dp: &Dataplane) -> Reply {
         }
     }
     dp.expire_conns(|_| true);
+    ns.idle_if_unused();
     Ok(())
 }
 

@@ -27,8 +27,6 @@ pub(crate) const IPPROTO_UDP: u8 = 17;
 /// Where UDP's timeout sits in [`Dataplane::timeouts`], after the TCP states.
 const UDP_SLOT: usize = tcp_state::STATE_COUNT;
 
-/// The connection table's buckets (as a power of two).
-const CONN_TABLE_BITS: u32 = 14;
 /// New connections per second above which flood mode engages (Katran's
 /// per-core figure, times the CPUs counted together here); 0 turns it off.
 pub(crate) const DEFAULT_FLOOD_RATE: u32 = 125_000;
@@ -129,7 +127,7 @@ impl Dataplane {
             state: AtomicU8::new(proto::STATE_ACTIVE),
             hook_packets: PerCpuCounter::new()?,
             config: RcuBox::new(Config::new(KVec::new())?)?,
-            conns: ConnTable::new(CONN_TABLE_BITS, crate::kapi::param_conn_max().max(1), seed)?,
+            conns: ConnTable::new(crate::kapi::param_conn_max(), seed)?,
             timeouts,
             expire_nodest: AtomicBool::new(true),
             flood_rate: AtomicU32::new(DEFAULT_FLOOD_RATE),

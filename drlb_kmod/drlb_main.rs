@@ -26,26 +26,31 @@ mod stats;
 mod transmit;
 mod upkeep;
 
-// The logic shared with userspace and tested on the host (drlb-core).
-#[allow(unreachable_pub, dead_code)]
+// The logic shared with userspace and tested on the host (drlb-core). Those
+// files are that crate's public API, so their items are `pub`; mounted here
+// as private modules, `pub` means `pub(crate)`, which is all
+// `unreachable_pub` would say. Dead code is not allowed: what only userspace
+// uses is `#[cfg(not(drlb_kmod))]`, and Kbuild compiles this crate with
+// `--cfg drlb_kmod`.
+#[allow(unreachable_pub, reason = "drlb-core's public API, private inside drlb.ko")]
 #[path = "core/src/conn_policy.rs"]
 mod conn_policy;
-#[allow(unreachable_pub, dead_code)]
+#[allow(unreachable_pub, reason = "drlb-core's public API, private inside drlb.ko")]
 #[path = "core/src/hash.rs"]
 mod hash;
-#[allow(unreachable_pub, dead_code)]
+#[allow(unreachable_pub, reason = "drlb-core's public API, private inside drlb.ko")]
 #[path = "core/src/lookup.rs"]
 mod lookup;
-#[allow(unreachable_pub, dead_code)]
+#[allow(unreachable_pub, reason = "drlb-core's public API, private inside drlb.ko")]
 #[path = "core/src/maglev.rs"]
 mod maglev;
-#[allow(unreachable_pub, dead_code)]
+#[allow(unreachable_pub, reason = "drlb-core's public API, private inside drlb.ko")]
 #[path = "core/src/proto.rs"]
 mod proto;
-#[allow(unreachable_pub, dead_code)]
+#[allow(unreachable_pub, reason = "drlb-core's public API, private inside drlb.ko")]
 #[path = "core/src/sched.rs"]
 mod sched;
-#[allow(unreachable_pub, dead_code)]
+#[allow(unreachable_pub, reason = "drlb-core's public API, private inside drlb.ko")]
 #[path = "core/src/tcp_state.rs"]
 mod tcp_state;
 
@@ -85,6 +90,11 @@ impl Drop for RcuBarrier {
 
 impl kernel::Module for Drlb {
     fn init(module: &'static ThisModule) -> Result<Self> {
+        let conn_max = kapi::param_conn_max();
+        if !conn_policy::valid_conn_max(conn_max) {
+            pr_err!("conn_max={} refused: it must be 1..{}\n", conn_max, conn_policy::MAX_CONN);
+            return Err(EINVAL);
+        }
         let pernet = Arc::new(pernet::Registration::register()?, GFP_KERNEL)?;
         let neigh = netevent::Registration::register(netns::NeighWatch::new(pernet.clone()))?;
         let family =

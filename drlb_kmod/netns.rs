@@ -2,6 +2,16 @@
 
 //! Per-namespace state: each network namespace has its own data plane, its
 //! own PRE_ROUTING hooks and its own once-a-second upkeep.
+//!
+//! A namespace pays for the packet path only while it has a service: its
+//! hooks are registered when its first service is added and unregistered
+//! when its last one goes, and its connection table has the chains its
+//! bound calls for only meanwhile (the fewest, 256 chains in 2 KiB,
+//! otherwise). So the namespaces drlb never serves, which on most machines
+//! is nearly all of them (containers, VPN and test namespaces...), see no
+//! hook call and no per-CPU add per packet, and hold no 1 MiB table. What
+//! every namespace still has is the data plane's counters and settings and
+//! the once-a-second upkeep, which finds nothing to do.
 
 use crate::dataplane::Dataplane;
 use crate::kapi::net::{Net, NetRef};
@@ -11,7 +21,7 @@ use crate::kapi::rcu::RcuGuard;
 use crate::kapi::work::Periodic;
 use crate::kapi::{netfilter, random_u32};
 use kernel::prelude::*;
-use kernel::sync::Arc;
+use kernel::sync::{new_mutex, Arc, Mutex};
 use kernel::time::msecs_to_jiffies;
 
 static NET_ID: PernetId = PernetId::new();
@@ -24,14 +34,54 @@ const HOOK_PRIORITY: i32 = -399;
 /// drlb's state in one network namespace. Fields drop in order: the hooks
 /// go first (waiting for packets in flight), then the upkeep.
 pub(crate) struct NetState {
-    hooks: netfilter::Registration<Dataplane>,
+    /// Registered while the namespace has a service.
+    hooks: Pin<KBox<Mutex<Option<netfilter::Registration<Dataplane>>>>>,
     _upkeep: Periodic<Dataplane>,
+    dp: Arc<Dataplane>,
 }
 
 impl NetState {
     /// The namespace's data plane.
     pub(crate) fn dataplane(&self) -> &Arc<Dataplane> {
-        self.hooks.data()
+        &self.dp
+    }
+
+    /// Makes the namespace ready to forward, before its first service is
+    /// published: the connection table gets the chains its bound calls for,
+    /// and the hooks are registered. Nothing if it is ready already.
+    /// Process context.
+    pub(crate) fn serve(&self) -> Result {
+        let mut hooks = self.hooks.lock();
+        if hooks.is_none() {
+            self.dp.conns.resize_for(self.dp.conns.max())?;
+            *hooks = Some(netfilter::Registration::register(self.dp.net.get(), self.dp.clone(), HOOK_PRIORITY)?);
+        }
+        Ok(())
+    }
+
+    /// Once the namespace has no service left: the hooks go (waiting for
+    /// packets in flight) and the table shrinks to the fewest chains.
+    /// Process context.
+    pub(crate) fn idle_if_unused(&self) {
+        let mut hooks = self.hooks.lock();
+        if hooks.is_some() && self.dp.current().services.is_empty() {
+            drop(hooks.take());
+            // Shrinking can only fail for memory; the table then keeps its
+            // chains until the next resize.
+            let _ = self.dp.conns.resize_idle();
+        }
+    }
+
+    /// Sets the connection-table bound; while the namespace forwards, the
+    /// table's chains follow it at once. On failure (no memory for the new
+    /// chains) nothing changed. Process context.
+    pub(crate) fn set_conn_max(&self, max: u32) -> Result {
+        let hooks = self.hooks.lock();
+        if hooks.is_some() {
+            self.dp.conns.resize_for(max)?;
+        }
+        self.dp.conns.set_max(max);
+        Ok(())
     }
 }
 
@@ -40,11 +90,11 @@ impl NetData for NetState {
         &NET_ID
     }
 
-    fn init(net: &Net, netref: NetRef) -> Result<KBox<Self>> {
+    fn init(_net: &Net, netref: NetRef) -> Result<KBox<Self>> {
         let dp = Arc::new(Dataplane::new(netref, random_u32())?, GFP_KERNEL)?;
         let upkeep = Periodic::start(dp.clone(), msecs_to_jiffies(1000) as _)?;
-        let hooks = netfilter::Registration::register(net, dp, HOOK_PRIORITY)?;
-        Ok(KBox::new(Self { hooks, _upkeep: upkeep }, GFP_KERNEL)?)
+        let hooks = KBox::pin_init(new_mutex!(None, "drlb_hooks"), GFP_KERNEL)?;
+        Ok(KBox::new(Self { hooks, _upkeep: upkeep, dp }, GFP_KERNEL)?)
     }
 }
 

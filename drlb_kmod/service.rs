@@ -8,8 +8,8 @@
 //! their identity across snapshots through `Arc`: a [`Real`] (its MAC, its
 //! connection counts, its counters) and a service's [`Stats`].
 
-use crate::kapi::lock::BhLock;
 use crate::hash;
+use crate::kapi::lock::{new_bh_lock, BhLock};
 use crate::lookup;
 use crate::maglev;
 use crate::proto;
@@ -183,7 +183,7 @@ pub(crate) struct Service {
     /// it, and every service falls back on it in flood mode.
     table: KVVec<u16>,
     rr: AtomicU32,
-    wrr: KBox<BhLock<WrrState>>,
+    wrr: Pin<KBox<BhLock<WrrState>>>,
     /// Counters, shared across edits.
     pub(crate) stats: Arc<Stats>,
 }
@@ -205,9 +205,10 @@ impl Service {
             d.available = true;
             dests.push(d, GFP_KERNEL)?;
         }
-        let size = match settings.sched {
-            Scheduler::Maglev | Scheduler::Sh => maglev::DEFAULT_TABLE_SIZE,
-            _ => maglev::table_size_for(reals.len()),
+        let size = if settings.sched.needs_table() {
+            maglev::DEFAULT_TABLE_SIZE
+        } else {
+            maglev::table_size_for(reals.len())
         };
         let mut table = KVVec::from_elem(maglev::EMPTY, size, GFP_KERNEL)?;
         let mut scratch = KVVec::from_elem(maglev::Scratch::default(), reals.len(), GFP_KERNEL)?;
@@ -222,7 +223,7 @@ impl Service {
                 dests,
                 table,
                 rr: AtomicU32::new(0),
-                wrr: BhLock::new_boxed(WrrState::new())?,
+                wrr: KBox::pin_init(new_bh_lock!(WrrState::new(), "drlb_wrr"), GFP_KERNEL)?,
                 stats,
             },
             GFP_KERNEL,

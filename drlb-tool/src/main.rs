@@ -702,6 +702,7 @@ fn print_limits(a: &[Attr]) {
         a.u32(attr::CONN_COUNT).unwrap_or(0),
         a.u32(attr::CONN_MAX).unwrap_or(0)
     );
+    println!("buckets: {}", a.u32(attr::CONN_BUCKETS).unwrap_or(0));
     println!("entry size: {} bytes", a.u32(attr::CONN_SIZE).unwrap_or(0));
     println!(
         "flood rate: {} new connections/s",

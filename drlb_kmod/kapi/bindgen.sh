@@ -33,7 +33,7 @@ eval exec '"$BINDGEN"' '"$header"' \
 		register_pernet_subsys unregister_pernet_subsys \
 		genl_register_family genl_unregister_family genlmsg_put \
 		nla_put nla_put_64bit netlink_unicast \
-		free_percpu synchronize_net rcu_barrier call_rcu \
+		free_percpu synchronize_net synchronize_rcu rcu_barrier call_rcu \
 		dev_get_by_index_rcu skb_push ipv6_skip_exthdr \
 		ip_route_output_flow ip6_route_output_flags dst_release \
 		neigh_lookup __neigh_create cancel_delayed_work_sync get_random_u32 \

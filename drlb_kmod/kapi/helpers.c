@@ -4,6 +4,7 @@
  * call (declared in helpers.h, which bindgen also reads).
  */
 #include <linux/cpumask.h>
+#include <linux/memcontrol.h>
 #include <linux/moduleparam.h>
 #include <linux/percpu.h>
 #include <net/genetlink.h>
@@ -12,6 +13,7 @@
 
 #include <linux/if_arp.h>
 #include <linux/netdevice.h>
+#include <linux/sched/mm.h>
 #include <linux/skbuff.h>
 #include <linux/workqueue.h>
 #include <net/dst.h>
@@ -68,10 +70,10 @@ int drlb_dst_error(const struct dst_entry *dst) { return dst->error; }
 int drlb_dev_ifindex(const struct net_device *dev) { return dev->ifindex; }
 void drlb_rcu_read_lock(void) { rcu_read_lock(); }
 void drlb_rcu_read_unlock(void) { rcu_read_unlock(); }
-void drlb_spin_lock_init(spinlock_t *lock) { spin_lock_init(lock); }
 void drlb_spin_lock_bh(spinlock_t *lock) { spin_lock_bh(lock); }
 void drlb_spin_unlock_bh(spinlock_t *lock) { spin_unlock_bh(lock); }
 unsigned long drlb_jiffies(void) { return jiffies; }
+void drlb_cond_resched(void) { cond_resched(); }
 void drlb_init_delayed_work(struct delayed_work *dw, void (*fn)(struct work_struct *)) { INIT_DELAYED_WORK(dw, fn); }
 bool drlb_queue_delayed_work(struct delayed_work *dw, unsigned long delay) { return queue_delayed_work(system_wq, dw, delay); }
 void drlb_neigh_release(struct neighbour *n) { neigh_release(n); }
@@ -89,9 +91,12 @@ int drlb_neigh_ifindex(const struct neighbour *n) { return n->dev->ifindex; }
 const u8 *drlb_neigh_key(const struct neighbour *n) { return n->primary_key; }
 unsigned int drlb_neigh_key_len(const struct neighbour *n) { return n->tbl->key_len; }
 bool drlb_neigh_ether(const struct neighbour *n) { return n->dev->type == ARPHRD_ETHER; }
+struct mem_cgroup *drlb_memcg_current(void) { return get_mem_cgroup_from_mm(NULL); }
+struct mem_cgroup *drlb_set_active_memcg(struct mem_cgroup *memcg) { return set_active_memcg(memcg); }
+void drlb_mem_cgroup_put(struct mem_cgroup *memcg) { mem_cgroup_put(memcg); }
 
 /* The module parameter (a macro); the data plane reads it through the getter. */
 static unsigned int conn_max = 1 << 18;
 module_param(conn_max, uint, 0444);
-MODULE_PARM_DESC(conn_max, "connection-table bound for each new namespace (default 262144; drlb-tool limits --conn-max changes it per namespace)");
+MODULE_PARM_DESC(conn_max, "connection-table bound for each new namespace, 1..4194304 (default 262144; drlb-tool limits --conn-max changes it per namespace)");
 unsigned int drlb_param_conn_max(void) { return conn_max; }

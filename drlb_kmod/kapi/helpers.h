@@ -59,11 +59,11 @@ int drlb_dev_ifindex(const struct net_device *dev);
 /* RCU and locks */
 void drlb_rcu_read_lock(void);
 void drlb_rcu_read_unlock(void);
-void drlb_spin_lock_init(spinlock_t *lock);
 void drlb_spin_lock_bh(spinlock_t *lock);
 void drlb_spin_unlock_bh(spinlock_t *lock);
 /* time and work */
 unsigned long drlb_jiffies(void);
+void drlb_cond_resched(void);
 void drlb_init_delayed_work(struct delayed_work *dw, void (*fn)(struct work_struct *));
 bool drlb_queue_delayed_work(struct delayed_work *dw, unsigned long delay);
 /* neighbours */
@@ -95,5 +95,10 @@ const u8 *drlb_neigh_key(const struct neighbour *n);
 unsigned int drlb_neigh_key_len(const struct neighbour *n);
 bool drlb_neigh_ether(const struct neighbour *n);
 unsigned int drlb_param_conn_max(void);
+/* memory cgroups */
+struct mem_cgroup;
+struct mem_cgroup *drlb_memcg_current(void);
+struct mem_cgroup *drlb_set_active_memcg(struct mem_cgroup *memcg);
+void drlb_mem_cgroup_put(struct mem_cgroup *memcg);
 
 #endif

@@ -2,81 +2,65 @@
 
 //! A spinlock taken with bottom halves disabled (`spin_lock_bh`), for data
 //! shared between the packet path (softirq) and process context.
+//!
+//! It is the kernel crate's own [`Lock`] with a backend of ours: the lock is
+//! pinned and initialised in place by pin-init (so no lock can be taken
+//! before `spin_lock_init` ran, or after it moved), and every construction
+//! site gets its own lockdep class, as `new_spinlock!` does. Use
+//! [`new_bh_lock!`] to make one.
 
 use super::bindings;
-use core::cell::UnsafeCell;
-use kernel::types::Opaque;
+use kernel::sync::lock::{spinlock::SpinLockBackend, Backend, Lock};
 
-/// A `spinlock_t` guarding a `T`. It must not move after [`BhLock::init`],
-/// so it lives in an allocation that is never resized.
-pub(crate) struct BhLock<T> {
-    lock: Opaque<bindings::spinlock_t>,
-    data: UnsafeCell<T>,
-}
+/// The `spin_lock_bh` backend for [`Lock`]: `spinlock_t` initialised as the
+/// kernel's `SpinLock` is (same helper, name and class key), taken with
+/// bottom halves disabled.
+pub(crate) struct BhBackend;
 
-// SAFETY: the lock serialises all access to `data`.
-unsafe impl<T: Send> Send for BhLock<T> {}
-// SAFETY: as above.
-unsafe impl<T: Send> Sync for BhLock<T> {}
+// SAFETY: `spin_lock_bh` excludes every other holder of the same
+// `spinlock_t`, as `spin_lock` does (it also keeps softirqs off this CPU, so
+// the packet path cannot interrupt a holder and spin on the lock it holds);
+// `relock` keeps the default, which calls `lock`, the same method.
+unsafe impl Backend for BhBackend {
+    type State = <SpinLockBackend as Backend>::State;
+    type GuardState = ();
 
-impl<T> BhLock<T> {
-    /// A lock that still needs [`BhLock::init`] once it is in place.
-    pub(crate) fn new(data: T) -> Self {
-        Self { lock: Opaque::uninit(), data: UnsafeCell::new(data) }
+    unsafe fn init(
+        ptr: *mut Self::State,
+        name: *const kernel::ffi::c_char,
+        key: *mut kernel::bindings::lock_class_key,
+    ) {
+        // SAFETY: the caller passes what `SpinLockBackend::init` needs: `ptr`
+        // valid for writes, `name` and `key` valid for reads forever.
+        unsafe { SpinLockBackend::init(ptr, name, key) }
     }
 
-    /// Initialises the lock where it now lives.
-    ///
-    /// # Safety
-    ///
-    /// Called once, before any `lock`, and the lock never moves afterwards.
-    pub(crate) unsafe fn init(&self) {
-        // SAFETY: `lock` points to storage for a `spinlock_t` we own.
-        unsafe { bindings::drlb_spin_lock_init(self.lock.get()) };
+    unsafe fn lock(ptr: *mut Self::State) -> Self::GuardState {
+        // SAFETY: the caller guarantees `init` ran on `ptr` (a `Lock` exists
+        // only once its initialiser has run). The cast is between two
+        // bindgen runs' views of the same C `spinlock_t`.
+        unsafe { bindings::drlb_spin_lock_bh(ptr.cast()) }
     }
 
-    /// A lock in its own allocation, initialised there: for a lock that
-    /// lives inside something that moves.
-    pub(crate) fn new_boxed(data: T) -> kernel::error::Result<kernel::alloc::KBox<Self>> {
-        let b = kernel::alloc::KBox::new(Self::new(data), kernel::alloc::flags::GFP_KERNEL)?;
-        // SAFETY: the lock is at its final heap address and initialised once.
-        unsafe { b.init() };
-        Ok(b)
-    }
-
-    /// Takes the lock with bottom halves disabled.
-    #[inline]
-    pub(crate) fn lock(&self) -> BhGuard<'_, T> {
-        // SAFETY: initialised by `init` (the owner's contract).
-        unsafe { bindings::drlb_spin_lock_bh(self.lock.get()) };
-        BhGuard { lock: self }
+    unsafe fn unlock(ptr: *mut Self::State, _guard_state: &Self::GuardState) {
+        // SAFETY: the caller owns the lock, taken by `lock` above.
+        unsafe { bindings::drlb_spin_unlock_bh(ptr.cast()) }
     }
 }
 
-/// Holds a [`BhLock`]; unlocks on drop.
-pub(crate) struct BhGuard<'a, T> {
-    lock: &'a BhLock<T>,
-}
+/// A `T` guarded by a `spinlock_t` taken with bottom halves disabled.
+pub(crate) type BhLock<T> = Lock<T, BhBackend>;
 
-impl<T> core::ops::Deref for BhGuard<'_, T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        // SAFETY: we hold the lock.
-        unsafe { &*self.lock.data.get() }
-    }
+/// An initialiser for a [`BhLock`] holding `$inner`, with a lockdep class of
+/// its own for this call site (and an optional name, else file:line), like
+/// the kernel's `new_spinlock!`.
+macro_rules! new_bh_lock {
+    ($inner:expr $(, $name:literal)? $(,)?) => {
+        $crate::kapi::lock::BhLock::new(
+            $inner,
+            ::kernel::optional_name!($($name)?),
+            ::kernel::static_lock_class!(),
+        )
+    };
 }
-
-impl<T> core::ops::DerefMut for BhGuard<'_, T> {
-    fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: we hold the lock.
-        unsafe { &mut *self.lock.data.get() }
-    }
-}
-
-impl<T> Drop for BhGuard<'_, T> {
-    #[inline]
-    fn drop(&mut self) {
-        // SAFETY: we hold the lock.
-        unsafe { bindings::drlb_spin_unlock_bh(self.lock.lock.get()) };
-    }
-}
+pub(crate) use new_bh_lock;

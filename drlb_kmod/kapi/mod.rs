@@ -13,6 +13,7 @@ mod bindings;
 pub(crate) mod errno;
 pub(crate) mod genetlink;
 pub(crate) mod lock;
+pub(crate) mod memcg;
 pub(crate) mod neigh;
 pub(crate) mod net;
 pub(crate) mod netevent;
@@ -30,10 +31,21 @@ pub(crate) fn random_u32() -> u32 {
     unsafe { bindings::get_random_u32() }
 }
 
-/// The `conn_max` module parameter: each new namespace's table bound.
+/// The `conn_max` module parameter: each new namespace's table bound
+/// (checked once, at load).
 pub(crate) fn param_conn_max() -> u32 {
     // SAFETY: reads a module parameter (set before init, read-only after).
     unsafe { bindings::drlb_param_conn_max() }
+}
+
+/// A reschedule point (`cond_resched`): lets other tasks run if this one has
+/// had the CPU long enough, for long loops in process context. It may sleep:
+/// call it outside any RCU read-side section or spinlock (with
+/// CONFIG_DEBUG_ATOMIC_SLEEP the kernel says so if not).
+pub(crate) fn cond_resched() {
+    // SAFETY: no preconditions beyond process context, which the callers
+    // (the upkeep work and genetlink handlers) are in.
+    unsafe { bindings::drlb_cond_resched() }
 }
 
 /// Jiffies as milliseconds.

@@ -310,13 +310,15 @@ pub(crate) trait Hook: Send + Sync + Sized {
 pub(crate) struct Registration<T: Hook> {
     ops: KBox<[bindings::nf_hook_ops; 2]>,
     net: *mut bindings::net,
-    data: Arc<T>,
+    /// What the hooks' `priv_` points to, kept alive while they are
+    /// registered.
+    _data: Arc<T>,
 }
 
 // SAFETY: the raw pointers are only used to unregister, which may happen from
 // any thread; `T` is `Send + Sync`.
 unsafe impl<T: Hook> Send for Registration<T> {}
-// SAFETY: `&Registration` exposes nothing but `data`, which is `Sync`.
+// SAFETY: `&Registration` exposes nothing.
 unsafe impl<T: Hook> Sync for Registration<T> {}
 
 impl<T: Hook> Registration<T> {
@@ -338,12 +340,7 @@ impl<T: Hook> Registration<T> {
         // of two initialised hook ops that stays at its address until `drop`
         // unregisters it.
         to_result(unsafe { bindings::nf_register_net_hooks(net.as_raw(), ops.as_ptr(), 2) })?;
-        Ok(Self { ops, net: net.as_raw(), data })
-    }
-
-    /// The data the hooks were registered with.
-    pub(crate) fn data(&self) -> &Arc<T> {
-        &self.data
+        Ok(Self { ops, net: net.as_raw(), _data: data })
     }
 }
 

@@ -33,6 +33,12 @@ impl Drop for RcuGuard {
     }
 }
 
+/// Waits for every pre-existing RCU reader to finish (`synchronize_rcu`).
+pub(crate) fn synchronize() {
+    // SAFETY: called from process context by the control path.
+    unsafe { bindings::synchronize_rcu() };
+}
+
 /// Waits for every pending `call_rcu` callback (`rcu_barrier`): before the
 /// module's code goes away.
 pub(crate) fn barrier() {

@@ -23,6 +23,12 @@ insmod "$DRLB_KO" conn_max=5
 out=$(dt - limits)
 expect_eq "$(field "$out" connections)" "0 of 5" "table bound from conn_max=5"
 drlb_unload
+# ... and it is bounded as limits --conn-max is: out of range, no load.
+expect_fail 'Invalid parameters' insmod "$DRLB_KO" conn_max=4194305
+! drlb_loaded || fail "drlb loaded with conn_max=4194305"
+out=$(dmesg)
+[[ $out == *"drlb: conn_max=4194305 refused: it must be 1..4194304"* ]] || fail "no reason in the kernel log"
+log "ok: conn_max=4194305 refused, with its reason in the kernel log"
 
 for i in 1 2 3; do drlb_load; drlb_unload; done
 log "ok: three load/unload cycles"

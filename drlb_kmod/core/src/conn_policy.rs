@@ -13,6 +13,41 @@ use core::sync::atomic::{AtomicU32, Ordering::Relaxed};
 /// (24.8 days at HZ=1000).
 pub const MAX_TIMEOUT_S: u32 = 24 * 24 * 3600;
 
+/// The largest connection-table bound a namespace may set (the `conn_max`
+/// module parameter, `drlb-tool limits --conn-max`): 4 Mi entries (2^22),
+/// 16 times the default of 2^18. At 64 bytes an entry that is 256 MiB of
+/// entries per namespace; the bound exists so that a namespace, which may
+/// belong to an unprivileged user namespace, cannot ask for unbounded kernel
+/// memory. (IPVS's table stops at 2^20 chains.)
+pub const MAX_CONN: u32 = 1 << 22;
+
+/// A valid connection-table bound: 1 to [`MAX_CONN`].
+pub fn valid_conn_max(n: u32) -> bool {
+    (1..=MAX_CONN).contains(&n)
+}
+
+/// The most entries a chain holds on average when the table is full.
+pub const MAX_CHAIN_LOAD: u32 = 2;
+/// The fewest chains a table has, as a power of two (256): a namespace
+/// without services keeps its table this small (2 KiB of chain heads).
+pub const MIN_TABLE_BITS: u32 = 8;
+/// The chains for a table of [`MAX_CONN`], as a power of two (2 Mi chains,
+/// 16 MiB of chain heads).
+pub const MAX_TABLE_BITS: u32 = 21;
+
+/// The chains (as a power of two) for a table bounded at `conn_max`
+/// entries: the fewest with which a full table averages at most
+/// [`MAX_CHAIN_LOAD`] entries a chain, and no fewer than
+/// [`MIN_TABLE_BITS`]. The default bound, 2^18, gets 2^17 chains (1 MiB of
+/// chain heads); a bound above [`MAX_CONN`] gets [`MAX_TABLE_BITS`].
+pub fn table_bits(conn_max: u32) -> u32 {
+    // (at most 2^31 chains wanted, so the power of two fits in a u32)
+    let chains = conn_max.div_ceil(MAX_CHAIN_LOAD).next_power_of_two();
+    chains
+        .trailing_zeros()
+        .clamp(MIN_TABLE_BITS, MAX_TABLE_BITS)
+}
+
 /// `a` is after `b` in wrapping 32-bit time (the kernel's `time_after`).
 #[inline]
 pub fn after(a: u32, b: u32) -> bool {
@@ -34,7 +69,8 @@ pub fn valid_timeout(secs: u32) -> bool {
 pub trait Chain {
     /// What the chain holds.
     type Entry;
-    /// The entries, newest first.
+    /// The entries (newest first, except those a resize of the table moved;
+    /// nothing here depends on the order).
     fn entries(&self) -> impl Iterator<Item = &Self::Entry>;
     /// Unlinks every entry `keep` rejects (the table's count goes down with
     /// each); returns how many went.
@@ -256,6 +292,76 @@ mod tests {
             now.wrapping_add(MAX_TIMEOUT_S * 1000)
         ));
         assert!(after(now.wrapping_add(MAX_TIMEOUT_S * 1000), now));
+    }
+
+    #[test]
+    fn conn_max_is_bounded() {
+        assert!(!valid_conn_max(0));
+        assert!(valid_conn_max(1) && valid_conn_max(1 << 18) && valid_conn_max(MAX_CONN));
+        assert!(!valid_conn_max(MAX_CONN + 1) && !valid_conn_max(u32::MAX));
+    }
+
+    #[test]
+    fn full_tables_average_two_entries_a_chain_or_fewer() {
+        // Every bound from 1 to MAX_CONN has the fewest chains that keep a
+        // full table at MAX_CHAIN_LOAD or below (or the minimum).
+        let check = |n: u32| {
+            let bits = table_bits(n);
+            let chains = 1u64 << bits;
+            assert!(
+                u64::from(n) <= chains * u64::from(MAX_CHAIN_LOAD),
+                "{n} entries in {chains} chains"
+            );
+            assert!(
+                bits == MIN_TABLE_BITS || u64::from(n) > chains / 2 * u64::from(MAX_CHAIN_LOAD),
+                "{n} entries would fit in {} chains",
+                chains / 2
+            );
+        };
+        for b in 0..=22 {
+            let p = 1u32 << b;
+            for n in [p - 1, p, p + 1, p + p / 2] {
+                if valid_conn_max(n) {
+                    check(n);
+                }
+            }
+        }
+        let mut x = 7u32;
+        for _ in 0..10_000 {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            check(1 + x % MAX_CONN);
+        }
+        assert_eq!(table_bits(1 << 18), 17, "the default bound: 2^17 chains");
+        assert_eq!(table_bits(1), MIN_TABLE_BITS);
+        assert_eq!(table_bits(600), 9);
+        assert_eq!(table_bits(MAX_CONN), MAX_TABLE_BITS);
+        assert_eq!(
+            table_bits(u32::MAX),
+            MAX_TABLE_BITS,
+            "out of range: clamped"
+        );
+        assert_eq!(table_bits(0), MIN_TABLE_BITS);
+    }
+
+    #[test]
+    fn a_full_table_of_real_flows_has_short_chains() {
+        // 2^16 flows (IPv4 clients, random ports) in a table bounded at 2^16:
+        // 2^15 chains, hashed as the module hashes (jhash2 of the key).
+        use super::super::hash::jhash2;
+        let n = 1u32 << 16;
+        let chains = 1usize << table_bits(n);
+        let mut len = std::vec![0u32; chains];
+        let mut x = 1u32;
+        for _ in 0..n {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            let (client, port) = (0xc633_6400 | (x >> 24), x & 0xffff);
+            let h = jhash2(&[1, client, 0, 0, 0, port], 0x5eed);
+            len[h as usize & (chains - 1)] += 1;
+        }
+        let avg = f64::from(n) / chains as f64;
+        let longest = *len.iter().max().unwrap();
+        assert_eq!(avg, 2.0);
+        assert!(longest <= 12, "longest chain {longest}");
     }
 
     #[test]

@@ -156,12 +156,6 @@ pub fn flow_hash(saddr: &[u8], sport: u16, daddr: &[u8], dport: u16, proto: u8, 
     )
 }
 
-/// Maps a 32-bit hash onto `0..n` without a division (Lemire's
-/// multiply-shift). Returns 0 when `n` is 0.
-pub fn reduce(hash: u32, n: u32) -> u32 {
-    (u64::from(hash).wrapping_mul(u64::from(n)) >> 32) as u32
-}
-
 #[cfg(test)]
 mod tests {
     extern crate std;
@@ -218,12 +212,5 @@ mod tests {
             a,
             flow_hash(&[10, 0, 0, 1], 1234, &[10, 0, 0, 100], 80, 6, 10)
         );
-    }
-
-    #[test]
-    fn reduce_is_in_range() {
-        assert_eq!(reduce(u32::MAX, 0), 0);
-        assert_eq!(reduce(u32::MAX, 10), 9);
-        assert_eq!(reduce(0, 10), 0);
     }
 }

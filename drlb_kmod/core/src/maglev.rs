@@ -2,7 +2,8 @@
 //! Reliable Software Network Load Balancer", NSDI 2016, §3.4).
 //!
 //! [`populate`] fills a lookup table of prime size `M` with indexes into the
-//! caller's [`Dest`] slice; a flow goes to `table[hash % M]` ([`lookup`]).
+//! caller's [`Dest`] slice; a flow goes to `table[hash % M]`
+//! (`super::sched::select_maglev`).
 //! Each eligible server has a permutation of the slots, `offset + j * skip
 //! (mod M)`, with `offset` and `skip` derived from [`Dest::key`] and the seed
 //! by [`super::hash::jhash`]; servers take turns claiming their next free
@@ -18,8 +19,8 @@
 //! depends only on the set of `(key, weight)` pairs, the seed and `M` — not
 //! on the order of the input slice. The table holds input-slice indexes, so
 //! two directors whose slices list the servers in different orders hold
-//! different numbers but route every flow to the same server;
-//! [`fingerprint`] compares tables across directors independently of order.
+//! different numbers but route every flow to the same server (the tests
+//! compare such tables by owner).
 //!
 //! Cost: O(M log M) time, in process context, whenever the server set or a
 //! weight or availability changes; lookups are O(1).
@@ -61,9 +62,7 @@ pub enum Error {
 
 /// Per-server working state for [`populate`]; the caller provides a slice
 /// with one element per eligible server (`Scratch::default()` elements; the
-/// contents on entry do not matter). After a successful [`populate`], the
-/// first `n` elements list the eligible servers in canonical order
-/// ([`Scratch::index`]).
+/// contents on entry do not matter).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Scratch {
     idx: u16,
@@ -72,13 +71,6 @@ pub struct Scratch {
     pos: u32,
     skip: u32,
     credit: u32,
-}
-
-impl Scratch {
-    /// The input-slice index of the server in this position.
-    pub fn index(&self) -> usize {
-        usize::from(self.idx)
-    }
 }
 
 /// Whether `n` is a prime (trial division; fast for table sizes).
@@ -247,29 +239,6 @@ pub fn populate(
     Ok(n)
 }
 
-/// The server index for `hash`: `table[hash % M]`; `None` for an empty table
-/// or an [`EMPTY`] slot. The caller still checks that the server is eligible
-/// (the table may be stale): `super::sched::select_maglev` does.
-pub fn lookup(table: &[u16], hash: u32) -> Option<usize> {
-    let slot = (hash as usize).checked_rem(table.len())?;
-    match table.get(slot) {
-        Some(&e) if e != EMPTY => Some(usize::from(e)),
-        _ => None,
-    }
-}
-
-/// A digest of which server (by key) owns each slot: equal on two directors
-/// exactly when their tables route every hash to the same server, whatever
-/// the order of their `dests` slices.
-pub fn fingerprint(table: &[u16], dests: &[Dest]) -> u32 {
-    let mut h = jhash(&(table.len() as u64).to_le_bytes(), 0);
-    for &e in table {
-        let key = dests.get(usize::from(e)).map_or([0xff; 16], |d| d.key);
-        h = jhash(&key, h);
-    }
-    h
-}
-
 #[cfg(test)]
 mod tests {
     extern crate std;
@@ -278,6 +247,29 @@ mod tests {
     use std::println;
     use std::vec;
     use std::vec::Vec;
+
+    /// The server index for `hash`: `table[hash % M]`; `None` for an empty table
+    /// or an [`EMPTY`] slot. The caller still checks that the server is eligible
+    /// (the table may be stale): `super::sched::select_maglev` does.
+    fn lookup(table: &[u16], hash: u32) -> Option<usize> {
+        let slot = (hash as usize).checked_rem(table.len())?;
+        match table.get(slot) {
+            Some(&e) if e != EMPTY => Some(usize::from(e)),
+            _ => None,
+        }
+    }
+
+    /// A digest of which server (by key) owns each slot: equal on two directors
+    /// exactly when their tables route every hash to the same server, whatever
+    /// the order of their `dests` slices.
+    fn fingerprint(table: &[u16], dests: &[Dest]) -> u32 {
+        let mut h = jhash(&(table.len() as u64).to_le_bytes(), 0);
+        for &e in table {
+            let key = dests.get(usize::from(e)).map_or([0xff; 16], |d| d.key);
+            h = jhash(&key, h);
+        }
+        h
+    }
 
     fn dest(n: u32, weight: u32) -> Dest {
         Dest {

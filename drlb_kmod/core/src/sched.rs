@@ -10,10 +10,10 @@
 //!
 //! | name     | function                            | like IPVS's        |
 //! |----------|-------------------------------------|--------------------|
-//! | `rr`     | [`select_rr`], [`select_rr_atomic`] | `ip_vs_rr.c`       |
+//! | `rr`     | [`select_rr_atomic`]                | `ip_vs_rr.c`       |
 //! | `wrr`    | [`select_wrr`]                      | `ip_vs_wrr.c`      |
-//! | `lc`     | [`select_lc`]                       | `ip_vs_lc.c`       |
-//! | `wlc`    | [`select_wlc`]                      | `ip_vs_wlc.c`      |
+//! | `lc`     | [`select_lc_iter`]                  | `ip_vs_lc.c`       |
+//! | `wlc`    | [`select_wlc_iter`]                 | `ip_vs_wlc.c`      |
 //! | `sh`     | [`select_sh`]                       | `ip_vs_sh.c`       |
 //! | `maglev` | [`select_maglev`]                   | `ip_vs_mh.c`       |
 //!
@@ -98,6 +98,7 @@ pub enum Scheduler {
 
 impl Scheduler {
     /// Every scheduler.
+    #[cfg(not(drlb_kmod))] // for the tools' help and error messages
     pub const ALL: [Scheduler; 6] = [
         Scheduler::Rr,
         Scheduler::Wrr,
@@ -179,27 +180,7 @@ fn nth_eligible(dests: &[Dest], k: usize) -> Option<usize> {
     None
 }
 
-/// Round robin, IPVS's way: starts at `*cursor`, takes the first eligible
-/// server, and leaves `*cursor` just after it. The caller keeps the cursor
-/// per service (start it at 0) and serializes calls. Over `N * k` picks among
-/// `N` eligible servers each gets exactly `k`.
-pub fn select_rr(dests: &[Dest], cursor: &mut u32) -> Option<usize> {
-    let n = dests.len();
-    if n == 0 {
-        return None;
-    }
-    let start = rem_usize(*cursor, n);
-    for i in 0..n {
-        let idx = add_mod(start, i, n);
-        if dests.get(idx).is_some_and(Dest::eligible) {
-            *cursor = u32::try_from(add_mod(idx, 1, n)).unwrap_or(0);
-            return Some(idx);
-        }
-    }
-    None
-}
-
-/// Round robin without a lock: pick number `counter.fetch_add(1)` goes to the
+/// Round robin, without a lock: pick number `counter.fetch_add(1)` goes to the
 /// `pick % E`-th of the `E` eligible servers. Exactly even over `E * k` picks
 /// while the set does not change (and the counter does not wrap).
 pub fn select_rr_atomic(dests: &[Dest], counter: &AtomicU32) -> Option<usize> {
@@ -293,13 +274,9 @@ pub fn select_wrr(dests: &[Dest], state: &mut WrrState) -> Option<usize> {
 }
 
 /// Least connections as IPVS's `ip_vs_lc.c`: the eligible server with the
-/// smallest overhead `active * 256 + inactive`; the first one on ties.
-pub fn select_lc(dests: &[Dest]) -> Option<usize> {
-    select_lc_iter((0..dests.len()).zip(dests.iter().copied()))
-}
-
-/// [`select_lc`] over `(index, server)` pairs built on the fly, e.g. with
-/// connection counts read at the moment of the pick.
+/// smallest overhead `active * 256 + inactive`; the first one on ties. Over
+/// `(index, server)` pairs built on the fly, e.g. with connection counts
+/// read at the moment of the pick.
 pub fn select_lc_iter(dests: impl IntoIterator<Item = (usize, Dest)>) -> Option<usize> {
     let mut least: Option<(usize, u64)> = None;
     for (i, d) in dests.into_iter().filter(|(_, d)| d.eligible()) {
@@ -314,12 +291,8 @@ pub fn select_lc_iter(dests: impl IntoIterator<Item = (usize, Dest)>) -> Option<
 
 /// Weighted least connections as IPVS's `ip_vs_wlc.c`: the eligible server
 /// with the smallest `overhead / weight`, compared as
-/// `loh * dw > doh * lw` (no division); the first one on ties.
-pub fn select_wlc(dests: &[Dest]) -> Option<usize> {
-    select_wlc_iter((0..dests.len()).zip(dests.iter().copied()))
-}
-
-/// [`select_wlc`] over `(index, server)` pairs built on the fly.
+/// `loh * dw > doh * lw` (no division); the first one on ties. Over
+/// `(index, server)` pairs built on the fly.
 pub fn select_wlc_iter(dests: impl IntoIterator<Item = (usize, Dest)>) -> Option<usize> {
     let mut least: Option<(usize, u64, u64)> = None;
     for (i, d) in dests.into_iter().filter(|(_, d)| d.eligible()) {
@@ -432,6 +405,14 @@ mod tests {
         }
     }
 
+    fn select_lc(dests: &[Dest]) -> Option<usize> {
+        select_lc_iter((0..dests.len()).zip(dests.iter().copied()))
+    }
+
+    fn select_wlc(dests: &[Dest]) -> Option<usize> {
+        select_wlc_iter((0..dests.len()).zip(dests.iter().copied()))
+    }
+
     fn counts(n: usize, picks: impl Iterator<Item = Option<usize>>) -> Vec<usize> {
         let mut c = vec![0; n];
         for p in picks {
@@ -461,33 +442,28 @@ mod tests {
     #[test]
     fn rr_is_exactly_even() {
         let d = vec![dest(1, 1), dest(2, 5), dest(3, 100), dest(4, 1)];
-        let mut cur = 0;
+        let c = AtomicU32::new(0);
         assert_eq!(
-            counts(4, (0..4000).map(|_| select_rr(&d, &mut cur))),
+            counts(4, (0..4000).map(|_| select_rr_atomic(&d, &c))),
             [1000; 4]
         );
         let d = mixed();
-        let mut cur = 0;
-        assert_eq!(
-            counts(5, (0..3000).map(|_| select_rr(&d, &mut cur))),
-            [1000, 0, 1000, 0, 1000]
-        );
         let c = AtomicU32::new(0);
         assert_eq!(
             counts(5, (0..3000).map(|_| select_rr_atomic(&d, &c))),
             [1000, 0, 1000, 0, 1000]
         );
-        // A stale cursor from a longer list is fine.
-        let mut cur = 1000;
-        assert!(select_rr(&d, &mut cur).is_some());
-        assert_eq!(select_rr(&[], &mut cur), None);
+        // A counter from a longer list is fine.
+        let c = AtomicU32::new(1000);
+        assert!(select_rr_atomic(&d, &c).is_some());
+        assert_eq!(select_rr_atomic(&[], &c), None);
     }
 
     #[test]
     fn rr_order_is_ipvs() {
         let d = mixed();
-        let mut cur = 0;
-        let seq: Vec<_> = (0..6).map(|_| select_rr(&d, &mut cur).unwrap()).collect();
+        let c = AtomicU32::new(0);
+        let seq: Vec<_> = (0..6).map(|_| select_rr_atomic(&d, &c).unwrap()).collect();
         assert_eq!(seq, [0, 2, 4, 0, 2, 4]);
     }
 
@@ -543,14 +519,12 @@ mod tests {
         let mut table = vec![0u16; table_len];
         let mut scratch = vec![maglev::Scratch::default(); d.len()];
         maglev::populate(&d, 7, &mut table, &mut scratch).unwrap();
-        let mut cur = 0;
         let mut st = WrrState::new();
         let c = AtomicU32::new(0);
         let mut rng = Lcg(1);
         for _ in 0..10_000 {
             let h = rng.next();
             let picks = [
-                select_rr(&d, &mut cur),
                 select_rr_atomic(&d, &c),
                 select_wrr(&d, &mut st),
                 select_lc(&d),
@@ -568,7 +542,6 @@ mod tests {
         for x in d.iter_mut() {
             x.weight = 0;
         }
-        assert_eq!(select_rr(&d, &mut cur), None);
         assert_eq!(select_rr_atomic(&d, &c), None);
         assert_eq!(select_wrr(&d, &mut st), None);
         assert_eq!(select_lc(&d), None);
