@@ -12,4 +12,5 @@ pub mod hash;
 pub mod maglev;
 pub mod proto;
 pub mod sched;
+pub mod seqcount;
 pub mod tcp_state;
