@@ -43,6 +43,9 @@ mod proto;
 #[path = "core/src/sched.rs"]
 mod sched;
 #[allow(unreachable_pub, dead_code)]
+#[path = "core/src/seqcount.rs"]
+mod seqcount;
+#[allow(unreachable_pub, dead_code)]
 #[path = "core/src/tcp_state.rs"]
 mod tcp_state;
 
