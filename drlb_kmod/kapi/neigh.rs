@@ -125,6 +125,11 @@ fn locate4(net: &Net, addr: [u8; 4]) -> Lookup {
 }
 
 fn locate6(net: &Net, addr: [u8; 16]) -> Lookup {
+    // A multicast address has a route and a neighbour entry (NOARP, with
+    // the mapped group MAC), but no one host behind it.
+    if addr[0] == 0xff {
+        return Lookup::NotUnicast;
+    }
     let mut fl6 = bindings::flowi6::default();
     fl6.daddr.in6_u.u6_addr8 = addr;
     // SAFETY: `net` is alive; `fl6` is valid; the result is never NULL and

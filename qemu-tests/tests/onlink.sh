@@ -9,7 +9,7 @@
 #               +----- rt ---- rs2               203.0.113.2, 2001:db8:2::2:
 #                (198.51.100.30)                  dir1 routes them via rt
 #
-# The other reasons: no route, and no answer to ARP.
+# The other reasons: no route, no answer to ARP, not a host's address.
 . lib/testlib.sh
 drlb_load
 topo_up -d 1 -r 2 -p 80
@@ -40,17 +40,24 @@ real add tcp $VIP4:80 $(rs4 1)
 real add tcp $VIP4:80 203.0.113.2
 real add tcp $VIP4:80 198.51.100.99
 real add tcp $VIP4:80 192.0.2.50
+real add tcp $VIP4:80 198.51.100.255
 service add tcp [$VIP6]:80 --scheduler rr
 real add tcp [$VIP6]:80 $(rs6 1)
 real add tcp [$VIP6]:80 2001:db8:2::2
 EOF
+# (drlb-tool refuses a multicast real server; the module's own lookup
+# must say no too: ff02::1 has a route and a NOARP neighbour entry)
+expect_eq "$(n dir1 python3 -S lib/nlraw.py 7 4:u8:6 5:hex:20010db8000100000000000000000010 6:u16:80 \
+	10:hex:ff020000000000000000000000000001)" ok "ff02::1 added over raw netlink"
 
 log "each unresolved real server says why; rs1 is resolved"
 # (198.51.100.99 is on-link and answers nobody: "incomplete" while ARP
-# asks, "neighbour failed" once it gave up; dir1 has no route to 192.0.2.0/24)
+# asks, "neighbour failed" once it gave up; dir1 has no route to 192.0.2.0/24;
+# a broadcast or multicast address is no real server)
 wait_list dir1 '[r.reason for r in d.services[0].reals]' \
-	'[null,"not on-link (via 198.51.100.30)","neighbour failed","no route"]'
-wait_list dir1 '[r.reason for r in d.services[1].reals]' '[null,"not on-link (via 2001:db8:1::30)"]'
+	'[null,"not on-link (via 198.51.100.30)","neighbour failed","no route","not a unicast address"]'
+wait_list dir1 '[r.reason for r in d.services[1].reals]' \
+	'[null,"not on-link (via 2001:db8:1::30)","not a unicast address"]'
 expect_eq "$(list_json dir1 '[[r.resolved, r.gateway, r.mac is None] for s in d.services for r in s.reals[1:2]]')" \
 	'[[false,"198.51.100.30",true],[false,"2001:db8:1::30",true]]' "rs2: resolved, gateway, no MAC"
 out=$(dt dir1 list)
@@ -63,7 +70,7 @@ out=$(requests tcp "$VIP4" 80 8)
 expect_eq "$(answers_from "$out" rs1)" 8 "IPv4 connections answered by rs1"
 out=$(requests tcp "$VIP6" 80 8)
 expect_eq "$(answers_from "$out" rs1)" 8 "IPv6 connections answered by rs1"
-expect_eq "$(list_json dir1 '[r.stats.packets for s in d.services for r in s.reals[1:]]')" "[0,0,0,0]" \
+expect_eq "$(list_json dir1 '[r.stats.packets for s in d.services for r in s.reals[1:]]')" "[0,0,0,0,0,0]" \
 	"packets sent to the unresolved real servers"
 expect_eq "$(q 'd.real' dt dir1 flow tcp "$CLIENT4:40999" "$VIP4:80" --json)" "$(rs4 1)" "flow query's real server"
 
