@@ -454,13 +454,20 @@ fn put_stats(m: &mut Msg, r: Reading, active: Option<(u32, u32)>) -> Result {
 fn put_real(m: &mut Msg, r: &Real) -> Result {
     m.put(attr::REAL, r.addr.as_slice())?;
     m.put_u32(attr::WEIGHT, r.weight.load(Relaxed))?;
-    match r.location() {
+    let (res, location) = r.resolution();
+    match location {
         Some((ifindex, mac)) => {
             m.put_u8(attr::REAL_STATE, proto::REAL_RESOLVED)?;
             m.put(attr::MAC, &mac)?;
             m.put_u32(attr::IFINDEX, ifindex as u32)?;
         }
-        None => m.put_u8(attr::REAL_STATE, proto::REAL_UNRESOLVED)?,
+        None => {
+            m.put_u8(attr::REAL_STATE, proto::REAL_UNRESOLVED)?;
+            m.put_u8(attr::REAL_REASON, res.reason)?;
+            if let Some(g) = res.gateway {
+                m.put(attr::REAL_GATEWAY, g.as_slice())?;
+            }
+        }
     }
     put_stats(m, r.stats.read(), Some((r.active.load(Relaxed), r.inactive.load(Relaxed))))
 }

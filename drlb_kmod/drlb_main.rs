@@ -51,6 +51,9 @@ mod proto;
 #[path = "core/src/sched.rs"]
 mod sched;
 #[allow(unreachable_pub, reason = "drlb-core's public API, private inside drlb.ko")]
+#[path = "core/src/seqcount.rs"]
+mod seqcount;
+#[allow(unreachable_pub, reason = "drlb-core's public API, private inside drlb.ko")]
 #[path = "core/src/tcp_state.rs"]
 mod tcp_state;
 

@@ -114,7 +114,7 @@ impl NeighWatch {
 
 impl NeighbourWatch for NeighWatch {
     fn updated(&self, n: &Neighbour) {
-        let Some(addr) = n.addr() else { return };
+        let Some(addr) = n.addr().filter(|_| n.is_ether()) else { return };
         let Some(state) = self.pernet.try_get(n.net()) else { return };
         let g = RcuGuard::lock();
         state.dataplane().neighbour_updated(&g, addr, n.ifindex(), n.mac());

@@ -10,12 +10,14 @@
 
 use crate::hash;
 use crate::kapi::lock::{new_bh_lock, BhLock};
+use crate::kapi::neigh::{Lookup, NoMac};
 use crate::lookup;
 use crate::maglev;
 use crate::proto;
 use crate::sched::{self, Dest, Scheduler, WrrState};
+use crate::seqcount::SeqWords;
 use crate::stats::Stats;
-use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering::Relaxed};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
@@ -67,7 +69,87 @@ pub(crate) struct ServiceKey {
     pub(crate) port: u16,
 }
 
+/// [`Real::location`]'s first word: the MAC in the low 48 bits, with
+/// this bit while it is valid.
 const MAC_VALID: u64 = 1 << 63;
+
+/// What `list` shows of a real server's resolution, and what its writers
+/// need to know. Guarded by the real server's writer lock.
+#[derive(Clone, Copy)]
+pub(crate) struct Resolution {
+    /// The egress device of its on-link route (0: none). The neighbour
+    /// notifier follows entries on this device only: a real server that is
+    /// not on-link never takes a MAC from a stray neighbour entry.
+    pub(crate) route_ifindex: i32,
+    /// Why it is unresolved ([`proto::UNRESOLVED_PENDING`] and the other
+    /// `UNRESOLVED_*`), when it is.
+    pub(crate) reason: u8,
+    /// The gateway of a route that is not on-link.
+    pub(crate) gateway: Option<Addr>,
+    /// Counts the writes: the upkeep publishes what it looked up only if
+    /// no neighbour update came in the meantime (that one is newer).
+    version: u32,
+}
+
+/// Where a real server's packets go, with why not when they cannot:
+/// what one route and neighbour lookup (or one neighbour update) says.
+struct Found {
+    route_ifindex: i32,
+    location: Option<(i32, [u8; 6])>,
+    reason: u8,
+    gateway: Option<Addr>,
+}
+
+impl Found {
+    fn from_lookup(l: Lookup) -> Self {
+        let not = |reason| Found { route_ifindex: 0, location: None, reason, gateway: None };
+        match l {
+            Lookup::Resolved { ifindex, mac } => Found {
+                route_ifindex: ifindex,
+                location: Some((ifindex, mac)),
+                ..not(proto::UNRESOLVED_PENDING)
+            },
+            Lookup::Unresolved { ifindex, why } => Found { route_ifindex: ifindex, ..not(no_mac_reason(why)) },
+            Lookup::Gateway(g) => {
+                Found { gateway: Addr::from_slice(g.as_slice()), ..not(proto::UNRESOLVED_NOT_ONLINK) }
+            }
+            Lookup::NoRoute => not(proto::UNRESOLVED_NO_ROUTE),
+            Lookup::NotUnicast => not(proto::UNRESOLVED_NOT_UNICAST),
+            Lookup::DeviceDown => not(proto::UNRESOLVED_DEVICE_DOWN),
+            Lookup::NotEthernet => not(proto::UNRESOLVED_NOT_ETHERNET),
+        }
+    }
+
+    /// A real server whose resolution failed is asked again (every upkeep
+    /// tick kicks it): it stays "failed", not "incomplete", while that
+    /// retry runs on the same device.
+    fn keep_failed(&mut self, before: &Resolution) {
+        if self.location.is_none()
+            && self.reason == proto::UNRESOLVED_INCOMPLETE
+            && before.reason == proto::UNRESOLVED_FAILED
+            && before.route_ifindex == self.route_ifindex
+        {
+            self.reason = proto::UNRESOLVED_FAILED;
+        }
+    }
+}
+
+fn no_mac_reason(why: NoMac) -> u8 {
+    match why {
+        NoMac::NoEntry => proto::UNRESOLVED_NO_NEIGHBOUR,
+        NoMac::Incomplete => proto::UNRESOLVED_INCOMPLETE,
+        NoMac::Failed => proto::UNRESOLVED_FAILED,
+    }
+}
+
+fn pack(location: Option<(i32, [u8; 6])>) -> [u64; 2] {
+    match location {
+        Some((ifindex, m)) => {
+            [u64::from_be_bytes([0, 0, m[0], m[1], m[2], m[3], m[4], m[5]]) | MAC_VALID, ifindex as u32 as u64]
+        }
+        None => [0, 0],
+    }
+}
 
 /// A real server. Shared by every snapshot that lists it and by its
 /// connections; `removed` is set when it leaves its service.
@@ -76,9 +158,16 @@ pub(crate) struct Real {
     pub(crate) addr: Addr,
     /// Weight, 0..=65535.
     pub(crate) weight: AtomicU32,
-    ifindex: AtomicI32,
-    /// The MAC in the low 48 bits, with [`MAC_VALID`].
-    mac: AtomicU64,
+    /// Where its packets go, read by every packet: the MAC with
+    /// [`MAC_VALID`], then the egress ifindex, published as one value
+    /// (a sequence count: see `seqcount.rs` for why), so a reader never
+    /// pairs a new MAC with an old device or the reverse.
+    location: SeqWords<2>,
+    /// The writer lock: the upkeep (process context), the neighbour
+    /// notifier (atomic context) and `real add` change the location only
+    /// under it, so their writes never interleave; it also guards what
+    /// `list` shows.
+    resolution: Pin<KBox<BhLock<Resolution>>>,
     /// No longer in its service.
     pub(crate) removed: AtomicBool,
     /// Connections in an active state.
@@ -92,12 +181,13 @@ pub(crate) struct Real {
 impl Real {
     /// A new, unresolved real server.
     pub(crate) fn new(addr: Addr, weight: u32) -> Result<Arc<Self>> {
+        let resolution = Resolution { route_ifindex: 0, reason: proto::UNRESOLVED_PENDING, gateway: None, version: 0 };
         Ok(Arc::new(
             Self {
                 addr,
                 weight: AtomicU32::new(weight),
-                ifindex: AtomicI32::new(0),
-                mac: AtomicU64::new(0),
+                location: SeqWords::new(pack(None)),
+                resolution: KBox::pin_init(new_bh_lock!(resolution, "drlb_resolution"), GFP_KERNEL)?,
                 removed: AtomicBool::new(false),
                 active: AtomicU32::new(0),
                 inactive: AtomicU32::new(0),
@@ -108,28 +198,79 @@ impl Real {
     }
 
     /// Where to send its packets: egress ifindex and MAC, once resolved.
+    /// Lock-free: the packet path calls it for every packet.
     #[inline]
     pub(crate) fn location(&self) -> Option<(i32, [u8; 6])> {
-        let m = self.mac.load(Relaxed);
+        let [m, ifindex] = self.location.read();
         if m & MAC_VALID == 0 {
             return None;
         }
         let b = m.to_be_bytes();
-        Some((self.ifindex.load(Relaxed), [b[2], b[3], b[4], b[5], b[6], b[7]]))
+        Some((ifindex as u32 as i32, [b[2], b[3], b[4], b[5], b[6], b[7]]))
     }
 
-    /// The egress device recorded last (0: none).
-    pub(crate) fn ifindex(&self) -> i32 {
-        self.ifindex.load(Relaxed)
+    /// Its resolution and location, consistent with each other (for
+    /// `list`).
+    pub(crate) fn resolution(&self) -> (Resolution, Option<(i32, [u8; 6])>) {
+        let res = self.resolution.lock();
+        (*res, self.location())
     }
 
-    /// Records what the neighbour table says (`mac` None: not resolved).
-    pub(crate) fn set_location(&self, ifindex: i32, mac: Option<[u8; 6]>) {
-        self.ifindex.store(ifindex, Relaxed);
-        let m = mac.map_or(0, |m| {
-            u64::from_be_bytes([0, 0, m[0], m[1], m[2], m[3], m[4], m[5]]) | MAC_VALID
-        });
-        self.mac.store(m, Relaxed);
+    /// The resolution's version now, to hand back to
+    /// [`Real::looked_up`] with what a lookup started after it found.
+    pub(crate) fn version(&self) -> u32 {
+        self.resolution.lock().version
+    }
+
+    /// Publishes `found` (writer lock held).
+    fn publish(&self, res: &mut Resolution, found: Found) {
+        self.location.write(pack(found.location));
+        res.route_ifindex = found.route_ifindex;
+        res.reason = found.reason;
+        res.gateway = found.gateway;
+        res.version = res.version.wrapping_add(1);
+    }
+
+    /// Records what a route and neighbour lookup found. With `since`, the
+    /// version read before the lookup began: if another writer (the
+    /// neighbour notifier) published since, its news is newer than this
+    /// lookup's and stays; the next lookup looks again.
+    pub(crate) fn looked_up(&self, lookup: Lookup, since: Option<u32>) {
+        let mut res = self.resolution.lock();
+        if since.is_some_and(|v| v != res.version) {
+            return;
+        }
+        let mut found = Found::from_lookup(lookup);
+        found.keep_failed(&res);
+        if found.location == self.location()
+            && found.route_ifindex == res.route_ifindex
+            && found.reason == res.reason
+            && found.gateway == res.gateway
+        {
+            return; // nothing new: the version stays
+        }
+        self.publish(&mut res, found);
+    }
+
+    /// Its neighbour entry on device `ifindex` changed: it now gives `mac`,
+    /// or none. Followed only while its route is on-link out of that
+    /// device (an entry elsewhere, or for a real server behind a gateway,
+    /// is not where its packets go). Atomic context.
+    pub(crate) fn neighbour_changed(&self, ifindex: i32, mac: core::result::Result<[u8; 6], NoMac>) {
+        let mut res = self.resolution.lock();
+        if res.route_ifindex == 0 || res.route_ifindex != ifindex {
+            return;
+        }
+        let (location, reason) = match mac {
+            Ok(m) => (Some((ifindex, m)), proto::UNRESOLVED_PENDING),
+            Err(why) => (None, no_mac_reason(why)),
+        };
+        let mut found = Found { route_ifindex: ifindex, location, reason, gateway: None };
+        found.keep_failed(&res);
+        if found.location == self.location() && (found.location.is_some() || found.reason == res.reason) {
+            return;
+        }
+        self.publish(&mut res, found);
     }
 
     /// Can take new connections: resolved, in its service, weight > 0.

@@ -4,9 +4,15 @@
 //! servers are resolved again through the routes and neighbour table, and
 //! every other second the rates are estimated. A neighbour-table change is
 //! followed at once.
+//!
+//! Both write a real server's location, from different contexts (the
+//! upkeep in process context, the neighbour notifier in atomic context,
+//! possibly at once on two CPUs): `Real`'s writer lock serialises them, and
+//! a lookup the notifier overtook is dropped rather than published over
+//! newer news (see `Real::looked_up`).
 
 use crate::dataplane::{jiffies32, on_unlink, Dataplane};
-use crate::kapi::neigh;
+use crate::kapi::neigh::{self, NoMac};
 use crate::kapi::rcu::RcuGuard;
 use crate::kapi::work::Tick;
 use crate::service::Real;
@@ -25,10 +31,8 @@ impl Tick for Dataplane {
         let n = self.ticks.fetch_add(1, Relaxed) + 1;
         for svc in cfg.services.iter() {
             for r in svc.reals.iter() {
-                match neigh::locate(self.net.get(), r.addr.as_slice()) {
-                    Some(loc) => r.set_location(loc.ifindex, loc.mac),
-                    None => r.set_location(0, None),
-                }
+                let since = r.version();
+                r.looked_up(neigh::locate(self.net.get(), r.addr.as_slice()), Some(since));
                 if n % ESTIMATOR_PERIOD_S == 0 {
                     r.stats.estimate();
                 }
@@ -42,23 +46,20 @@ impl Tick for Dataplane {
 
 impl Dataplane {
     /// A neighbour entry of this namespace changed: real servers at its
-    /// address follow it (a failed entry leaves them unresolved, so the
-    /// schedulers skip them). Atomic context.
-    pub(crate) fn neighbour_updated(&self, g: &RcuGuard, addr: &[u8], ifindex: i32, mac: Option<[u8; 6]>) {
+    /// address whose route is on-link out of its device follow it (a
+    /// failed or deleted entry leaves them unresolved, so the schedulers
+    /// skip them). Atomic context.
+    pub(crate) fn neighbour_updated(&self, g: &RcuGuard, addr: &[u8], ifindex: i32, mac: Result<[u8; 6], NoMac>) {
         for svc in self.config.get(g).services.iter() {
-            for r in svc.reals.iter() {
-                let here = r.ifindex() == 0 || r.ifindex() == ifindex;
-                if here && r.addr.as_slice() == addr && r.location().map(|l| l.1) != mac {
-                    r.set_location(ifindex, mac);
-                }
+            for r in svc.reals.iter().filter(|r| r.addr.as_slice() == addr) {
+                r.neighbour_changed(ifindex, mac);
             }
         }
     }
 }
 
-/// A real server's location, right now (for `real add`).
+/// A real server's location, right now (for `real add`, before anyone
+/// else can see it).
 pub(crate) fn resolve(dp: &Dataplane, real: &Real) {
-    if let Some(loc) = neigh::locate(dp.net.get(), real.addr.as_slice()) {
-        real.set_location(loc.ifindex, loc.mac);
-    }
+    real.looked_up(neigh::locate(dp.net.get(), real.addr.as_slice()), None);
 }

@@ -76,6 +76,10 @@ esac
 # vng runs its helpers (virtme-run) and virtiofsd from PATH.
 export PATH="$(dirname "$VNG"):$(dirname "$VIRTIOFSD"):$PATH"
 env="export DRLB_KO=$top/drlb.ko DRLB_TOOL=$top/target/release/drlb-tool VRRPD=$top/target/release/vrrpd;"
+# (and the knobs a scenario or the harness reads, when set: numbers)
+for v in DRLB_LIFECYCLE_CYCLES SCENARIO_TIMEOUT; do
+	[ -z "${!v:-}" ] || env+=" export $v=${!v};"
+done
 set +e
 # The console is for humans; results travel through $out. The guest's
 # first act is to touch $out/booted: a boot that never got that far (seen

@@ -5,7 +5,7 @@ use crate::addr;
 use crate::config::State;
 use crate::netlink::{Attr, Attrs, Client};
 use anyhow::Result;
-use drlb_core::proto::{attr, cmd, stats, REAL_RESOLVED, SVC_F_MH_PORT};
+use drlb_core::proto::{self, attr, cmd, stats, REAL_RESOLVED, SVC_F_MH_PORT};
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -27,6 +27,11 @@ pub struct Real {
     pub resolved: bool,
     pub mac: Option<String>,
     pub ifindex: Option<u32>,
+    /// Why an unresolved real server is (None while resolved), e.g.
+    /// "not on-link (via 198.51.100.30)".
+    pub reason: Option<String>,
+    /// The gateway of a real server that is not on-link.
+    pub gateway: Option<String>,
     pub stats: Stats,
 }
 
@@ -59,6 +64,19 @@ fn stats(a: &[Attr]) -> Stats {
     }
 }
 
+/// Why a real server is unresolved, in words: the module's reason (none
+/// from a module that predates it), with the gateway when there is one.
+pub fn reason(code: Option<u8>, gateway: Option<&str>) -> String {
+    let Some(code) = code else {
+        return "unresolved".into();
+    };
+    let name = proto::unresolved_name(code);
+    match gateway {
+        Some(g) => format!("{name} (via {g})"),
+        None => name.into(),
+    }
+}
+
 /// Reads the whole configuration with its counters.
 pub fn read(nl: &mut Client) -> Result<Vec<Service>> {
     read_some(nl, None)
@@ -84,10 +102,16 @@ pub fn read_some(nl: &mut Client, only: Option<Vec<Attr>>) -> Result<Vec<Service
         for r in nl.request(cmd::REAL_GET, key, true)? {
             let rip = r.raw(attr::REAL).and_then(addr::from_bytes);
             let Some(rip) = rip else { continue };
+            let resolved = r.u8(attr::REAL_STATE) == Some(REAL_RESOLVED);
+            let gateway = r
+                .raw(attr::REAL_GATEWAY)
+                .and_then(addr::from_bytes)
+                .map(|g| g.to_string());
             reals.push(Real {
                 address: rip.to_string(),
                 weight: r.u32(attr::WEIGHT).unwrap_or(0),
-                resolved: r.u8(attr::REAL_STATE) == Some(REAL_RESOLVED),
+                resolved,
+                reason: (!resolved).then(|| reason(r.u8(attr::REAL_REASON), gateway.as_deref())),
                 mac: r.raw(attr::MAC).map(|m| {
                     m.iter()
                         .map(|b| format!("{b:02x}"))
@@ -95,6 +119,7 @@ pub fn read_some(nl: &mut Client, only: Option<Vec<Attr>>) -> Result<Vec<Service
                         .join(":")
                 }),
                 ifindex: r.u32(attr::IFINDEX),
+                gateway,
                 stats: stats(&r),
             });
         }
@@ -193,7 +218,11 @@ pub fn format(services: &[Service], view: View) -> Result<String> {
                 x,
                 y,
                 z,
-                r.mac.as_deref().unwrap_or("unresolved")
+                match (&r.mac, &r.reason) {
+                    (Some(mac), _) => mac.clone(),
+                    (None, Some(why)) => format!("unresolved: {why}"),
+                    (None, None) => "unresolved".into(),
+                }
             );
         }
     }
@@ -248,6 +277,8 @@ mod tests {
                 resolved: true,
                 mac: Some("02:00:00:00:00:01".into()),
                 ifindex: Some(2),
+                reason: None,
+                gateway: None,
                 stats: stats(7),
             }],
         };
@@ -279,5 +310,50 @@ mod tests {
         assert!(line.starts_with("TCP   198.51.100.10:80"), "{line}");
         assert!(line.ends_with("        700 standby"), "{line}");
         assert_eq!(serde_json::to_value(&standby).unwrap()["state"], "standby");
+    }
+
+    #[test]
+    fn unresolved_reasons() {
+        assert_eq!(
+            reason(Some(proto::UNRESOLVED_NOT_ONLINK), Some("198.51.100.30")),
+            "not on-link (via 198.51.100.30)"
+        );
+        assert_eq!(reason(Some(proto::UNRESOLVED_NO_ROUTE), None), "no route");
+        assert_eq!(reason(None, None), "unresolved");
+        let svc = Service {
+            protocol: "tcp",
+            address: "198.51.100.10".into(),
+            port: 80,
+            scheduler: "rr".into(),
+            persistence: 0,
+            seed: 0,
+            mh_port: false,
+            state: State::Active,
+            stats: stats(0),
+            reals: vec![Real {
+                address: "203.0.113.2".into(),
+                weight: 1,
+                resolved: false,
+                mac: None,
+                ifindex: None,
+                reason: Some(reason(
+                    Some(proto::UNRESOLVED_NOT_ONLINK),
+                    Some("198.51.100.30"),
+                )),
+                gateway: Some("198.51.100.30".into()),
+                stats: stats(0),
+            }],
+        };
+        let text = format(std::slice::from_ref(&svc), View::Default).unwrap();
+        let line = text.lines().nth(3).unwrap();
+        assert!(
+            line.ends_with("  unresolved: not on-link (via 198.51.100.30)"),
+            "{line}"
+        );
+        let json = serde_json::to_value(&svc).unwrap();
+        let r = &json["reals"][0];
+        assert_eq!(r["resolved"], false);
+        assert_eq!(r["reason"], "not on-link (via 198.51.100.30)");
+        assert_eq!(r["gateway"], "198.51.100.30");
     }
 }

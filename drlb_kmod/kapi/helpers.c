@@ -65,6 +65,7 @@ void drlb_icmpv6_send(struct sk_buff *skb, u8 type, u8 code, u32 info) { icmpv6_
 unsigned int drlb_ll_reserved_space(const struct net_device *dev) { return LL_RESERVED_SPACE(dev); }
 const unsigned char *drlb_dev_addr(const struct net_device *dev) { return dev->dev_addr; }
 bool drlb_dev_usable(const struct net_device *dev) { return netif_running(dev) && dev->type == ARPHRD_ETHER; }
+bool drlb_dev_running(const struct net_device *dev) { return netif_running(dev); }
 struct net_device *drlb_dst_dev(const struct dst_entry *dst) { return dst->dev; }
 int drlb_dst_error(const struct dst_entry *dst) { return dst->error; }
 int drlb_dev_ifindex(const struct net_device *dev) { return dev->ifindex; }
@@ -80,6 +81,7 @@ void drlb_neigh_release(struct neighbour *n) { neigh_release(n); }
 void drlb_neigh_ha_snapshot(unsigned char *dst, const struct neighbour *n) { neigh_ha_snapshot(dst, n, n->dev); }
 int drlb_neigh_event_send(struct neighbour *n) { return neigh_event_send(n, NULL); }
 u8 drlb_neigh_nud_state(const struct neighbour *n) { return READ_ONCE(n->nud_state); }
+bool drlb_neigh_dead(const struct neighbour *n) { return READ_ONCE(n->dead); }
 struct nlattr *drlb_nla_nest_start(struct sk_buff *skb, int type) { return nla_nest_start(skb, type); }
 void drlb_nla_nest_end(struct sk_buff *skb, struct nlattr *start) { nla_nest_end(skb, start); }
 unsigned int drlb_skb_len(const struct sk_buff *skb) { return skb->len; }

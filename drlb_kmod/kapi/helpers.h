@@ -52,6 +52,7 @@ void drlb_kfree_skb(struct sk_buff *skb);
 /* net_device */
 const unsigned char *drlb_dev_addr(const struct net_device *dev);
 bool drlb_dev_usable(const struct net_device *dev);
+bool drlb_dev_running(const struct net_device *dev);
 struct dst_entry;
 struct net_device *drlb_dst_dev(const struct dst_entry *dst);
 int drlb_dst_error(const struct dst_entry *dst);
@@ -71,6 +72,7 @@ void drlb_neigh_release(struct neighbour *n);
 void drlb_neigh_ha_snapshot(unsigned char *dst, const struct neighbour *n);
 int drlb_neigh_event_send(struct neighbour *n);
 u8 drlb_neigh_nud_state(const struct neighbour *n);
+bool drlb_neigh_dead(const struct neighbour *n);
 /* genetlink */
 struct nlattr *drlb_nla_nest_start(struct sk_buff *skb, int type);
 void drlb_nla_nest_end(struct sk_buff *skb, struct nlattr *start);

@@ -4,6 +4,7 @@
 //! MAC follows its ARP/ND entry the moment the entry changes.
 
 use super::bindings;
+use super::neigh::{entry_mac, NoMac};
 use super::net::Net;
 use core::ffi::{c_int, c_ulong, c_void};
 use kernel::alloc::{flags::GFP_KERNEL, KBox};
@@ -52,19 +53,17 @@ impl Neighbour {
         Some(unsafe { core::slice::from_raw_parts(key, len as usize) })
     }
 
-    /// The MAC, while the entry is valid (NUD_VALID) and on an Ethernet
-    /// device.
-    pub(crate) fn mac(&self) -> Option<[u8; 6]> {
-        // SAFETY: the entry is alive; the snapshot takes its seqlock.
-        unsafe {
-            let state = bindings::drlb_neigh_nud_state(self.raw()) as u32;
-            if state & bindings::NUD_VALID == 0 || !bindings::drlb_neigh_ether(self.raw()) {
-                return None;
-            }
-            let mut ha = [0u8; 32];
-            bindings::drlb_neigh_ha_snapshot(ha.as_mut_ptr(), self.raw());
-            Some([ha[0], ha[1], ha[2], ha[3], ha[4], ha[5]])
-        }
+    /// Whether the entry's device is Ethernet, the only kind drlb sends on.
+    pub(crate) fn is_ether(&self) -> bool {
+        // SAFETY: the entry holds its device for the notification.
+        unsafe { bindings::drlb_neigh_ether(self.raw()) }
+    }
+
+    /// The MAC, while the entry is valid (NUD_VALID) and not going away;
+    /// or why there is none.
+    pub(crate) fn mac(&self) -> Result<[u8; 6], NoMac> {
+        // SAFETY: the entry is alive for the notification.
+        unsafe { entry_mac(self.raw()) }
     }
 }
 

@@ -6,7 +6,7 @@ HTTP GET of / (nginx's real servers, nginx-rs.sh) and prints the first line
 of the body, or "ERROR HTTP <status>".
 
     client.py tcp|udp|http ADDR PORT N [--hold SECONDS] [--until FILE] [--sport PORT]
-              [--timeout SECONDS]
+              [--timeout SECONDS] [--pace SECONDS]
     client.py --serve
 
 --timeout bounds the wait for each connection or answer (default 3 s: a
@@ -17,7 +17,9 @@ SECONDS/N seconds N times (a long flow that must stay on one server); with
 --until FILE as well, it goes on at that pace until FILE exists, so a test
 ends the flow once its checks are done, however slow the machine. Without
 --hold, --until FILE likewise goes on making new requests until FILE exists
-(a steady stream of new connections).
+(a steady stream of new connections); --pace SECONDS waits that long
+after each of those requests, so that a stream beside a test does not take
+the guest's CPUs.
 
 With --serve, it reads such argument lines (without "client.py") from stdin
 and answers each with its lines, then a line ".": under TCG a Python start
@@ -36,6 +38,7 @@ def run(argv):
     until = opts.get("--until")
     sport = int(opts.get("--sport", 0))
     timeout = float(opts.get("--timeout", 3))
+    pace = float(opts.get("--pace", 0))
     fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
     src = ("::" if fam == socket.AF_INET6 else "0.0.0.0", sport)
 
@@ -85,6 +88,8 @@ def run(argv):
             yield once()
         except OSError as e:
             yield f"ERROR {e}"
+        if pace:
+            time.sleep(pace)
 
 
 if sys.argv[1:] == ["--serve"]:

@@ -158,3 +158,12 @@ q_lines() { _q lines "$1" "$2"; }
 q() { local expr=$1; shift; "$@" >"$_q_doc" || fail "'$*' failed"; q_file "$_q_doc" "$expr"; }
 # `drlb-tool list --json` in namespace $1, asked EXPR.
 list_json() { q "$2" dt "$1" list --json; }
+# wait_list HOST EXPR WANT [SECONDS]: until `list_json HOST EXPR` is WANT.
+wait_list() {
+	local h=$1 expr=$2 want=$3 end=$((SECONDS + ${4:-20})) got
+	while got=$(list_json "$h" "$expr"); [ "$got" != "$want" ]; do
+		((SECONDS < end)) || fail "list on $h, $expr: expected '$want', got '$got'"
+		snooze 0.5
+	done
+	log "ok: $expr = $got"
+}

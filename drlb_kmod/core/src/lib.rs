@@ -13,4 +13,5 @@ pub mod lookup;
 pub mod maglev;
 pub mod proto;
 pub mod sched;
+pub mod seqcount;
 pub mod tcp_state;

@@ -161,11 +161,17 @@ pub mod attr {
     /// `u64`: packets larger than the egress MTU, answered with
     /// fragmentation-needed or packet-too-big.
     pub const TOO_BIG: u16 = 41;
-    // 42..=44 are taken by a change in flight elsewhere.
+    /// `u8`: why a real server is unresolved ([`REAL_STATE`] is
+    /// [`super::REAL_UNRESOLVED`]), one of the `UNRESOLVED_*` values
+    /// ([`super::unresolved_name`]).
+    pub const REAL_REASON: u16 = 42;
+    /// Binary, 4 or 16 bytes: the gateway the route to a real server goes
+    /// through, with [`REAL_REASON`] [`super::UNRESOLVED_NOT_ONLINK`].
+    pub const REAL_GATEWAY: u16 = 43;
     /// `u32`: chains (buckets) in the connection table: sized from
     /// [`CONN_MAX`] while the namespace has a service, so that a full table
     /// averages at most two entries a chain; the fewest (256) without one.
-    pub const CONN_BUCKETS: u16 = 45;
+    pub const CONN_BUCKETS: u16 = 44;
     /// The highest attribute type.
     pub const MAX: u16 = CONN_BUCKETS;
 }
@@ -205,6 +211,47 @@ pub const STATE_ACTIVE: u8 = 1;
 pub const REAL_UNRESOLVED: u8 = 0;
 /// A real server with a resolved MAC and egress device.
 pub const REAL_RESOLVED: u8 = 1;
+
+/// Why a real server is unresolved ([`attr::REAL_REASON`]): not looked up
+/// yet.
+pub const UNRESOLVED_PENDING: u8 = 0;
+/// No route to it.
+pub const UNRESOLVED_NO_ROUTE: u8 = 1;
+/// The route to it goes through a gateway ([`attr::REAL_GATEWAY`]): direct
+/// routing needs the real server on the director's segment, where the
+/// frame can carry its MAC (IPVS's `IP_VS_RT_MODE_KNOWN_NH`).
+pub const UNRESOLVED_NOT_ONLINK: u8 = 2;
+/// On-link, but the neighbour table has no entry for it (none could be
+/// made, or the entry just went away).
+pub const UNRESOLVED_NO_NEIGHBOUR: u8 = 3;
+/// On-link; ARP or neighbour discovery asked and no answer came yet.
+pub const UNRESOLVED_INCOMPLETE: u8 = 4;
+/// On-link; ARP or neighbour discovery got no answer (NUD_FAILED).
+pub const UNRESOLVED_FAILED: u8 = 5;
+/// The route's device is down.
+pub const UNRESOLVED_DEVICE_DOWN: u8 = 6;
+/// The route's device is not Ethernet: no MAC to put in a frame.
+pub const UNRESOLVED_NOT_ETHERNET: u8 = 7;
+/// The address is local, broadcast or multicast here, not a host.
+pub const UNRESOLVED_NOT_UNICAST: u8 = 8;
+
+/// What an unresolved real server's reason means, as the tools print it
+/// (they add the gateway to "not on-link").
+#[cfg(not(drlb_kmod))] // for the tools: the module prints no names
+pub fn unresolved_name(r: u8) -> &'static str {
+    match r {
+        UNRESOLVED_PENDING => "not looked up yet",
+        UNRESOLVED_NO_ROUTE => "no route",
+        UNRESOLVED_NOT_ONLINK => "not on-link",
+        UNRESOLVED_NO_NEIGHBOUR => "no neighbour entry",
+        UNRESOLVED_INCOMPLETE => "incomplete",
+        UNRESOLVED_FAILED => "neighbour failed",
+        UNRESOLVED_DEVICE_DOWN => "device down",
+        UNRESOLVED_NOT_ETHERNET => "not an Ethernet device",
+        UNRESOLVED_NOT_UNICAST => "not a unicast address",
+        _ => "unknown",
+    }
+}
 
 /// Connection flag ([`attr::FLAGS`] of a connection): a persistence
 /// template (client-IP affinity), not a flow; its client port is 0.
@@ -316,6 +363,8 @@ pub const POLICY: [Kind; attr::MAX as usize + 1] = {
     p[attr::MIDFLOW as usize] = Kind::U64;
     p[attr::ICMP_FORWARDED as usize] = Kind::U64;
     p[attr::TOO_BIG as usize] = Kind::U64;
+    p[attr::REAL_REASON as usize] = Kind::U8;
+    p[attr::REAL_GATEWAY as usize] = Kind::Binary(16);
     p[attr::CONN_BUCKETS as usize] = Kind::U32;
     p
 };
@@ -389,8 +438,8 @@ mod tests {
     fn every_attribute_below_max_has_a_policy() {
         assert_eq!(POLICY[0], Kind::Reject, "type 0 is never valid");
         for (t, k) in POLICY.iter().enumerate().skip(1) {
-            // (PAD is never parsed; 42..=44 are not defined here yet)
-            if t as u16 != attr::PAD && !(42..=44).contains(&t) {
+            // (PAD is never parsed)
+            if t as u16 != attr::PAD {
                 assert_ne!(*k, Kind::Reject, "attribute {t} has no policy");
             }
         }
@@ -443,5 +492,9 @@ mod tests {
         assert_eq!(FAMILY_NAME.to_bytes(), b"drlb");
         assert_eq!(state_name(STATE_ACTIVE), "active");
         assert_eq!(state_name(STATE_STANDBY), "standby");
+        for r in UNRESOLVED_PENDING..=UNRESOLVED_NOT_UNICAST {
+            assert_ne!(unresolved_name(r), "unknown", "reason {r} has no name");
+        }
+        assert_eq!(unresolved_name(UNRESOLVED_NOT_ONLINK), "not on-link");
     }
 }
