@@ -8,6 +8,7 @@
 #   make test      host cargo tests, then every guest scenario (T=name for one)
 #   make lifecycle the lifecycle scenario with 100 insmod/configure/traffic/rmmod
 #                  cycles (DRLB_LIFECYCLE_CYCLES=N for another count)
+#   make floods    the floods scenario with 60 s floods (FLOOD_SECONDS=N)
 #   make demo      boot the guest and show drlb balancing between two nginx
 #   make install   drlb-tool and vrrpd, with drlb-tool's man page and completions
 #                  (PREFIX=/usr/local, DESTDIR= for staging)
@@ -17,7 +18,7 @@ TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 QT := $(TOP)/qemu-tests
 ENV := . $(QT)/env.sh
 
-.PHONY: all deps kernel kdir module tools test host-test guest-test lifecycle demo install clean
+.PHONY: all deps kernel kdir module tools test host-test guest-test lifecycle floods demo install clean
 
 all: module tools
 
@@ -51,6 +52,11 @@ guest-test: module tools
 DRLB_LIFECYCLE_CYCLES ?= 100
 lifecycle: module tools
 	@DRLB_LIFECYCLE_CYCLES=$(DRLB_LIFECYCLE_CYCLES) SCENARIO_TIMEOUT=$${SCENARIO_TIMEOUT:-3600} $(QT)/run.sh lifecycle
+
+# qemu-tests/tests/floods.sh with 60 s floods (make test's are 10 s)
+FLOOD_SECONDS ?= 60
+floods: module tools
+	@FLOOD_SECONDS=$(FLOOD_SECONDS) $(QT)/run.sh floods
 
 # host tests first, then the guest scenarios; the last line is the combined count
 test: deps

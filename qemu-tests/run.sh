@@ -77,7 +77,7 @@ esac
 export PATH="$(dirname "$VNG"):$(dirname "$VIRTIOFSD"):$PATH"
 env="export DRLB_KO=$top/drlb.ko DRLB_TOOL=$top/target/release/drlb-tool VRRPD=$top/target/release/vrrpd;"
 # (and the knobs a scenario or the harness reads, when set: numbers)
-for v in DRLB_LIFECYCLE_CYCLES SCENARIO_TIMEOUT; do
+for v in DRLB_LIFECYCLE_CYCLES FLOOD_SECONDS SCENARIO_TIMEOUT; do
 	[ -z "${!v:-}" ] || env+=" export $v=${!v};"
 done
 set +e
