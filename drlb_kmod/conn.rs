@@ -262,6 +262,23 @@ impl ConnTable {
         })
     }
 
+    /// Removes the entry of one flow if `pred` holds for it.
+    pub(crate) fn remove(
+        &self,
+        g: &RcuGuard,
+        svc: u32,
+        client: &Addr,
+        cport: u16,
+        pred: impl Fn(&Conn) -> bool,
+        on_unlink: &impl Fn(&Conn),
+    ) {
+        let b = self.bucket(svc, client.raw(), cport);
+        self.hash.write(g, b, |w| {
+            let mut chain = Linked { w, table: self, on_unlink };
+            chain.retain(|c| !(c.matches(svc, client.raw(), cport, 0) && pred(c)));
+        });
+    }
+
     /// Removes every entry for which `pred` holds, and every expired one
     /// when `now` is given. Process context: [`RcuHash::retain`] walks the
     /// table a chunk of chains at a time, each in its own RCU read-side

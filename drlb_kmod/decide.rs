@@ -8,7 +8,9 @@
 //!
 //! The policy, in order:
 //! 1. A flow with an entry goes where the entry says, unless its real
-//!    server was deleted and `expire_nodest` is on.
+//!    server was deleted and `expire_nodest` is on, or the packet is a SYN
+//!    that reuses the port of a connection the client closed
+//!    ([`tcp_state::reopens`]): that is a new connection.
 //! 2. With persistence, a client with a live template goes to the
 //!    template's real server.
 //! 3. A TCP segment without SYN and without an entry (a flow from another
@@ -53,6 +55,8 @@ pub(crate) struct Ask<'a> {
     pub(crate) cport: u16,
     /// A SYN, or any UDP datagram: a packet that may open a flow.
     pub(crate) opening: bool,
+    /// A TCP segment's flags (none for UDP).
+    pub(crate) flags: TcpFlags,
 }
 
 /// The hash of the flow `ask` to `svc`, which stateless placement uses.
@@ -76,7 +80,7 @@ impl Dataplane {
     ) -> Route<'g> {
         let reap = self.expire_nodest.load(Relaxed);
         if let Some(c) = self.conns.lookup(g, svc.id, ask.client, ask.cport, 0, now) {
-            if !(reap && c.real().removed.load(Relaxed)) {
+            if !(reap && c.real().removed.load(Relaxed)) && !reopened(c, ask.flags) {
                 return Route::Entry(c);
             }
         }
@@ -101,8 +105,19 @@ impl Dataplane {
         let now = jiffies32();
         let tcp = f.proto == IPPROTO_TCP;
         let flags = TcpFlags::from_header_byte(f.tcp_flags);
-        let ask = Ask { client: &f.saddr, cport: f.sport, opening: !tcp || flags.syn };
+        let ask = Ask { client: &f.saddr, cport: f.sport, opening: !tcp || flags.syn, flags };
         let hash = flow_hash(svc, &ask);
+        if tcp && flags.syn {
+            // A SYN that reuses the port of a connection the client closed
+            // ends that connection's entry: from here on this is a new flow
+            // (scheduled, counted, or placed without state in flood mode),
+            // and its later segments must not follow the old entry.
+            if let Some(c) = self.conns.lookup(g, svc.id, &f.saddr, f.sport, 0, now) {
+                if reopened(c, flags) {
+                    self.conns.remove(g, svc.id, &f.saddr, f.sport, |c| reopened(c, flags), &on_unlink);
+                }
+            }
+        }
         match self.route(g, svc, &ask, hash, now, || self.count_new_flow(now)) {
             Route::Entry(c) => {
                 let state = if tcp { advance(c, flags) } else { 0 };
@@ -199,7 +214,9 @@ impl Dataplane {
         syn: bool,
     ) -> Option<(&'g Real, u8)> {
         let now = jiffies32();
-        let ask = Ask { client, cport, opening: svc.key.proto != IPPROTO_TCP || syn };
+        let tcp = svc.key.proto == IPPROTO_TCP;
+        let flags = TcpFlags { syn: tcp && syn, ..TcpFlags::default() };
+        let ask = Ask { client, cport, opening: !tcp || syn, flags };
         let hash = flow_hash(svc, &ask);
         match self.route(g, svc, &ask, hash, now, || self.flooding()) {
             Route::Entry(c) => Some((c.real(), proto::REASON_CONN)),
@@ -213,7 +230,7 @@ impl Dataplane {
     /// `cport`): its entry's, the client's template's, or where stateless
     /// placement puts it, as it placed the flow's packets. Changes nothing.
     pub(crate) fn route_icmp<'g>(&'g self, g: &'g RcuGuard, svc: &'g Service, client: &Addr, cport: u16) -> Option<&'g Real> {
-        let ask = Ask { client, cport, opening: false };
+        let ask = Ask { client, cport, opening: false, flags: TcpFlags::default() };
         let hash = flow_hash(svc, &ask);
         match self.route(g, svc, &ask, hash, jiffies32(), || false) {
             Route::Entry(c) => Some(c.real()),
@@ -238,6 +255,13 @@ impl Dataplane {
         let r = svc.reals.iter().find(|r| core::ptr::eq(&***r, t.real()))?;
         r.location().is_some().then_some((t, r))
     }
+}
+
+/// Whether a segment with `flags` opens a new connection over `c`'s (a bare
+/// SYN after the client closed it). Never for a template (cport 0, state
+/// NONE) or a UDP entry, whose flags are none.
+fn reopened(c: &Conn, flags: TcpFlags) -> bool {
+    TcpState::from_u8(c.state()).is_some_and(|s| tcp_state::reopens(s, flags))
 }
 
 /// Moves a TCP entry's state on a segment with `flags`, counting the move

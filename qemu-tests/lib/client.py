@@ -6,12 +6,14 @@ HTTP GET of / (nginx's real servers, nginx-rs.sh) and prints the first line
 of the body, or "ERROR HTTP <status>".
 
     client.py tcp|udp|http ADDR PORT N [--hold SECONDS] [--until FILE] [--sport PORT]
-              [--timeout SECONDS] [--pace SECONDS]
+              [--timeout SECONDS] [--pace SECONDS] [--reset 1]
     client.py --serve
 
 --timeout bounds the wait for each connection or answer (default 3 s: a
 request meant to fail can fail sooner). With --sport, requests come from
-that source port (for TCP, N=1: the port is then in TIME_WAIT). With
+that source port (for TCP, N=1: the port is then in TIME_WAIT, unless
+--reset 1 ends each connection with a RST, which leaves no TIME_WAIT, so
+the next request reuses the port). With
 --hold, one TCP connection is opened and kept, sending a request every
 SECONDS/N seconds N times (a long flow that must stay on one server); with
 --until FILE as well, it goes on at that pace until FILE exists, so a test
@@ -39,6 +41,7 @@ def run(argv):
     sport = int(opts.get("--sport", 0))
     timeout = float(opts.get("--timeout", 3))
     pace = float(opts.get("--pace", 0))
+    reset = opts.get("--reset") == "1"
     fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
     src = ("::" if fam == socket.AF_INET6 else "0.0.0.0", sport)
 
@@ -47,6 +50,8 @@ def run(argv):
 
     def tcp_once():
         with socket.create_connection((addr, port), timeout=timeout, source_address=src) as s:
+            if reset:  # close with a RST (SO_LINGER on, 0 s)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\1\0\0\0\0\0\0\0")
             s.sendall(b"ONCE\n")
             return s.makefile().readline().strip()
 

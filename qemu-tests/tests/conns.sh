@@ -71,6 +71,19 @@ expect_eq "$(q d.reason dt dir1 flow tcp "$CLIENT4:40004" "$VIP4:80" --midflow -
 	"mid-flow TCP segment (stateless Maglev)" "a segment of a flow this director never saw"
 expect_fail 'no such service' dt dir1 flow tcp "$CLIENT4:1" "$VIP4:81"
 
+log "a client port reused after its connection closed: a new connection, scheduled afresh"
+tcp_conns() { list_json dir1 'one(s.stats.conns for s in d.services if s.protocol == "tcp")'; }
+before=$(tcp_conns)
+first=$(requests tcp "$VIP4" 80 1 --sport 40010 --reset 1)
+expect_eq "$(q 'one(c.state for c in d if c.client_port == 40010)' conns)" CLOSE "the entry after the client's RST"
+expect_eq "$(q d.reason dt dir1 flow tcp "$CLIENT4:40010" "$VIP4:80" --json)" scheduler "a SYN from that port now (a new connection)"
+expect_eq "$(q d.reason dt dir1 flow tcp "$CLIENT4:40010" "$VIP4:80" --midflow --json)" "existing connection" \
+	"a later segment of the closed one"
+second=$(requests tcp "$VIP4" 80 1 --sport 40010 --reset 1)
+expect_eq "$(distinct "$first"$'\n'"$second")" 2 "real servers answering the two connections from port 40010 (rr)"
+expect_eq "$(tcp_conns)" "$((before + 2))" "the TCP service's connection counter after them"
+expect_eq "$(q 'len([c for c in d if c.client_port == 40010])' conns)" 1 "entries of port 40010 (the first gave way)"
+
 log "conn del: expire the matching connections"
 expect_ge "$(q 'len(d)' conns --client "$CLIENT4")" 3 "the client's entries"
 dt dir1 conn del --service udp "$VIP4:80"

@@ -142,6 +142,22 @@ pub fn next(state: TcpState, flags: TcpFlags) -> TcpState {
         .unwrap_or(CL)
 }
 
+/// Whether a segment with `flags` opens a new connection over an entry in
+/// `state`, rather than continuing the entry's: a bare SYN (no ACK, no RST)
+/// after the old connection was closed or reset on the client's side
+/// (FIN_WAIT, TIME_WAIT, CLOSE, CLOSE_WAIT, LAST_ACK). The client reused its
+/// port, so the director schedules the new connection afresh and counts it,
+/// as IPVS does with `conn_reuse_mode` 2 ("when connections are in FIN_WAIT
+/// state, as this is the last state seen by load balancer in Direct
+/// Routing mode"); otherwise a busy client's reused ports would stay on
+/// their old real servers, and a new real server would get no share of them.
+///
+/// A SYN in any other state (a retransmitted SYN, SYN_RECV, or one in an
+/// established connection) stays on the entry's real server.
+pub fn reopens(state: TcpState, flags: TcpFlags) -> bool {
+    flags.syn && !flags.ack && !flags.rst && matches!(state, FW | TW | CL | CW | LA)
+}
+
 /// Whether a connection in `state` counts in its real server's active
 /// connections (the rest count as inactive), for the `lc`/`wlc` overhead.
 ///
@@ -363,5 +379,25 @@ mod tests {
             assert_eq!(t.timeout_for(*s), secs, "{}", s.name());
         }
         assert_eq!(t.udp, 300);
+    }
+
+    #[test]
+    fn a_bare_syn_reopens_only_a_closed_connection() {
+        let f = TcpFlags::from_header_byte;
+        for s in TcpState::ALL {
+            let closed = matches!(s, FW | TW | CL | CW | LA);
+            assert_eq!(reopens(s, SYN), closed, "{}", s.name());
+            assert!(!reopens(s, f(0x12)), "SYN+ACK in {}", s.name());
+            assert!(!reopens(s, f(0x06)), "SYN+RST in {}", s.name());
+            assert!(!reopens(s, ACK) && !reopens(s, FIN) && !reopens(s, RST));
+        }
+        // The closing states are those a connection reaches after the
+        // client's FIN or RST.
+        let mut s = next(next(next(TcpState::None, SYN), ACK), FIN);
+        assert!(reopens(s, SYN), "after FIN: {}", s.name());
+        s = next(next(next(TcpState::None, SYN), ACK), RST);
+        assert!(reopens(s, SYN), "after RST: {}", s.name());
+        // A retransmitted SYN does not.
+        assert!(!reopens(next(TcpState::None, SYN), SYN));
     }
 }
