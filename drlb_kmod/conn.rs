@@ -148,6 +148,12 @@ impl ConnTable {
         self.hash.buckets()
     }
 
+    /// A number that changes whenever chain `b` changes (see
+    /// [`RcuHash::generation`]), for dumps.
+    pub(crate) fn chain_generation(&self, b: usize) -> u32 {
+        self.hash.generation(b)
+    }
+
     /// The entries of chain `b`, for dumps.
     pub(crate) fn chain_entries<'g>(&'g self, g: &'g RcuGuard, b: usize) -> impl Iterator<Item = &'g Conn> {
         self.hash.entries(g, b)

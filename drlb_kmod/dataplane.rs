@@ -27,8 +27,9 @@ pub(crate) const IPPROTO_UDP: u8 = 17;
 /// Where UDP's timeout sits in [`Dataplane::timeouts`], after the TCP states.
 const UDP_SLOT: usize = tcp_state::STATE_COUNT;
 
-/// The connection table's buckets (as a power of two).
-const CONN_TABLE_BITS: u32 = 14;
+/// The connection table's chains as a power of two: the module parameter
+/// `conn_table_bits` (default 14), within these bounds.
+const CONN_TABLE_BITS: core::ops::RangeInclusive<u32> = 4..=20;
 /// New connections per second above which flood mode engages (Katran's
 /// per-core figure, times the CPUs counted together here); 0 turns it off.
 pub(crate) const DEFAULT_FLOOD_RATE: u32 = 125_000;
@@ -73,6 +74,8 @@ pub(crate) struct Dataplane {
     pub(crate) counters: Counters,
     /// Service ids: unique per namespace, never reused.
     pub(crate) next_service_id: AtomicU32,
+    /// Real server ids: unique per namespace, never reused.
+    pub(crate) next_real_id: AtomicU32,
     pub(crate) net: NetRef,
 }
 
@@ -129,7 +132,11 @@ impl Dataplane {
             state: AtomicU8::new(proto::STATE_ACTIVE),
             hook_packets: PerCpuCounter::new()?,
             config: RcuBox::new(Config::boxed(KVec::new())?),
-            conns: ConnTable::new(CONN_TABLE_BITS, crate::kapi::param_conn_max().max(1), seed)?,
+            conns: ConnTable::new(
+                crate::kapi::param_conn_table_bits().clamp(*CONN_TABLE_BITS.start(), *CONN_TABLE_BITS.end()),
+                crate::kapi::param_conn_max().max(1),
+                seed,
+            )?,
             timeouts,
             expire_nodest: AtomicBool::new(true),
             flood_rate: AtomicU32::new(DEFAULT_FLOOD_RATE),
@@ -145,6 +152,7 @@ impl Dataplane {
                 too_big: PerCpuCounter::new()?,
             },
             next_service_id: AtomicU32::new(1),
+            next_real_id: AtomicU32::new(1),
             net,
         })
     }

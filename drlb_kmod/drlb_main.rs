@@ -31,6 +31,9 @@ mod upkeep;
 #[path = "core/src/conn_policy.rs"]
 mod conn_policy;
 #[allow(unreachable_pub, dead_code)]
+#[path = "core/src/dump.rs"]
+mod dump;
+#[allow(unreachable_pub, dead_code)]
 #[path = "core/src/hash.rs"]
 mod hash;
 #[allow(unreachable_pub, dead_code)]

@@ -72,6 +72,9 @@ const MAC_VALID: u64 = 1 << 63;
 pub(crate) struct Real {
     /// Its address (the same family as the service's VIP).
     pub(crate) addr: Addr,
+    /// Unique in its namespace and never reused, in the order real
+    /// servers are added (dumps resume by it).
+    pub(crate) id: u32,
     /// Weight, 0..=65535.
     pub(crate) weight: AtomicU32,
     ifindex: AtomicI32,
@@ -89,10 +92,11 @@ pub(crate) struct Real {
 
 impl Real {
     /// A new, unresolved real server.
-    pub(crate) fn new(addr: Addr, weight: u32) -> Result<Arc<Self>> {
+    pub(crate) fn new(addr: Addr, id: u32, weight: u32) -> Result<Arc<Self>> {
         Ok(Arc::new(
             Self {
                 addr,
+                id,
                 weight: AtomicU32::new(weight),
                 ifindex: AtomicI32::new(0),
                 mac: AtomicU64::new(0),
@@ -173,7 +177,7 @@ pub(crate) struct Service {
     pub(crate) id: u32,
     /// Its settings.
     pub(crate) settings: Settings,
-    /// Its real servers, in the order they were added.
+    /// Its real servers, in the order they were added (so by id).
     pub(crate) reals: KVec<Arc<Real>>,
     /// The schedulers' view of `reals` at build time (weights).
     dests: KVec<Dest>,
@@ -293,7 +297,7 @@ impl Service {
 
 /// A namespace's configuration.
 pub(crate) struct Config {
-    /// The services, in the order they were added.
+    /// The services, in the order they were added (so by id).
     pub(crate) services: KVec<Arc<Service>>,
 }
 

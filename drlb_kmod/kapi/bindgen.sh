@@ -37,7 +37,7 @@ eval exec '"$BINDGEN"' '"$header"' \
 		dev_get_by_index_rcu skb_push ipv6_skip_exthdr \
 		ip_route_output_flow ip6_route_output_flags dst_release \
 		neigh_lookup __neigh_create cancel_delayed_work_sync get_random_u32 \
-		register_netevent_notifier unregister_netevent_notifier jiffies_to_msecs) \
+		register_netevent_notifier unregister_netevent_notifier jiffies_to_msecs skb_trim) \
 	$(t nf_hook_ops nf_hook_state nf_inet_hooks nf_ip_hook_priorities \
 		nf_ip6_hook_priorities pernet_operations \
 		genl_family genl_ops genl_info genl_multicast_group genlmsghdr \

@@ -78,6 +78,8 @@ unsigned int drlb_skb_len(const struct sk_buff *skb);
 int drlb_genlmsg_multicast(const struct genl_family *family, struct net *net, struct sk_buff *skb, unsigned int group);
 struct nlattr **drlb_dump_attrs(struct netlink_callback *cb);
 const struct genl_family *drlb_dump_family(struct netlink_callback *cb);
+u8 drlb_genl_mcast_cap_net_admin(void);
+void drlb_genl_dump_check_consistent(struct netlink_callback *cb, void *user_hdr);
 
 struct net *drlb_neigh_net(const struct neighbour *n);
 int drlb_neigh_ifindex(const struct neighbour *n);
@@ -85,5 +87,6 @@ const u8 *drlb_neigh_key(const struct neighbour *n);
 unsigned int drlb_neigh_key_len(const struct neighbour *n);
 bool drlb_neigh_ether(const struct neighbour *n);
 unsigned int drlb_param_conn_max(void);
+unsigned int drlb_param_conn_table_bits(void);
 
 #endif

@@ -36,6 +36,13 @@ pub(crate) fn param_conn_max() -> u32 {
     unsafe { bindings::drlb_param_conn_max() }
 }
 
+/// The `conn_table_bits` module parameter: each new namespace's table
+/// has `1 << bits` chains.
+pub(crate) fn param_conn_table_bits() -> u32 {
+    // SAFETY: reads a module parameter (set before init, read-only after).
+    unsafe { bindings::drlb_param_conn_table_bits() }
+}
+
 /// Jiffies as milliseconds.
 pub(crate) fn jiffies_to_msecs(j: u32) -> u32 {
     // SAFETY: pure arithmetic.

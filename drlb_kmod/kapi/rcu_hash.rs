@@ -3,14 +3,16 @@
 //! An RCU hash table of singly linked chains: lookups walk a chain without
 //! locks under an [`RcuGuard`]; writers lock the chain's stripe (with bottom
 //! halves disabled) through [`RcuHash::write`], and removed entries are
-//! dropped after a grace period. All the pointer work lives here; users see
-//! `&T` and a [`Writer`] with safe methods.
+//! dropped after a grace period. Each stripe counts the changes to its
+//! chains ([`RcuHash::generation`]), so that a reader can tell whether a
+//! chain changed since it last walked it. All the pointer work lives here;
+//! users see `&T` and a [`Writer`] with safe methods.
 
 use super::lock::BhLock;
 use super::rcu::RcuGuard;
 use super::rcu_free::{RcuFree, RcuHead};
 use core::ptr;
-use core::sync::atomic::{AtomicPtr, Ordering::*};
+use core::sync::atomic::{fence, AtomicPtr, AtomicU32, Ordering::*};
 use kernel::alloc::{flags::GFP_ATOMIC, flags::GFP_KERNEL, AllocError, KBox, KVVec, KVec};
 use kernel::error::Result;
 
@@ -34,7 +36,13 @@ pub(crate) const fn entry_size<T>() -> usize {
 /// The table: `1 << bits` chains and a fixed set of lock stripes.
 pub(crate) struct RcuHash<T: Send + Sync> {
     buckets: KVVec<AtomicPtr<Node<T>>>,
-    locks: KVec<BhLock<()>>,
+    stripes: KVec<Stripe>,
+}
+
+/// The lock of a set of chains, and the count of their changes.
+struct Stripe {
+    lock: BhLock<()>,
+    generation: AtomicU32,
 }
 
 const STRIPES: usize = 256;
@@ -47,15 +55,15 @@ impl<T: Send + Sync> RcuHash<T> {
         for _ in 0..n {
             buckets.push(AtomicPtr::new(ptr::null_mut()), GFP_KERNEL)?;
         }
-        let mut locks = KVec::with_capacity(STRIPES, GFP_KERNEL)?;
+        let mut stripes = KVec::with_capacity(STRIPES, GFP_KERNEL)?;
         for _ in 0..STRIPES {
-            locks.push(BhLock::new(()), GFP_KERNEL)?;
+            stripes.push(Stripe { lock: BhLock::new(()), generation: AtomicU32::new(0) }, GFP_KERNEL)?;
         }
-        let t = KBox::new(Self { buckets, locks }, GFP_KERNEL)?;
-        for l in t.locks.iter() {
+        let t = KBox::new(Self { buckets, stripes }, GFP_KERNEL)?;
+        for s in t.stripes.iter() {
             // SAFETY: the vector is never resized, so each lock stays where
             // it is; each is initialised once, before any use.
-            unsafe { l.init() };
+            unsafe { s.lock.init() };
         }
         Ok(t)
     }
@@ -80,6 +88,22 @@ impl<T: Send + Sync> RcuHash<T> {
         })
     }
 
+    /// A number that changes whenever chain `b` (modulo the chain count)
+    /// changes; other chains' changes may change it too. It works as a
+    /// seqcount: a writer makes it odd before a change and even after.
+    /// Read before a walk of the chain, the walk sees every change it
+    /// counts; read after a walk, it counts every change the walk saw, if
+    /// only as begun. So if a read before one walk equals a read after a
+    /// later one, the chain did not change in between.
+    pub(crate) fn generation(&self, b: usize) -> u32 {
+        // Orders the loads of a walk before this one (pairs with the
+        // writer's fence after its first increment) ...
+        fence(Acquire);
+        // ... and this one before the loads of a walk after it (pairs with
+        // the writer's release of its second increment).
+        self.stripes[(b & (self.buckets.len() - 1)) % STRIPES].generation.load(Acquire)
+    }
+
     /// Locks chain `b` for writing and calls `f` with a [`Writer`] for it.
     /// Entries the writer hands out stay valid for the guard's section.
     pub(crate) fn write<'g, R>(
@@ -89,8 +113,9 @@ impl<T: Send + Sync> RcuHash<T> {
         f: impl FnOnce(&mut Writer<'g, T>) -> R,
     ) -> R {
         let b = b & (self.buckets.len() - 1);
-        let _l = self.locks[b % STRIPES].lock();
-        f(&mut Writer { head: &self.buckets[b] })
+        let stripe = &self.stripes[b % STRIPES];
+        let _l = stripe.lock.lock();
+        f(&mut Writer { head: &self.buckets[b], generation: &stripe.generation })
     }
 }
 
@@ -111,6 +136,7 @@ impl<T: Send + Sync> Drop for RcuHash<T> {
 /// Write access to one locked chain, inside an RCU read-side section `'g`.
 pub(crate) struct Writer<'g, T: Send + Sync> {
     head: &'g AtomicPtr<Node<T>>,
+    generation: &'g AtomicU32,
 }
 
 impl<'g, T: Send + Sync> Writer<'g, T> {
@@ -122,7 +148,9 @@ impl<'g, T: Send + Sync> Writer<'g, T> {
             GFP_ATOMIC,
         )?;
         let p = KBox::into_raw(node);
+        self.begin();
         self.head.store(p, Release);
+        self.end();
         // SAFETY: just published; freed only after a later removal and a
         // grace period, which the section `'g` holds off.
         Ok(unsafe { &(*p).val })
@@ -133,6 +161,7 @@ impl<'g, T: Send + Sync> Writer<'g, T> {
     /// count.
     pub(crate) fn retain(&mut self, mut keep: impl FnMut(&T) -> bool, mut removed: impl FnMut(&T)) -> usize {
         let mut kept = 0;
+        let mut removed_any = false;
         let mut prev: &AtomicPtr<Node<T>> = self.head;
         let mut p = prev.load(Relaxed);
         while !p.is_null() {
@@ -144,6 +173,10 @@ impl<'g, T: Send + Sync> Writer<'g, T> {
                 kept += 1;
                 prev = &n.next;
             } else {
+                if !removed_any {
+                    self.begin();
+                    removed_any = true;
+                }
                 prev.store(next, Release);
                 removed(&n.val);
                 // SAFETY: unlinked above; readers may still hold it until a
@@ -152,7 +185,22 @@ impl<'g, T: Send + Sync> Writer<'g, T> {
             }
             p = next;
         }
+        if removed_any {
+            self.end();
+        }
         kept
+    }
+
+    /// Marks the stripe's generation as changing (odd), before a change
+    /// (see [`RcuHash::generation`]).
+    fn begin(&self) {
+        self.generation.fetch_add(1, Relaxed);
+        fence(Release);
+    }
+
+    /// Marks the change done (even again).
+    fn end(&self) {
+        self.generation.fetch_add(1, Release);
     }
 
     /// The entries, in chain order; valid for the section `'g`.
