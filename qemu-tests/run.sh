@@ -7,6 +7,8 @@
 #   run.sh --demo             the demo instead of the tests
 #   run.sh --report DIR NAME...  only report the results a boot left in DIR
 #   TESTS_DIR=dir run.sh      scenarios from another directory
+#   FUZZ_COUNT=N FUZZ_SEED=S run.sh fuzz   the fuzz scenario's size and seed
+#   SCENARIO_TIMEOUT=SECONDS  a scenario's time limit in the guest (600)
 #
 # Prints one line per scenario and, last, "N passed, N failed"; exits
 # non-zero if any scenario failed or never reported (a crashed guest).
@@ -76,6 +78,10 @@ esac
 # vng runs its helpers (virtme-run) and virtiofsd from PATH.
 export PATH="$(dirname "$VNG"):$(dirname "$VIRTIOFSD"):$PATH"
 env="export DRLB_KO=$top/drlb.ko DRLB_TOOL=$top/target/release/drlb-tool VRRPD=$top/target/release/vrrpd;"
+# (and the knobs of the fuzz scenario and of the harness, when set)
+for v in FUZZ_COUNT FUZZ_SEED SCENARIO_TIMEOUT; do
+	[ -z "${!v:-}" ] || env+=" export $v=${!v};"
+done
 set +e
 # The console is for humans; results travel through $out. The guest's
 # first act is to touch $out/booted: a boot that never got that far (seen
