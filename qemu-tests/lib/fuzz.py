@@ -304,7 +304,9 @@ class Fuzzer:
         """A broken frame on the junk socket: nobody has to answer it."""
         r = self.r
         body = struct.pack("BBH", r.randrange(256), 1, 0) + b"".join(self.attr() for _ in range(r.randrange(4)))
-        typ = r.choice([self.family, self.family, GENL_ID_CTRL, 0, 1, 2, 3, r.randrange(65536)])
+        # (drlb's, the controller's, control types, and ids above any
+        # family's: not another family's commands)
+        typ = r.choice([self.family, self.family, GENL_ID_CTRL, 0, 1, 2, 3, r.randrange(0xF000, 0x10000)])
         flags = r.choice([F_REQUEST | F_ACK, F_ACK, 0, F_REQUEST | F_DUMP, r.randrange(65536)])
         real = 16 + len(body)
         ln = r.choice([0, 8, 15, 16, 17, 19, real - 1, real + 1, real + 400, 2**32 - 1, real])
