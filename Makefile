@@ -10,6 +10,8 @@
 #                  cycles (DRLB_LIFECYCLE_CYCLES=N for another count)
 #   make floods    the floods scenario with 60 s floods (FLOOD_SECONDS=N)
 #   make demo      boot the guest and show drlb balancing between two nginx
+#   make fuzz      the genetlink fuzzer's long run: 100,000 messages as root and
+#                  100,000 without CAP_NET_ADMIN (FUZZ_COUNT=N, FUZZ_SEED=S)
 #   make install   drlb-tool and vrrpd, with drlb-tool's man page and completions
 #                  (PREFIX=/usr/local, DESTDIR= for staging)
 
@@ -18,7 +20,7 @@ TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 QT := $(TOP)/qemu-tests
 ENV := . $(QT)/env.sh
 
-.PHONY: all deps kernel kdir module tools test host-test guest-test lifecycle floods demo install clean
+.PHONY: all deps kernel kdir module tools test host-test guest-test lifecycle floods demo fuzz install clean
 
 all: module tools
 
@@ -64,6 +66,11 @@ test: deps
 
 demo: module tools
 	@$(QT)/run.sh --demo
+
+# (the scenario `make test` runs with 1000 messages each way)
+FUZZ_COUNT ?= 100000
+fuzz: module tools
+	@FUZZ_COUNT=$(FUZZ_COUNT) SCENARIO_TIMEOUT=$${SCENARIO_TIMEOUT:-7200} $(QT)/run.sh fuzz
 
 PREFIX ?= /usr/local
 BIN := $(TOP)/target/release

@@ -126,6 +126,8 @@ pub(crate) struct ConnTable {
     seed: u32,
     count: AtomicU32,
     max: AtomicU32,
+    /// The `conn_table_bits` parameter (0: none).
+    fixed_bits: u32,
 }
 
 // The idle table's chains are the RCU hash's minimum.
@@ -133,14 +135,16 @@ const _: () = assert!(conn_policy::MIN_TABLE_BITS == rcu_hash::STRIPE_BITS);
 
 impl ConnTable {
     /// A table holding at most `max` entries, with the fewest chains until
-    /// [`Self::resize_for`] sizes it.
-    pub(crate) fn new(max: u32, seed: u32) -> Result<KBox<Self>> {
+    /// [`Self::resize_for`] sizes it: `2^fixed_bits` chains if `fixed_bits`
+    /// is not 0 (the `conn_table_bits` parameter), else as `max` calls for.
+    pub(crate) fn new(max: u32, fixed_bits: u32, seed: u32) -> Result<KBox<Self>> {
         Ok(KBox::new(
             Self {
                 hash: RcuHash::new(conn_policy::MIN_TABLE_BITS)?,
                 seed,
                 count: AtomicU32::new(0),
                 max: AtomicU32::new(max),
+                fixed_bits,
             },
             GFP_KERNEL,
         )?)
@@ -157,7 +161,7 @@ impl ConnTable {
     /// Gives the table the chains a bound of `max` calls for, moving the
     /// entries; lookups and inserts go on meanwhile. Process context.
     pub(crate) fn resize_for(&self, max: u32) -> Result {
-        self.resize(conn_policy::table_bits(max))
+        self.resize(conn_policy::chains_bits(max, self.fixed_bits))
     }
 
     /// Shrinks the table to the fewest chains (a namespace without
@@ -173,6 +177,19 @@ impl ConnTable {
     /// The number of chains.
     pub(crate) fn buckets(&self) -> usize {
         self.hash.buckets()
+    }
+
+    /// A number that changes whenever chain `b` changes (see
+    /// [`RcuHash::generation`]), for dumps.
+    pub(crate) fn chain_generation(&self, b: usize) -> u32 {
+        self.hash.generation(b)
+    }
+
+    /// A number that changes with every resize, odd during one (see
+    /// [`RcuHash::resizes`]), for dumps: chain numbers mean the same
+    /// entries only between two equal even reads.
+    pub(crate) fn resizes(&self) -> u32 {
+        self.hash.resizes()
     }
 
     /// The entries of chain `b`, for dumps.

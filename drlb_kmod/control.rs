@@ -9,10 +9,11 @@
 use crate::conn::Conn;
 use crate::conn_policy::{self, MAX_TIMEOUT_S};
 use crate::dataplane::{self, Dataplane};
+use crate::dump::{self, ChainCursor, Chains, Put, Sink};
 use crate::kapi::jiffies_to_msecs;
 use crate::kapi::work::jiffies;
 use crate::tcp_state::TcpState;
-use crate::kapi::genetlink::{Attr, Command, Dump, Handler, Msg, NlError, Request, Spec};
+use crate::kapi::genetlink::{Attr, Dump, DumpMark, Handler, Msg, NlError, Request, Spec};
 use crate::kapi::rcu::RcuGuard;
 use crate::kapi::{errno, pernet};
 use crate::netns::NetState;
@@ -20,6 +21,7 @@ use crate::proto::{self, attr, cmd, stats};
 use crate::sched::Scheduler;
 use crate::service::{Addr, Config, Real, Service, ServiceKey, Settings};
 use crate::stats::{Reading, Stats};
+use core::ffi::c_long;
 use core::sync::atomic::Ordering::Relaxed;
 use kernel::error::code::*;
 use kernel::prelude::*;
@@ -31,6 +33,7 @@ pub(crate) static SPEC: Spec = Spec {
     version: proto::FAMILY_VERSION,
     policy: &proto::POLICY,
     mcgrp: proto::MCGRP_EVENTS,
+    mcgrp_access: proto::EVENTS_ACCESS,
 };
 
 /// The handler behind the family.
@@ -45,10 +48,6 @@ impl Control {
     }
 }
 
-const fn command(c: u8, dump: bool) -> Command {
-    Command { cmd: c, admin: proto::is_mutation(c), dump }
-}
-
 type Reply = core::result::Result<(), NlError>;
 
 fn einval(msg: &'static core::ffi::CStr) -> NlError {
@@ -56,27 +55,7 @@ fn einval(msg: &'static core::ffi::CStr) -> NlError {
 }
 
 impl Handler for Control {
-    const COMMANDS: &'static [Command] = &[
-        command(cmd::STATUS, false),
-        command(cmd::SET_STATE, false),
-        command(cmd::SERVICE_NEW, false),
-        command(cmd::SERVICE_SET, false),
-        command(cmd::SERVICE_DEL, false),
-        command(cmd::SERVICE_GET, true),
-        command(cmd::REAL_NEW, false),
-        command(cmd::REAL_SET, false),
-        command(cmd::REAL_DEL, false),
-        command(cmd::REAL_GET, true),
-        command(cmd::CONN_GET, true),
-        command(cmd::CONN_DEL, false),
-        command(cmd::FLOW_QUERY, false),
-        command(cmd::TIMEOUTS_GET, false),
-        command(cmd::TIMEOUTS_SET, false),
-        command(cmd::LIMITS_GET, false),
-        command(cmd::LIMITS_SET, false),
-        command(cmd::FLUSH, false),
-        command(cmd::ZERO, false),
-    ];
+    const COMMANDS: &'static [proto::Op] = &proto::OPS;
 
     fn doit(&self, req: &Request<'_>) -> Reply {
         let ns = self.pernet.get(req.net());
@@ -301,7 +280,7 @@ fn real_change(ns: &NetState, req: &Request<'_>) -> Reply {
         match (c, at) {
             (cmd::REAL_NEW, Some(_)) => return Err(NlError::msg(EEXIST, c"real server already exists")),
             (cmd::REAL_NEW, None) => {
-                let r = Real::new(addr, weight.unwrap_or(1))?;
+                let r = Real::new(addr, dp.next_real_id.fetch_add(1, Relaxed), weight.unwrap_or(1))?;
                 crate::upkeep::resolve(dp, &r);
                 reals.push(r.clone(), GFP_KERNEL)?;
                 event = Some((cmd::EVENT_REAL_NEW, r));
@@ -345,7 +324,7 @@ fn real_change(ns: &NetState, req: &Request<'_>) -> Reply {
     Ok(())
 }
 
-fn put_limits(dp: &Dataplane, m: &mut Msg) -> Result {
+fn put_limits(dp: &Dataplane, m: &mut Msg<'_>) -> Result {
     m.put_u32(attr::CONN_COUNT, dp.conns.count())?;
     m.put_u32(attr::CONN_MAX, dp.conns.max())?;
     m.put_u32(attr::FLOOD_RATE, dp.flood_rate.load(Relaxed))?;
@@ -429,13 +408,13 @@ fn zero(dp: &Dataplane, req: &Request<'_>) -> Reply {
     Ok(())
 }
 
-fn put_key(m: &mut Msg, k: &ServiceKey) -> Result {
+fn put_key(m: &mut Msg<'_>, k: &ServiceKey) -> Result {
     m.put_u8(attr::PROTO, k.proto)?;
     m.put(attr::VIP, k.vip.as_slice())?;
     m.put_u16(attr::PORT, k.port)
 }
 
-fn put_stats(m: &mut Msg, r: Reading, active: Option<(u32, u32)>) -> Result {
+fn put_stats(m: &mut Msg<'_>, r: Reading, active: Option<(u32, u32)>) -> Result {
     let n = m.nest_start(attr::STATS)?;
     m.put_u64(stats::CONNS, r.conns, stats::PAD)?;
     m.put_u64(stats::PACKETS, r.packets, stats::PAD)?;
@@ -451,7 +430,7 @@ fn put_stats(m: &mut Msg, r: Reading, active: Option<(u32, u32)>) -> Result {
     Ok(())
 }
 
-fn put_real(m: &mut Msg, r: &Real) -> Result {
+fn put_real(m: &mut Msg<'_>, r: &Real) -> Result {
     m.put(attr::REAL, r.addr.as_slice())?;
     m.put_u32(attr::WEIGHT, r.weight.load(Relaxed))?;
     let (res, location) = r.resolution();
@@ -473,7 +452,7 @@ fn put_real(m: &mut Msg, r: &Real) -> Result {
 }
 
 /// A service's attributes, as `SERVICE_GET` answers them.
-fn put_service(m: &mut Msg, s: &Service) -> Result {
+fn put_service(m: &mut Msg<'_>, s: &Service) -> Result {
     put_key(m, &s.key)?;
     m.put_string(attr::SCHEDULER, s.settings.sched.name())?;
     m.put_u32(attr::PERSISTENCE, s.settings.persistence)?;
@@ -503,34 +482,45 @@ fn service_get(dp: &Dataplane, req: &Request<'_>) -> Reply {
     Ok(())
 }
 
+/// Services in id order (the order they were added); the cursor is the
+/// next id, so services added or deleted between parts shift nothing.
 fn dump_services(dp: &Dataplane, d: &mut Dump<'_>) -> Reply {
     let g = RcuGuard::lock();
     let cfg = dp.config.get(&g);
-    let start = d.cursor()[0] as usize;
-    for (i, s) in cfg.services.iter().enumerate().skip(start) {
+    let start = dump::resume_at(&cfg.services, |s| s.id, d.cursor()[0] as u64);
+    for s in cfg.services.iter().skip(start) {
         let Some(mut m) = d.entry(cmd::SERVICE_GET) else { break };
         if put_service(&mut m, s).is_err() {
             break; // `m` is cancelled on drop; the next part resumes here
         }
         m.commit();
-        d.cursor()[0] = (i + 1) as _;
+        d.cursor()[0] = (u64::from(s.id) + 1) as _;
     }
     Ok(())
 }
 
+/// A service's real servers in id order (the order they were added),
+/// resumed by id as services are. If the service was deleted and made
+/// again between parts, the dump is marked interrupted.
 fn dump_reals(dp: &Dataplane, d: &mut Dump<'_>) -> Reply {
     let key = service_key(|t| d.attr(t))?;
     let g = RcuGuard::lock();
     let cfg = dp.config.get(&g);
     let svc = cfg.find(&key).ok_or_else(|| NlError::msg(ENOENT, c"no such service"))?;
-    let start = d.cursor()[0] as usize;
-    for (i, r) in svc.reals.iter().enumerate().skip(start) {
+    // cursor[1]: the service's id, once the first part is out.
+    let first = d.cursor()[1] == 0;
+    if !first && d.cursor()[1] as u64 != u64::from(svc.id) {
+        d.interrupted();
+    }
+    d.cursor()[1] = svc.id as _;
+    let start = dump::resume_at(&svc.reals, |r| r.id, d.cursor()[0] as u64);
+    for r in svc.reals.iter().skip(start) {
         let Some(mut m) = d.entry(cmd::REAL_GET) else { break };
         if put_key(&mut m, &key).and_then(|_| put_real(&mut m, r)).is_err() {
             break;
         }
         m.commit();
-        d.cursor()[0] = (i + 1) as _;
+        d.cursor()[0] = (u64::from(r.id) + 1) as _;
     }
     Ok(())
 }
@@ -581,7 +571,7 @@ fn service_of<'a>(cfg: &'a Config, c: &Conn) -> Option<&'a Arc<Service>> {
     cfg.services.iter().find(|s| s.id == c.svc())
 }
 
-fn put_conn(m: &mut Msg, s: &Service, c: &Conn, now: u32) -> Result {
+fn put_conn(m: &mut Msg<'_>, s: &Service, c: &Conn, now: u32) -> Result {
     put_key(m, &s.key)?;
     let len = if s.key.vip.is_v6() { 16 } else { 4 };
     m.put(attr::CLIENT, &c.client()[..len])?;
@@ -594,32 +584,94 @@ fn put_conn(m: &mut Msg, s: &Service, c: &Conn, now: u32) -> Result {
     m.put_u32(attr::FLAGS, if c.is_template() { proto::CONN_F_TEMPLATE } else { 0 })
 }
 
-/// Connections, chain by chain; the cursor is (chain, entries of it sent).
+/// The connection table's chains, as a dump walks them.
+struct ConnChains<'g> {
+    dp: &'g Dataplane,
+    g: &'g RcuGuard,
+}
+
+impl Chains for ConnChains<'_> {
+    type Entry = Conn;
+
+    fn count(&self) -> usize {
+        self.dp.conns.buckets()
+    }
+
+    fn generation(&self, c: usize) -> u32 {
+        self.dp.conns.chain_generation(c)
+    }
+
+    fn entries(&self, c: usize) -> impl Iterator<Item = &Conn> {
+        self.dp.conns.chain_entries(self.g, c)
+    }
+}
+
+/// One part of a connection dump: live entries the filter covers.
+struct ConnPart<'a, 'd> {
+    d: &'a mut Dump<'d>,
+    cfg: &'a Config,
+    filter: &'a ConnFilter,
+    now: u32,
+}
+
+impl Sink<Conn> for ConnPart<'_, '_> {
+    type Mark = DumpMark;
+
+    fn mark(&self) -> DumpMark {
+        self.d.mark()
+    }
+
+    fn trim(&mut self, m: DumpMark) {
+        self.d.trim(m)
+    }
+
+    fn put(&mut self, c: &Conn) -> Put {
+        if conn_policy::expired(self.now, c.expires()) {
+            return Put::Skipped;
+        }
+        let Some(s) = service_of(self.cfg, c).filter(|s| self.filter.covers(s, c)) else {
+            return Put::Skipped;
+        };
+        let Some(mut m) = self.d.entry(cmd::CONN_GET) else { return Put::Full };
+        if put_conn(&mut m, s, c, self.now).is_err() {
+            return Put::Full; // `m` is cancelled on drop
+        }
+        m.commit();
+        Put::Added
+    }
+
+    fn interrupted(&mut self) {
+        self.d.interrupted()
+    }
+}
+
+/// Connections, chain by chain: a chain goes whole into one part (see
+/// `dump::fill_chains`), so entries made or expired between parts shift
+/// nothing. The cursor is (chain, position, generation, resizes + 1). A
+/// resize moves entries to other chains: a dump that a resize overlapped,
+/// or that resumes after one, is marked interrupted.
 fn dump_conns(dp: &Dataplane, d: &mut Dump<'_>) -> Reply {
     let g = RcuGuard::lock();
     let cfg = dp.config.get(&g);
     let filter = ConnFilter::parse(cfg, |t| d.attr(t))?;
-    let now = jiffies() as u32;
-    let (mut b, mut skip) = (d.cursor()[0] as usize, d.cursor()[1] as usize);
-    while b < dp.conns.buckets() {
-        for (i, c) in dp.conns.chain_entries(&g, b).enumerate().skip(skip) {
-            if conn_policy::expired(now, c.expires()) {
-                continue;
-            }
-            let Some(s) = service_of(cfg, c).filter(|s| filter.covers(s, c)) else { continue };
-            let Some(mut m) = d.entry(cmd::CONN_GET) else { return Ok(()) };
-            if put_conn(&mut m, s, c, now).is_err() {
-                return Ok(()); // full: the next part resumes at this entry
-            }
-            m.commit();
-            d.cursor()[1] = (i + 1) as _;
-        }
-        b += 1;
-        skip = 0;
-        d.cursor()[0] = b as _;
-        d.cursor()[1] = 0;
+    let c = *d.cursor();
+    let resizes = dp.conns.resizes();
+    if resizes % 2 == 1 || (c[3] != 0 && c[3] != resizes as c_long + 1) {
+        d.interrupted();
     }
-    Ok(())
+    let mut cursor = ChainCursor { chain: c[0] as usize, pos: c[1] as usize, generation: c[2] as u32 };
+    let chains = ConnChains { dp, g: &g };
+    let mut part = ConnPart { d, cfg, filter: &filter, now: jiffies() as u32 };
+    let r = dump::fill_chains(&chains, &mut cursor, &mut part);
+    let c = d.cursor();
+    c[0] = cursor.chain as _;
+    c[1] = cursor.pos as _;
+    c[2] = cursor.generation as _;
+    c[3] = resizes as c_long + 1;
+    if dp.conns.resizes() != resizes {
+        d.interrupted();
+    }
+    r.map_err(|_| errno::emsgsize().into())
 }
 
 fn conn_del(dp: &Dataplane, req: &Request<'_>) -> Reply {

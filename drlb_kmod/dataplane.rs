@@ -71,6 +71,8 @@ pub(crate) struct Dataplane {
     pub(crate) counters: Counters,
     /// Service ids: unique per namespace, never reused.
     pub(crate) next_service_id: AtomicU32,
+    /// Real server ids: unique per namespace, never reused.
+    pub(crate) next_real_id: AtomicU32,
     pub(crate) net: NetRef,
 }
 
@@ -127,7 +129,7 @@ impl Dataplane {
             state: AtomicU8::new(proto::STATE_ACTIVE),
             hook_packets: PerCpuCounter::new()?,
             config: RcuBox::new(Config::new(KVec::new())?)?,
-            conns: ConnTable::new(crate::kapi::param_conn_max(), seed)?,
+            conns: ConnTable::new(crate::kapi::param_conn_max(), crate::kapi::param_conn_table_bits(), seed)?,
             timeouts,
             expire_nodest: AtomicBool::new(true),
             flood_rate: AtomicU32::new(DEFAULT_FLOOD_RATE),
@@ -143,6 +145,7 @@ impl Dataplane {
                 too_big: PerCpuCounter::new()?,
             },
             next_service_id: AtomicU32::new(1),
+            next_real_id: AtomicU32::new(1),
             net,
         })
     }

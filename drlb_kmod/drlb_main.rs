@@ -36,6 +36,9 @@ mod upkeep;
 #[path = "core/src/conn_policy.rs"]
 mod conn_policy;
 #[allow(unreachable_pub, reason = "drlb-core's public API, private inside drlb.ko")]
+#[path = "core/src/dump.rs"]
+mod dump;
+#[allow(unreachable_pub, reason = "drlb-core's public API, private inside drlb.ko")]
 #[path = "core/src/hash.rs"]
 mod hash;
 #[allow(unreachable_pub, reason = "drlb-core's public API, private inside drlb.ko")]
@@ -96,6 +99,16 @@ impl kernel::Module for Drlb {
         let conn_max = kapi::param_conn_max();
         if !conn_policy::valid_conn_max(conn_max) {
             pr_err!("conn_max={} refused: it must be 1..{}\n", conn_max, conn_policy::MAX_CONN);
+            return Err(EINVAL);
+        }
+        let bits = kapi::param_conn_table_bits();
+        if !conn_policy::valid_fixed_bits(bits) {
+            pr_err!(
+                "conn_table_bits={} refused: it must be 0 (chains follow conn_max) or {}..{}\n",
+                bits,
+                conn_policy::MIN_TABLE_BITS,
+                conn_policy::MAX_TABLE_BITS
+            );
             return Err(EINVAL);
         }
         let pernet = Arc::new(pernet::Registration::register()?, GFP_KERNEL)?;

@@ -156,6 +156,9 @@ fn pack(location: Option<(i32, [u8; 6])>) -> [u64; 2] {
 pub(crate) struct Real {
     /// Its address (the same family as the service's VIP).
     pub(crate) addr: Addr,
+    /// Unique in its namespace and never reused, in the order real
+    /// servers are added (dumps resume by it).
+    pub(crate) id: u32,
     /// Weight, 0..=65535.
     pub(crate) weight: AtomicU32,
     /// Where its packets go, read by every packet: the MAC with
@@ -180,11 +183,12 @@ pub(crate) struct Real {
 
 impl Real {
     /// A new, unresolved real server.
-    pub(crate) fn new(addr: Addr, weight: u32) -> Result<Arc<Self>> {
+    pub(crate) fn new(addr: Addr, id: u32, weight: u32) -> Result<Arc<Self>> {
         let resolution = Resolution { route_ifindex: 0, reason: proto::UNRESOLVED_PENDING, gateway: None, version: 0 };
         Ok(Arc::new(
             Self {
                 addr,
+                id,
                 weight: AtomicU32::new(weight),
                 location: SeqWords::new(pack(None)),
                 resolution: KBox::pin_init(new_bh_lock!(resolution, "drlb_resolution"), GFP_KERNEL)?,
@@ -316,7 +320,7 @@ pub(crate) struct Service {
     pub(crate) id: u32,
     /// Its settings.
     pub(crate) settings: Settings,
-    /// Its real servers, in the order they were added.
+    /// Its real servers, in the order they were added (so by id).
     pub(crate) reals: KVec<Arc<Real>>,
     /// The schedulers' view of `reals` at build time (weights).
     dests: KVec<Dest>,
@@ -437,7 +441,7 @@ impl Service {
 
 /// A namespace's configuration.
 pub(crate) struct Config {
-    /// The services, in the order they were added.
+    /// The services, in the order they were added (so by id).
     pub(crate) services: KVec<Arc<Service>>,
     /// `services` by protocol, VIP and port (see [`lookup`]).
     by_key: KVVec<u32>,

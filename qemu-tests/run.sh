@@ -7,6 +7,8 @@
 #   run.sh --demo             the demo instead of the tests
 #   run.sh --report DIR NAME...  only report the results a boot left in DIR
 #   TESTS_DIR=dir run.sh      scenarios from another directory
+#   FUZZ_COUNT=N FUZZ_SEED=S run.sh fuzz   the fuzz scenario's size and seed
+#   SCENARIO_TIMEOUT=SECONDS  a scenario's time limit in the guest (600)
 #
 # Prints one line per scenario and, last, "N passed, N failed"; exits
 # non-zero if any scenario failed or never reported (a crashed guest).
@@ -77,7 +79,7 @@ esac
 export PATH="$(dirname "$VNG"):$(dirname "$VIRTIOFSD"):$PATH"
 env="export DRLB_KO=$top/drlb.ko DRLB_TOOL=$top/target/release/drlb-tool VRRPD=$top/target/release/vrrpd;"
 # (and the knobs a scenario or the harness reads, when set: numbers)
-for v in DRLB_LIFECYCLE_CYCLES FLOOD_SECONDS SCENARIO_TIMEOUT; do
+for v in DRLB_LIFECYCLE_CYCLES FLOOD_SECONDS FUZZ_COUNT FUZZ_SEED SCENARIO_TIMEOUT; do
 	[ -z "${!v:-}" ] || env+=" export $v=${!v};"
 done
 set +e

@@ -6,7 +6,8 @@ use anyhow::{anyhow, bail, Context, Result};
 use drlb_core::proto;
 use netlink_packet_core::{
     DecodeError, Emitable, NetlinkHeader, NetlinkMessage, NetlinkPayload, Nla, NlaBuffer,
-    NlasIterator, Parseable, ParseableParametrized, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST,
+    NlasIterator, Parseable, ParseableParametrized, NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR,
+    NLM_F_REQUEST,
 };
 use netlink_packet_generic::ctrl::nlas::{GenlCtrlAttrs, McastGrpAttrs};
 use netlink_packet_generic::ctrl::{GenlCtrl, GenlCtrlCmd};
@@ -219,7 +220,7 @@ impl Client {
             cmd: GenlCtrlCmd::GetFamily,
             nlas: vec![GenlCtrlAttrs::FamilyName(DrlbMsg::family_name().to_owned())],
         });
-        let replies = self.exchange(req, NLM_F_REQUEST | NLM_F_ACK).map_err(|e| {
+        let (replies, _) = self.exchange(req, NLM_F_REQUEST | NLM_F_ACK).map_err(|e| {
             if e.downcast_ref::<KernelError>()
                 .is_some_and(|k| k.errno == libc_enoent())
             {
@@ -257,22 +258,40 @@ impl Client {
         })
     }
 
+    /// Reads one datagram from the kernel. Reading into 64 KiB also tells
+    /// netlink to fill dump parts as far as it will (32 KiB, against 4 KiB
+    /// for a reader of small buffers): fewer reads, and fewer of the
+    /// module's hash chains too long for one part (a chain split between
+    /// parts can make a dump interrupted).
+    fn recv(&self) -> Result<Vec<u8>> {
+        let mut buf = Vec::with_capacity(1 << 16);
+        let n = self
+            .sock
+            .recv(&mut buf, libc::MSG_TRUNC)
+            .context("reading from the kernel")?;
+        if n > buf.len() {
+            bail!("a {n}-byte message from the kernel, larger than a 64 KiB read");
+        }
+        Ok(buf)
+    }
+
     /// Joins the events multicast group.
     pub fn subscribe(&mut self) -> Result<()> {
         let g = self
             .events
             .ok_or_else(|| anyhow!("the drlb family has no events group"))?;
-        self.sock
-            .add_membership(g)
-            .context("joining the drlb events group")
+        self.sock.add_membership(g).map_err(|e| {
+            let hint = e.raw_os_error().and_then(hint).map(|h| format!(": {h}"));
+            anyhow!(
+                "joining the drlb events group: {e}{}",
+                hint.unwrap_or_default()
+            )
+        })
     }
 
     /// Waits for the next events; returns each one's command and attributes.
     pub fn events(&mut self) -> Result<Vec<(u8, Vec<Attr>)>> {
-        let (data, _) = self
-            .sock
-            .recv_from_full()
-            .context("reading from the kernel")?;
+        let data = self.recv()?;
         let mut out = vec![];
         for m in messages::<DrlbMsg>(&data)? {
             if let NetlinkPayload::InnerMessage(inner) = m.payload {
@@ -283,18 +302,39 @@ impl Client {
     }
 
     /// Sends `cmd` with `attrs` and returns the attributes of each reply.
+    ///
+    /// A dump that the module marks interrupted (NLM_F_DUMP_INTR: what it
+    /// lists changed while it was listed, so entries may be missing or
+    /// doubled) is made again, once; a second interrupted dump is an error.
     pub fn request(&mut self, cmd: u8, attrs: Vec<Attr>, dump: bool) -> Result<Vec<Vec<Attr>>> {
-        let mut msg = GenlMessage::from_payload(DrlbMsg { cmd, attrs });
-        msg.set_resolved_family_id(self.family);
         let flags = NLM_F_REQUEST | NLM_F_ACK | if dump { NLM_F_DUMP } else { 0 };
-        Ok(self
-            .exchange(msg, flags)?
-            .into_iter()
-            .map(|m| m.payload.attrs)
-            .collect())
+        for attempt in 0..2 {
+            let mut msg = GenlMessage::from_payload(DrlbMsg {
+                cmd,
+                attrs: attrs.clone(),
+            });
+            msg.set_resolved_family_id(self.family);
+            let (replies, interrupted) = self.exchange(msg, flags)?;
+            if !interrupted {
+                return Ok(replies.into_iter().map(|m| m.payload.attrs).collect());
+            }
+            if attempt == 0 {
+                eprintln!("drlb-tool: the table changed while it was listed; listing it again");
+            }
+        }
+        bail!(
+            "the table changed while it was listed, twice (the module marked both dumps \
+             interrupted: entries may have been missed or doubled); try again"
+        )
     }
 
-    fn exchange<F>(&mut self, msg: GenlMessage<F>, flags: u16) -> Result<Vec<GenlMessage<F>>>
+    /// Sends `msg` and collects the replies to it, and whether the dump
+    /// they make was marked interrupted.
+    fn exchange<F>(
+        &mut self,
+        msg: GenlMessage<F>,
+        flags: u16,
+    ) -> Result<(Vec<GenlMessage<F>>, bool)>
     where
         F: GenlFamily + Emitable + ParseableParametrized<[u8], GenlHeader> + std::fmt::Debug,
     {
@@ -307,32 +347,66 @@ impl Client {
         nl.serialize(&mut buf);
         self.sock.send(&buf, 0).context("sending to the kernel")?;
 
-        let mut out = Vec::new();
+        let mut replies = Replies::new(self.seq);
         loop {
-            let (data, _) = self
-                .sock
-                .recv_from_full()
-                .context("reading from the kernel")?;
+            let data = self.recv()?;
             for m in messages::<F>(&data)? {
-                if m.header.sequence_number != self.seq {
-                    continue;
-                }
-                match m.payload {
-                    NetlinkPayload::InnerMessage(inner) => out.push(inner),
-                    NetlinkPayload::Done(_) => return Ok(out),
-                    NetlinkPayload::Error(e) => match e.code {
-                        None => return Ok(out), // the ACK
-                        Some(code) => {
-                            return Err(KernelError {
-                                errno: -code.get(),
-                                msg: extack_message(m.header.flags, &e.header),
-                            }
-                            .into())
-                        }
-                    },
-                    _ => {}
+                if let Some(end) = replies.take(m) {
+                    return end.map(|()| (replies.out, replies.interrupted));
                 }
             }
+        }
+    }
+}
+
+/// The replies to one request, as they arrive.
+struct Replies<F> {
+    seq: u32,
+    out: Vec<GenlMessage<F>>,
+    /// A message of the dump carried NLM_F_DUMP_INTR.
+    interrupted: bool,
+}
+
+impl<F> Replies<F> {
+    fn new(seq: u32) -> Self {
+        Self {
+            seq,
+            out: vec![],
+            interrupted: false,
+        }
+    }
+
+    /// Takes one message: `Some` once the answer is complete (the ACK, a
+    /// dump's NLMSG_DONE) or an error ends it, in NLMSG_ERROR or, for a
+    /// dump, in NLMSG_DONE.
+    fn take(&mut self, m: NetlinkMessage<GenlMessage<F>>) -> Option<Result<()>> {
+        if m.header.sequence_number != self.seq {
+            return None;
+        }
+        if m.header.flags & NLM_F_DUMP_INTR != 0 {
+            self.interrupted = true;
+        }
+        match m.payload {
+            NetlinkPayload::InnerMessage(inner) => {
+                self.out.push(inner);
+                None
+            }
+            NetlinkPayload::Done(d) if d.code < 0 => Some(Err(KernelError {
+                errno: -d.code,
+                // (the TLVs follow the error code directly)
+                msg: ext_ack_msg(&d.extended_ack),
+            }
+            .into())),
+            NetlinkPayload::Done(_) => Some(Ok(())),
+            NetlinkPayload::Error(e) => match e.code {
+                None => Some(Ok(())), // the ACK
+                Some(code) => Some(Err(KernelError {
+                    errno: -code.get(),
+                    msg: extack_message(m.header.flags, &e.header),
+                }
+                .into())),
+            },
+            _ => None,
         }
     }
 }
@@ -354,7 +428,11 @@ fn extack_message(flags: u16, rest: &[u8]) -> Option<String> {
     } else {
         u32::from_ne_bytes(rest.get(..4)?.try_into().ok()?) as usize
     };
-    let tlvs = rest.get((skip + 3) & !3..)?;
+    ext_ack_msg(rest.get((skip + 3) & !3..)?)
+}
+
+/// The NLMSGERR_ATTR_MSG text among extended-ACK TLVs.
+fn ext_ack_msg(tlvs: &[u8]) -> Option<String> {
     NlasIterator::new(tlvs)
         .flatten()
         .find(|n| n.kind() == NETLINK_EXT_ACK_MSG)
@@ -375,10 +453,20 @@ impl std::fmt::Display for KernelError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let os = std::io::Error::from_raw_os_error(self.errno);
         match &self.msg {
-            Some(m) => write!(f, "{m} ({os})"),
-            None => write!(f, "{os}"),
+            Some(m) => write!(f, "{m} ({os})")?,
+            None => write!(f, "{os}")?,
+        }
+        match hint(self.errno) {
+            Some(h) => write!(f, ": {h}"),
+            None => Ok(()),
         }
     }
+}
+
+/// What an errno from the module means for the user, where the bare
+/// errno's text does not say it.
+fn hint(errno: i32) -> Option<&'static str> {
+    (errno == libc::EPERM).then_some("needs CAP_NET_ADMIN in this network namespace")
 }
 
 impl std::error::Error for KernelError {}
@@ -402,6 +490,89 @@ mod tests {
         };
         let back = DrlbMsg::parse_with_param(&buf, hdr).unwrap();
         assert_eq!(back.attrs.as_slice().u8(proto::attr::STATE), Some(1));
+    }
+
+    fn msg(
+        seq: u32,
+        flags: u16,
+        payload: NetlinkPayload<GenlMessage<DrlbMsg>>,
+    ) -> NetlinkMessage<GenlMessage<DrlbMsg>> {
+        let mut h = NetlinkHeader::default();
+        h.sequence_number = seq;
+        h.flags = flags;
+        NetlinkMessage::new(h, payload)
+    }
+
+    fn entry(port: u16) -> NetlinkPayload<GenlMessage<DrlbMsg>> {
+        NetlinkPayload::InnerMessage(GenlMessage::from_payload(DrlbMsg {
+            cmd: proto::cmd::CONN_GET,
+            attrs: vec![Attr::u16(proto::attr::CLIENT_PORT, port)],
+        }))
+    }
+
+    fn done(code: i32, text: Option<&str>) -> NetlinkPayload<GenlMessage<DrlbMsg>> {
+        let mut d = netlink_packet_core::DoneMessage::default();
+        d.code = code;
+        if let Some(t) = text {
+            let a = Attr::str(NETLINK_EXT_ACK_MSG, t);
+            d.extended_ack = vec![0; a.buffer_len()];
+            a.emit(&mut d.extended_ack);
+        }
+        NetlinkPayload::Done(d)
+    }
+
+    #[test]
+    fn an_error_in_nlmsg_done_fails_the_dump_with_its_message() {
+        let mut r = Replies::new(7);
+        assert!(r.take(msg(7, 2, entry(1))).is_none());
+        assert!(
+            r.take(msg(6, 2, done(0, None))).is_none(),
+            "another request's"
+        );
+        let e = r
+            .take(msg(7, 2, done(-2, Some("no such service"))))
+            .unwrap()
+            .unwrap_err();
+        let k = e.downcast_ref::<KernelError>().unwrap();
+        assert_eq!((k.errno, k.msg.as_deref()), (2, Some("no such service")));
+        assert!(Replies::<DrlbMsg>::new(7)
+            .take(msg(7, 2, done(0, None)))
+            .unwrap()
+            .is_ok());
+    }
+
+    #[test]
+    fn dump_intr_on_any_message_marks_the_dump_interrupted() {
+        let mut r = Replies::new(3);
+        r.take(msg(3, 2, entry(1)));
+        assert!(!r.interrupted);
+        r.take(msg(3, 2 | NLM_F_DUMP_INTR, entry(2)));
+        assert!(r.take(msg(3, 2, done(0, None))).unwrap().is_ok());
+        assert!(r.interrupted);
+        assert_eq!(r.out.len(), 2);
+        let mut r = Replies::<DrlbMsg>::new(3);
+        r.take(msg(3, 2 | NLM_F_DUMP_INTR, done(0, None)));
+        assert!(r.interrupted, "(on NLMSG_DONE too)");
+    }
+
+    #[test]
+    fn eperm_says_which_capability_is_missing() {
+        let e = KernelError {
+            errno: libc::EPERM,
+            msg: None,
+        };
+        assert_eq!(
+            e.to_string(),
+            "Operation not permitted (os error 1): needs CAP_NET_ADMIN in this network namespace"
+        );
+        let e = KernelError {
+            errno: libc::ENOENT,
+            msg: Some("no such service".into()),
+        };
+        assert_eq!(
+            e.to_string(),
+            "no such service (No such file or directory (os error 2))"
+        );
     }
 
     #[test]

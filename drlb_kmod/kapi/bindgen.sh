@@ -39,7 +39,7 @@ eval exec '"$BINDGEN"' '"$header"' \
 		neigh_lookup __neigh_create cancel_delayed_work_sync get_random_u32 \
 		register_netevent_notifier unregister_netevent_notifier jiffies_to_msecs \
 		ip_route_input_noref ip_frag_init ip_frag_next br_ip6_fragment \
-		skb_checksum_help consume_skb) \
+		skb_checksum_help consume_skb skb_trim) \
 	$(t nf_hook_ops nf_hook_state nf_inet_hooks nf_ip_hook_priorities \
 		nf_ip6_hook_priorities pernet_operations \
 		genl_family genl_ops genl_info genl_multicast_group genlmsghdr \

@@ -6,22 +6,13 @@
 
 use super::bindings;
 use super::net::Net;
-use crate::proto::Kind;
+use crate::proto::{Access, Kind, Op};
 use core::ffi::{c_int, c_void, CStr};
+use core::marker::PhantomData;
 use kernel::alloc::{flags::GFP_KERNEL, KBox, KVec};
 use kernel::error::{code::*, to_result, Error, Result};
 use kernel::types::Opaque;
 use kernel::ThisModule;
-
-/// One command of a family.
-pub(crate) struct Command {
-    /// The command number.
-    pub(crate) cmd: u8,
-    /// Needs CAP_NET_ADMIN in the namespace's owning user namespace.
-    pub(crate) admin: bool,
-    /// Answers dump requests through [`Handler::dumpit`].
-    pub(crate) dump: bool,
-}
 
 /// A failed request: an errno and, where useful, a message for the
 /// extended ACK that userspace prints.
@@ -51,8 +42,9 @@ impl From<Error> for NlError {
 
 /// The logic behind a family.
 pub(crate) trait Handler: Send + Sync + Sized + 'static {
-    /// The commands answered by [`Handler::doit`].
-    const COMMANDS: &'static [Command];
+    /// The commands answered by [`Handler::doit`] (and, those marked so,
+    /// by [`Handler::dumpit`]), with who may send each.
+    const COMMANDS: &'static [Op];
 
     /// Handles one request.
     fn doit(&self, req: &Request<'_>) -> core::result::Result<(), NlError>;
@@ -71,6 +63,8 @@ pub(crate) struct Spec {
     pub(crate) policy: &'static [Kind],
     /// The one multicast group, for events.
     pub(crate) mcgrp: &'static CStr,
+    /// Who may join it.
+    pub(crate) mcgrp_access: Access,
 }
 
 #[repr(C)]
@@ -106,13 +100,22 @@ impl<H: Handler> Family<H> {
                 doit: Some(doit_callback::<H>),
                 dumpit: if c.dump { Some(dumpit_callback::<H>) } else { None },
                 cmd: c.cmd,
-                flags: if c.admin { bindings::GENL_UNS_ADMIN_PERM as u8 } else { 0 },
+                flags: match c.access {
+                    Access::NetAdmin => bindings::GENL_UNS_ADMIN_PERM as u8,
+                    Access::Anyone => 0,
+                },
                 ..Default::default()
             };
             ops.push(op, GFP_KERNEL)?;
         }
         let mut mcgrp = bindings::genl_multicast_group::default();
         copy_name(&mut mcgrp.name, spec.mcgrp)?;
+        // (checked against the namespace's owning user namespace)
+        mcgrp.flags = match spec.mcgrp_access {
+            // SAFETY: returns a constant.
+            Access::NetAdmin => unsafe { bindings::drlb_genl_mcast_cap_net_admin() },
+            Access::Anyone => 0,
+        };
         let inner = KBox::new(
             Inner {
                 family: Opaque::new(bindings::genl_family::default()),
@@ -205,13 +208,13 @@ impl<'a> Request<'a> {
     }
 
     /// Starts an event for the family's multicast group.
-    pub(crate) fn event(&self, cmd: u8) -> Result<Msg> {
+    pub(crate) fn event(&self, cmd: u8) -> Result<Msg<'static>> {
         new_msg(self.family(), 0, 0, cmd)
     }
 
     /// Sends `msg` to the listeners of the event group in the request's
     /// namespace (nobody listening is not an error).
-    pub(crate) fn multicast(&self, msg: Msg) {
+    pub(crate) fn multicast(&self, msg: Msg<'static>) {
         let this = core::mem::ManuallyDrop::new(msg);
         // SAFETY: the message is complete once ended; multicast consumes it.
         unsafe {
@@ -231,12 +234,12 @@ impl<'a> Request<'a> {
     }
 
     /// Starts a reply to this request with command `cmd`.
-    pub(crate) fn reply(&self, cmd: u8) -> Result<Msg> {
+    pub(crate) fn reply(&self, cmd: u8) -> Result<Msg<'static>> {
         new_msg(self.family(), self.info.snd_portid, self.info.snd_seq, cmd)
     }
 }
 
-fn new_msg(family: &bindings::genl_family, portid: u32, seq: u32, cmd: u8) -> Result<Msg> {
+fn new_msg(family: &bindings::genl_family, portid: u32, seq: u32, cmd: u8) -> Result<Msg<'static>> {
     // SAFETY: no preconditions. Process context (GFP_KERNEL).
     let skb = unsafe { bindings::drlb_genlmsg_new() };
     if skb.is_null() {
@@ -249,7 +252,7 @@ fn new_msg(family: &bindings::genl_family, portid: u32, seq: u32, cmd: u8) -> Re
         unsafe { bindings::drlb_nlmsg_free(skb) };
         return Err(super::errno::emsgsize());
     }
-    Ok(Msg { skb, hdr, in_dump: false })
+    Ok(Msg { skb, hdr, in_dump: false, _part: PhantomData })
 }
 
 /// Attribute `t` of a parsed attribute table.
@@ -273,10 +276,24 @@ unsafe fn attr_of<'a>(
 }
 
 /// One part of a dump being filled (`struct netlink_callback`).
+///
+/// A dump that can tell when what it continues has changed since the last
+/// part says so with [`Dump::interrupted`]: the part's first entry (or the
+/// closing `NLMSG_DONE`) then carries `NLM_F_DUMP_INTR`, through the
+/// kernel's own `cb->seq` / `cb->prev_seq` check.
 pub(crate) struct Dump<'a> {
     skb: *mut bindings::sk_buff,
     cb: &'a mut bindings::netlink_callback,
     family: &'a bindings::genl_family,
+    /// The part's length when it was handed to us.
+    start: u32,
+}
+
+/// A position in a dump part, to go back to with [`Dump::trim`].
+#[derive(Clone, Copy)]
+pub(crate) struct DumpMark {
+    len: u32,
+    prev_seq: u32,
 }
 
 impl<'a> Dump<'a> {
@@ -305,9 +322,36 @@ impl<'a> Dump<'a> {
         unsafe { &mut self.cb.__bindgen_anon_1.args }
     }
 
+    /// What this part continues changed since the previous part: the dump
+    /// may skip or repeat entries, and userspace is told so.
+    pub(crate) fn interrupted(&mut self) {
+        // A new generation (never 0: the kernel takes 0 as "unset").
+        self.cb.seq = self.cb.seq.wrapping_add(1).max(1);
+    }
+
+    /// The current position in this part.
+    pub(crate) fn mark(&self) -> DumpMark {
+        // SAFETY: `skb` is this part's buffer.
+        DumpMark { len: unsafe { bindings::drlb_skb_len(self.skb) }, prev_seq: self.cb.prev_seq }
+    }
+
+    /// Removes the entries added after `m` (never what the part held
+    /// before it came to us), and re-arms the interruption flag an entry
+    /// removed carried.
+    pub(crate) fn trim(&mut self, m: DumpMark) {
+        // SAFETY: `skb` is this part's buffer and no entry is open (an
+        // open entry borrows `self`); trimming to a length at most the
+        // current one only drops bytes from its tail.
+        unsafe {
+            let len = bindings::drlb_skb_len(self.skb);
+            bindings::skb_trim(self.skb, m.len.clamp(self.start, len));
+        }
+        self.cb.prev_seq = m.prev_seq;
+    }
+
     /// Starts one entry; `None` when this part is full (the dump continues
     /// in the next part).
-    pub(crate) fn entry(&mut self, cmd: u8) -> Option<Msg> {
+    pub(crate) fn entry(&mut self, cmd: u8) -> Option<Msg<'_>> {
         // SAFETY: `skb` is this part's buffer; the portid and sequence are
         // the requester's.
         let hdr = unsafe {
@@ -320,7 +364,13 @@ impl<'a> Dump<'a> {
                 cmd,
             )
         };
-        (!hdr.is_null()).then_some(Msg { skb: self.skb, hdr, in_dump: true })
+        if hdr.is_null() {
+            return None;
+        }
+        // SAFETY: `hdr` is the user header genlmsg_put just wrote into this
+        // part; `cb` is the dump's.
+        unsafe { bindings::drlb_genl_dump_check_consistent(self.cb, hdr) };
+        Some(Msg { skb: self.skb, hdr, in_dump: true, _part: PhantomData })
     }
 }
 
@@ -370,17 +420,19 @@ impl<'a> Attr<'a> {
 }
 
 /// A message being built: a reply or event (freed on drop unless sent), or
-/// one entry of a dump (cancelled on drop unless committed).
-pub(crate) struct Msg {
+/// one entry of a dump (cancelled on drop unless committed), which borrows
+/// its part for `'a`.
+pub(crate) struct Msg<'a> {
     skb: *mut bindings::sk_buff,
     hdr: *mut c_void,
     in_dump: bool,
+    _part: PhantomData<&'a mut ()>,
 }
 
 /// An open nested attribute.
 pub(crate) struct Nest(*mut bindings::nlattr);
 
-impl Msg {
+impl Msg<'_> {
     /// Opens nested attribute `t`.
     pub(crate) fn nest_start(&mut self, t: u16) -> Result<Nest> {
         // SAFETY: `skb` is our message.
@@ -398,8 +450,12 @@ impl Msg {
         unsafe { bindings::drlb_nla_nest_end(self.skb, n.0) };
     }
 
-    /// Ends a dump entry and keeps it in the dump.
+    /// Ends a dump entry and keeps it in the dump (a reply or an event is
+    /// freed instead: those are sent).
     pub(crate) fn commit(self) {
+        if !self.in_dump {
+            return;
+        }
         let this = core::mem::ManuallyDrop::new(self);
         // SAFETY: `hdr` is this entry's header in the dump's skb.
         unsafe { bindings::drlb_genlmsg_end(this.skb, this.hdr) };
@@ -451,8 +507,11 @@ impl Msg {
         buf[..s.len()].copy_from_slice(s.as_bytes());
         self.put(t, &buf[..=s.len()])
     }
+}
 
-    /// Finishes the message and sends it as the reply to `req`.
+impl Msg<'static> {
+    /// Finishes the message and sends it as the reply to `req`. (Only a
+    /// reply is `'static`: a dump entry borrows its part.)
     pub(crate) fn send_reply(self, req: &Request<'_>) -> Result {
         let this = core::mem::ManuallyDrop::new(self);
         // SAFETY: `hdr` is this message's header; `genlmsg_reply` consumes
@@ -464,7 +523,7 @@ impl Msg {
     }
 }
 
-impl Drop for Msg {
+impl Drop for Msg<'_> {
     fn drop(&mut self) {
         if self.in_dump {
             // SAFETY: an uncommitted entry: remove it from the dump's skb.
@@ -518,10 +577,24 @@ unsafe extern "C" fn dumpit_callback<H: Handler>(
     let family = unsafe { &*bindings::drlb_dump_family(cb) };
     // SAFETY: as in `doit_callback`.
     let inner = unsafe { &*(family as *const bindings::genl_family).cast::<Inner<H>>() };
-    let mut dump = Dump { skb, cb, family };
+    // (0 is no generation: see `Dump::interrupted`)
+    cb.seq = cb.seq.max(1);
+    // SAFETY: `skb` is this part's buffer.
+    let start = unsafe { bindings::drlb_skb_len(skb) };
+    let mut dump = Dump { skb, cb, family, start };
     match inner.handler.dumpit(&mut dump) {
         // SAFETY: `skb` is valid; its length tells netlink whether to go on.
         Ok(()) => unsafe { bindings::drlb_skb_len(skb) as c_int },
-        Err(e) => e.errno.to_errno(),
+        Err(e) => {
+            if let Some(msg) = e.msg {
+                if !dump.cb.extack.is_null() {
+                    // SAFETY: netlink points `extack` at its own for the
+                    // call and sends the message with the dump's error;
+                    // `msg` is static.
+                    unsafe { (*dump.cb.extack)._msg = msg.as_ptr() };
+                }
+            }
+            e.errno.to_errno()
+        }
     }
 }

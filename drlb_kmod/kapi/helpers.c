@@ -88,6 +88,8 @@ unsigned int drlb_skb_len(const struct sk_buff *skb) { return skb->len; }
 int drlb_genlmsg_multicast(const struct genl_family *family, struct net *net, struct sk_buff *skb, unsigned int group) { return genlmsg_multicast_netns(family, net, skb, 0, group, GFP_ATOMIC); }
 struct nlattr **drlb_dump_attrs(struct netlink_callback *cb) { return genl_info_dump(cb)->attrs; }
 const struct genl_family *drlb_dump_family(struct netlink_callback *cb) { return genl_info_dump(cb)->family; }
+u8 drlb_genl_mcast_cap_net_admin(void) { return GENL_MCAST_CAP_NET_ADMIN; }
+void drlb_genl_dump_check_consistent(struct netlink_callback *cb, void *user_hdr) { genl_dump_check_consistent(cb, user_hdr); }
 struct net *drlb_neigh_net(const struct neighbour *n) { return dev_net(n->dev); }
 int drlb_neigh_ifindex(const struct neighbour *n) { return n->dev->ifindex; }
 const u8 *drlb_neigh_key(const struct neighbour *n) { return n->primary_key; }
@@ -102,3 +104,7 @@ static unsigned int conn_max = 1 << 18;
 module_param(conn_max, uint, 0444);
 MODULE_PARM_DESC(conn_max, "connection-table bound for each new namespace, 1..4194304 (default 262144; drlb-tool limits --conn-max changes it per namespace)");
 unsigned int drlb_param_conn_max(void) { return conn_max; }
+static unsigned int conn_table_bits;
+module_param(conn_table_bits, uint, 0444);
+MODULE_PARM_DESC(conn_table_bits, "connection-table chains as a power of two, fixed (8-21, like IPVS's conn_tab_bits); 0 (default): they follow each namespace's conn_max");
+unsigned int drlb_param_conn_table_bits(void) { return conn_table_bits; }

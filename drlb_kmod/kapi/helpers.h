@@ -90,6 +90,8 @@ unsigned int drlb_ll_reserved_space(const struct net_device *dev);
 int drlb_genlmsg_multicast(const struct genl_family *family, struct net *net, struct sk_buff *skb, unsigned int group);
 struct nlattr **drlb_dump_attrs(struct netlink_callback *cb);
 const struct genl_family *drlb_dump_family(struct netlink_callback *cb);
+u8 drlb_genl_mcast_cap_net_admin(void);
+void drlb_genl_dump_check_consistent(struct netlink_callback *cb, void *user_hdr);
 
 struct net *drlb_neigh_net(const struct neighbour *n);
 int drlb_neigh_ifindex(const struct neighbour *n);
@@ -102,5 +104,6 @@ struct mem_cgroup;
 struct mem_cgroup *drlb_memcg_current(void);
 struct mem_cgroup *drlb_set_active_memcg(struct mem_cgroup *memcg);
 void drlb_mem_cgroup_put(struct mem_cgroup *memcg);
+unsigned int drlb_param_conn_table_bits(void);
 
 #endif

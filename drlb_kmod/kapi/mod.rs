@@ -48,6 +48,13 @@ pub(crate) fn cond_resched() {
     unsafe { bindings::drlb_cond_resched() }
 }
 
+/// The `conn_table_bits` module parameter: 0, or a fixed `1 << bits`
+/// chains for every namespace's table (checked once, at load).
+pub(crate) fn param_conn_table_bits() -> u32 {
+    // SAFETY: reads a module parameter (set before init, read-only after).
+    unsafe { bindings::drlb_param_conn_table_bits() }
+}
+
 /// Jiffies as milliseconds.
 pub(crate) fn jiffies_to_msecs(j: u32) -> u32 {
     // SAFETY: pure arithmetic.

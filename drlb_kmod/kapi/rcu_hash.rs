@@ -28,6 +28,12 @@
 //! keeps bottom halves off on its CPU while it relinks 1/[`STRIPES`] of the
 //! entries (16,384 in a full table of 4 Mi).
 //!
+//! Generations. Each stripe also counts the changes to its chains
+//! ([`RcuHash::generation`]): a writer makes the count odd before it links
+//! or unlinks an entry and even after, and a resize does so around a
+//! stripe's move. A dump that splits a chain over two parts compares the
+//! counts to tell whether the chain changed in between.
+//!
 //! Memory. A bucket array is allocated with `__GFP_ACCOUNT` in process
 //! context, so it is charged to the memory cgroup of the task that sized
 //! the table, and it keeps a reference to that cgroup: entries inserted
@@ -106,13 +112,15 @@ impl<T> Buckets<T> {
     }
 }
 
-/// A lock stripe: its lock, the array its chains are in, and a sequence
-/// count that is odd while they move to another array.
+/// A lock stripe: its lock, the array its chains are in, a sequence count
+/// that is odd while they move to another array, and the count of changes
+/// to its chains.
 #[pin_data]
 struct Stripe<T> {
     #[pin]
     lock: BhLock<()>,
     seq: AtomicU32,
+    generation: AtomicU32,
     buckets: AtomicPtr<Buckets<T>>,
 }
 
@@ -123,6 +131,7 @@ impl<T> Stripe<T> {
             // holds two at once.
             lock <- new_bh_lock!((), "drlb_chain"),
             seq: AtomicU32::new(0),
+            generation: AtomicU32::new(0),
             buckets: AtomicPtr::new(buckets),
         })
     }
@@ -161,6 +170,8 @@ pub(crate) struct RcuHash<T: Send + Sync> {
     chains: AtomicUsize,
     /// Serialises resizes.
     resizing: Pin<KBox<Mutex<()>>>,
+    /// Counts resizes: odd while one is under way.
+    resizes: AtomicU32,
 }
 
 impl<T: Send + Sync> RcuHash<T> {
@@ -177,11 +188,20 @@ impl<T: Send + Sync> RcuHash<T> {
             current: AtomicPtr::new(KBox::into_raw(buckets)),
             chains: AtomicUsize::new(1 << bits),
             resizing,
+            resizes: AtomicU32::new(0),
         })
     }
 
     fn stripe(&self, h: usize) -> &Stripe<T> {
         &self.stripes[h % STRIPES]
+    }
+
+    /// A number that changes with every resize, odd while one is under way
+    /// (a seqcount, read as [`Self::generation`] is): a walk of the chains
+    /// between two equal even reads saw no entry move to another chain.
+    pub(crate) fn resizes(&self) -> u32 {
+        fence(Acquire);
+        self.resizes.load(Acquire)
     }
 
     /// The number of chains (during a resize, as it was before).
@@ -193,6 +213,22 @@ impl<T: Send + Sync> RcuHash<T> {
     /// resize, a walk may miss entries or see some twice.
     pub(crate) fn entries<'g>(&'g self, g: &'g RcuGuard, b: usize) -> impl Iterator<Item = &'g T> {
         chain(g, self.stripe(b).buckets(g).head(b))
+    }
+
+    /// A number that changes whenever chain `b` changes (an entry linked or
+    /// unlinked, or the chains moved by a resize); other chains' changes
+    /// may change it too. It works as a seqcount: odd while a change is
+    /// under way. Read before a walk of the chain, the walk sees every
+    /// change it counts; read after a walk, it counts every change the walk
+    /// saw, if only as begun. So if a read before one walk equals a read
+    /// after a later one, the chain did not change in between.
+    pub(crate) fn generation(&self, b: usize) -> u32 {
+        // Orders the loads of a walk before this one (pairs with the
+        // writer's fence after its first increment) ...
+        fence(Acquire);
+        // ... and this one before the loads of a walk after it (pairs with
+        // the writer's release of its second increment).
+        self.stripe(b).generation.load(Acquire)
     }
 
     /// The first entry on hash `h`'s chain that `pred` accepts, for
@@ -230,7 +266,7 @@ impl<T: Send + Sync> RcuHash<T> {
         let st = self.stripe(h);
         let _l = st.lock.lock();
         let b = st.buckets(g);
-        f(&mut Writer { head: b.head(h), charge: b.charge.as_ref(), _w: PhantomData })
+        f(&mut Writer { head: b.head(h), charge: b.charge.as_ref(), generation: &st.generation, _w: PhantomData })
     }
 
     /// Unlinks every entry `keep` rejects, after `removed(entry)`; each is
@@ -256,7 +292,8 @@ impl<T: Send + Sync> RcuHash<T> {
                     let end = chains.min(next + RETAIN_CHUNK);
                     for k in next..end {
                         let head = &b.heads[s + k * STRIPES];
-                        Writer { head, charge: None, _w: PhantomData }.retain(&keep, &removed);
+                        Writer { head, charge: None, generation: &st.generation, _w: PhantomData }
+                            .retain(&keep, &removed);
                     }
                     next = end;
                     end == chains
@@ -284,13 +321,16 @@ impl<T: Send + Sync> RcuHash<T> {
             return Ok(());
         }
         let new = KBox::into_raw(Buckets::new(bits)?);
+        self.resizes.fetch_add(1, Relaxed);
+        fence(Release);
         for (s, st) in self.stripes.iter().enumerate() {
             {
                 let g = RcuGuard::lock();
                 let _l = st.lock.lock();
                 let seq = st.seq.load(Relaxed);
                 st.seq.store(seq.wrapping_add(1), Relaxed);
-                // (orders the odd count before the relinks: a seqcount write)
+                st.generation.fetch_add(1, Relaxed);
+                // (orders the odd counts before the relinks: a seqcount write)
                 fence(Release);
                 // SAFETY: `new` is live until a later resize or the drop,
                 // which `resizing` and `&self` keep away.
@@ -313,11 +353,13 @@ impl<T: Send + Sync> RcuHash<T> {
                 }
                 st.buckets.store(new, Release);
                 st.seq.store(seq.wrapping_add(2), Release);
+                st.generation.fetch_add(1, Release);
             }
             cond_resched();
         }
         let old = self.current.swap(new, Relaxed);
         self.chains.store(1 << bits, Relaxed);
+        self.resizes.fetch_add(1, Release);
         // No stripe points to the old array; once the readers that might
         // still walk it are done, it goes (empty: every entry moved).
         synchronize();
@@ -350,6 +392,8 @@ pub(crate) struct Writer<'w, 'g, T: Send + Sync> {
     head: &'g AtomicPtr<Node<T>>,
     /// Whom new entries are charged to.
     charge: Option<&'g MemCgroup>,
+    /// The stripe's count of changes.
+    generation: &'g AtomicU32,
     _w: PhantomData<fn(&'w ()) -> &'w ()>,
 }
 
@@ -365,7 +409,9 @@ impl<'g, T: Send + Sync> Writer<'_, 'g, T> {
             None => alloc(),
         }?;
         let p = KBox::into_raw(node);
+        self.begin();
         self.head.store(p, Release);
+        self.end();
         // SAFETY: just published; freed only after a later removal and a
         // grace period, which the section `'g` holds off.
         Ok(unsafe { &(*p).val })
@@ -376,6 +422,7 @@ impl<'g, T: Send + Sync> Writer<'_, 'g, T> {
     /// count.
     pub(crate) fn retain(&mut self, mut keep: impl FnMut(&T) -> bool, mut removed: impl FnMut(&T)) -> usize {
         let mut kept = 0;
+        let mut removed_any = false;
         let mut prev: &AtomicPtr<Node<T>> = self.head;
         let mut p = prev.load(Relaxed);
         while !p.is_null() {
@@ -387,6 +434,10 @@ impl<'g, T: Send + Sync> Writer<'_, 'g, T> {
                 kept += 1;
                 prev = &n.next;
             } else {
+                if !removed_any {
+                    self.begin();
+                    removed_any = true;
+                }
                 prev.store(next, Release);
                 removed(&n.val);
                 // SAFETY: unlinked above; readers may still hold it until a
@@ -395,7 +446,22 @@ impl<'g, T: Send + Sync> Writer<'_, 'g, T> {
             }
             p = next;
         }
+        if removed_any {
+            self.end();
+        }
         kept
+    }
+
+    /// Marks the stripe's generation as changing (odd), before a change
+    /// (see [`RcuHash::generation`]).
+    fn begin(&self) {
+        self.generation.fetch_add(1, Relaxed);
+        fence(Release);
+    }
+
+    /// Marks the change done (even again).
+    fn end(&self) {
+        self.generation.fetch_add(1, Release);
     }
 
     /// The entries, in chain order; valid for the section `'g`.

@@ -57,6 +57,8 @@ expect_ge "$bps" 1 "estimated bytes/s of the TCP service while it runs"
 expect_eq "$(q '[c.client_port for c in d]' conns --service udp "$VIP4:80")" "[40002]" "filtered by service"
 expect_eq "$(q 'len(d)' conns --client 198.51.100.99)" 0 "filtered by another client"
 expect_fail 'same address family' dt dir1 conns --service tcp "$VIP4:80" --client 2001:db8:1::2
+# (the module's refusal comes in the dump's NLMSG_DONE)
+expect_fail 'no such service' dt dir1 conns --service tcp "$VIP4:81"
 
 log "flow: which real server, and why, without creating state"
 expect_eq "$(dt dir1 flow tcp "$CLIENT4:40001" "$VIP4:80")" "$tcp_real (existing connection) via $(mac_of "rs$((${tcp_real##*.} - 20))")" "the long connection"

@@ -57,8 +57,30 @@ dt dir1 service edit tcp "$VIP4:80" --state active
 expect_eq "$(answers_from "$(requests tcp "$VIP4" 80 2)" rs1)" 2 "answers after 'service edit --state active'"
 expect_eq "$(svcs)" "80:rr:active:2 81:rr:active:2" "services after 'service edit --state active'"
 
-# Without CAP_NET_ADMIN: reads work, writes are refused.
+# Without CAP_NET_ADMIN (drlb_kmod/core/src/proto.rs, OPS): the state,
+# limits and timeouts read; changes, and reads that name addresses
+# (services and real servers with their MACs, connections, flow queries,
+# events), are refused, and drlb-tool says what is missing.
 nobody() { n "$1" setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all "${@:2}"; }
 expect_eq "$(nobody dir1 "$DRLB_TOOL" state)" active "state read as nobody"
-expect_fail 'Operation not permitted' nobody dir1 "$DRLB_TOOL" state standby
-expect_eq "$(dt dir1 state)" active "dir1 state after the refused write"
+hint='Operation not permitted.*: needs CAP_NET_ADMIN in this network namespace'
+expect_fail "$hint" nobody dir1 "$DRLB_TOOL" state standby
+expect_fail "$hint" nobody dir1 "$DRLB_TOOL" conns
+expect_fail "$hint" nobody dir1 "$DRLB_TOOL" list
+expect_fail "$hint" nobody dir1 timeout 5 "$DRLB_TOOL" monitor
+# Every command, raw, in one process: EPERM exactly for those OPS keeps to
+# CAP_NET_ADMIN (the permission is checked before the attributes).
+open=" 1 14 16 " want="" args=()
+for c in {1..19}; do
+	args+=("$c" --)
+	if [[ $open == *" $c "* ]]; then want+="$c:ok "; else want+="$c:errno 1 "; fi
+done
+mapfile -t raw < <(nobody dir1 python3 -S lib/nlraw.py "${args[@]}")
+got="" c=1
+for r in "${raw[@]}"; do
+	# (an open command may still refuse what it was sent: not with EPERM)
+	[[ $open == *" $c "* && $r != "errno 1"* ]] && r=ok
+	got+="$c:$r " c=$((c + 1))
+done
+expect_eq "$got" "$want" "each command's answer to nobody"
+expect_eq "$(dt dir1 state)" active "dir1 state after the refused writes"

@@ -48,6 +48,24 @@ pub fn table_bits(conn_max: u32) -> u32 {
         .clamp(MIN_TABLE_BITS, MAX_TABLE_BITS)
 }
 
+/// A valid `conn_table_bits` module parameter: 0 (the chains follow the
+/// bound, [`table_bits`]), or a fixed `2^bits` chains, [`MIN_TABLE_BITS`]
+/// to [`MAX_TABLE_BITS`], like IPVS's `conn_tab_bits`.
+pub fn valid_fixed_bits(bits: u32) -> bool {
+    bits == 0 || (MIN_TABLE_BITS..=MAX_TABLE_BITS).contains(&bits)
+}
+
+/// The chains (as a power of two) of a table bounded at `conn_max` whose
+/// `conn_table_bits` parameter is `fixed` (valid): the fixed count, or the
+/// one the bound calls for.
+pub fn chains_bits(conn_max: u32, fixed: u32) -> u32 {
+    if fixed == 0 {
+        table_bits(conn_max)
+    } else {
+        fixed
+    }
+}
+
 /// `a` is after `b` in wrapping 32-bit time (the kernel's `time_after`).
 #[inline]
 pub fn after(a: u32, b: u32) -> bool {
@@ -333,6 +351,10 @@ mod tests {
         }
         assert_eq!(table_bits(1 << 18), 17, "the default bound: 2^17 chains");
         assert_eq!(table_bits(1), MIN_TABLE_BITS);
+        assert!(valid_fixed_bits(0) && valid_fixed_bits(MIN_TABLE_BITS) && valid_fixed_bits(MAX_TABLE_BITS));
+        assert!(!valid_fixed_bits(MIN_TABLE_BITS - 1) && !valid_fixed_bits(MAX_TABLE_BITS + 1));
+        assert_eq!(chains_bits(1 << 18, 0), 17, "0: the bound decides");
+        assert_eq!(chains_bits(1 << 18, 8), 8, "a fixed count, whatever the bound");
         assert_eq!(table_bits(600), 9);
         assert_eq!(table_bits(MAX_CONN), MAX_TABLE_BITS);
         assert_eq!(

@@ -8,6 +8,7 @@
 #![no_std]
 
 pub mod conn_policy;
+pub mod dump;
 pub mod hash;
 pub mod lookup;
 pub mod maglev;

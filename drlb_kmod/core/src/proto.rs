@@ -407,24 +407,86 @@ pub fn nested(payload: &[u8]) -> impl Iterator<Item = Result<(u16, &[u8]), Malfo
     })
 }
 
-/// Which commands change state, and so need CAP_NET_ADMIN in the netns's
-/// owning user namespace.
-pub const fn is_mutation(c: u8) -> bool {
-    matches!(
-        c,
-        cmd::SET_STATE
-            | cmd::SERVICE_NEW
-            | cmd::SERVICE_SET
-            | cmd::SERVICE_DEL
-            | cmd::REAL_NEW
-            | cmd::REAL_SET
-            | cmd::REAL_DEL
-            | cmd::CONN_DEL
-            | cmd::TIMEOUTS_SET
-            | cmd::LIMITS_SET
-            | cmd::FLUSH
-            | cmd::ZERO
-    )
+/// Who may send a command, or join the events group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone in the network namespace.
+    Anyone,
+    /// CAP_NET_ADMIN in the user namespace that owns the network namespace
+    /// (genetlink's `GENL_UNS_ADMIN_PERM`; for the events group
+    /// `GENL_MCAST_CAP_NET_ADMIN`, which checks that same namespace).
+    NetAdmin,
+}
+
+/// One command of the family: its number, who may send it, and whether it
+/// answers dump requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Op {
+    /// The command number.
+    pub cmd: u8,
+    /// Who may send it.
+    pub access: Access,
+    /// It answers `NLM_F_DUMP` requests too.
+    pub dump: bool,
+}
+
+const fn op(cmd: u8, access: Access, dump: bool) -> Op {
+    Op { cmd, access, dump }
+}
+
+/// The family's commands: the module registers exactly these, and this
+/// table is the one privilege rule.
+///
+/// Every change needs CAP_NET_ADMIN, and so does every read that names an
+/// address: services and real servers (`SERVICE_GET`, `REAL_GET`: VIPs,
+/// real servers with their MACs and egress interfaces, and per-service
+/// traffic), connections (`CONN_GET`: clients' addresses and ports), flow
+/// queries (`FLOW_QUERY`: where a given client goes and whether it has a
+/// connection) and the events group (real servers as they come, go and
+/// change weight). IPVS asks the same for all of its netlink reads. What
+/// anyone in the namespace may read holds no address: `STATUS` (version,
+/// state, packet and table counts), `TIMEOUTS_GET` and `LIMITS_GET`, so
+/// that an unprivileged monitor can tell whether this director is active
+/// and how full its table is.
+pub const OPS: [Op; 19] = [
+    op(cmd::STATUS, Access::Anyone, false),
+    op(cmd::SET_STATE, Access::NetAdmin, false),
+    op(cmd::SERVICE_NEW, Access::NetAdmin, false),
+    op(cmd::SERVICE_SET, Access::NetAdmin, false),
+    op(cmd::SERVICE_DEL, Access::NetAdmin, false),
+    op(cmd::SERVICE_GET, Access::NetAdmin, true),
+    op(cmd::REAL_NEW, Access::NetAdmin, false),
+    op(cmd::REAL_SET, Access::NetAdmin, false),
+    op(cmd::REAL_DEL, Access::NetAdmin, false),
+    op(cmd::REAL_GET, Access::NetAdmin, true),
+    op(cmd::CONN_GET, Access::NetAdmin, true),
+    op(cmd::CONN_DEL, Access::NetAdmin, false),
+    op(cmd::FLOW_QUERY, Access::NetAdmin, false),
+    op(cmd::TIMEOUTS_GET, Access::Anyone, false),
+    op(cmd::TIMEOUTS_SET, Access::NetAdmin, false),
+    op(cmd::LIMITS_GET, Access::Anyone, false),
+    op(cmd::LIMITS_SET, Access::NetAdmin, false),
+    op(cmd::FLUSH, Access::NetAdmin, false),
+    op(cmd::ZERO, Access::NetAdmin, false),
+];
+
+/// Who may join the events multicast group ([`MCGRP_EVENTS`]): its events
+/// name real servers and weights, as `REAL_GET` does.
+pub const EVENTS_ACCESS: Access = Access::NetAdmin;
+
+/// Who may send command `c`: as [`OPS`] says, and CAP_NET_ADMIN for a
+/// command it does not list. (The module registers [`OPS`] itself; this is
+/// for the tools and tests.)
+#[cfg(not(drlb_kmod))]
+pub const fn access(c: u8) -> Access {
+    let mut i = 0;
+    while i < OPS.len() {
+        if OPS[i].cmd == c {
+            return OPS[i].access;
+        }
+        i += 1;
+    }
+    Access::NetAdmin
 }
 
 #[cfg(test)]
@@ -446,18 +508,52 @@ mod tests {
     }
 
     #[test]
-    fn reads_are_not_mutations() {
+    fn every_command_is_listed_once_and_only_address_free_reads_are_open() {
+        let mut seen = std::collections::BTreeSet::new();
+        for o in OPS {
+            assert!(seen.insert(o.cmd), "command {} listed twice", o.cmd);
+        }
+        assert_eq!(
+            seen,
+            (cmd::STATUS..=cmd::ZERO).collect(),
+            "every request command, and no event"
+        );
+        let open: Vec<u8> = OPS
+            .iter()
+            .filter(|o| o.access == Access::Anyone)
+            .map(|o| o.cmd)
+            .collect();
+        assert_eq!(open, [cmd::STATUS, cmd::TIMEOUTS_GET, cmd::LIMITS_GET]);
         for c in [
-            cmd::STATUS,
+            cmd::SET_STATE,
+            cmd::SERVICE_NEW,
+            cmd::SERVICE_SET,
+            cmd::SERVICE_DEL,
+            cmd::REAL_NEW,
+            cmd::REAL_SET,
+            cmd::REAL_DEL,
+            cmd::CONN_DEL,
+            cmd::TIMEOUTS_SET,
+            cmd::LIMITS_SET,
+            cmd::FLUSH,
+            cmd::ZERO,
+        ] {
+            assert_eq!(access(c), Access::NetAdmin, "mutation {c}");
+        }
+        for c in [
             cmd::SERVICE_GET,
             cmd::REAL_GET,
             cmd::CONN_GET,
             cmd::FLOW_QUERY,
         ] {
-            assert!(!is_mutation(c));
+            assert_eq!(access(c), Access::NetAdmin, "read {c} names addresses");
         }
-        assert!(is_mutation(cmd::SET_STATE));
-        assert!(is_mutation(cmd::FLUSH));
+        assert_eq!(EVENTS_ACCESS, Access::NetAdmin);
+        for c in [0, cmd::EVENT_STATE, cmd::EVENT_REAL_SET, 99, 255] {
+            assert_eq!(access(c), Access::NetAdmin, "unlisted command {c}");
+        }
+        let dumps: Vec<u8> = OPS.iter().filter(|o| o.dump).map(|o| o.cmd).collect();
+        assert_eq!(dumps, [cmd::SERVICE_GET, cmd::REAL_GET, cmd::CONN_GET]);
     }
 
     #[test]
