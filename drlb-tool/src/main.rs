@@ -303,7 +303,7 @@ fn main() {
             .as_deref()
             .map(enter_netns)
             .transpose()
-            .and_then(|_| run(command)),
+            .and_then(|_| run(command, &mut None)),
         (None, None) => Err(anyhow::anyhow!("no command given (see --help)")),
     };
     if let Err(e) = result {
@@ -340,8 +340,9 @@ fn batch(netns: Option<&str>, file: &str) -> Result<()> {
             .ok_or_else(|| anyhow::anyhow!("{file}:{}: no command", i + 1))?;
         commands.push((i + 1, command));
     }
+    let mut client = None;
     for (line, command) in commands {
-        run(command).map_err(|e| anyhow::anyhow!("{file}:{line}: {e:#}"))?;
+        run(command, &mut client).map_err(|e| anyhow::anyhow!("{file}:{line}: {e:#}"))?;
     }
     Ok(())
 }
@@ -413,7 +414,9 @@ fn config_op(c: &Command) -> Result<Op> {
     })
 }
 
-fn run(cli_command: Command) -> Result<()> {
+/// Runs one command over `client`'s netlink socket, which it opens on first
+/// use (a batch keeps one socket for all its lines).
+fn run(cli_command: Command, client: &mut Option<Client>) -> Result<()> {
     // Check every argument before talking to the kernel.
     let (command, attrs, dump) = match &cli_command {
         Command::Status { .. } | Command::List { .. } => (cmd::STATUS, vec![], false),
@@ -526,7 +529,23 @@ fn run(cli_command: Command) -> Result<()> {
             return Ok(());
         }
     };
-    let mut nl = Client::connect()?;
+    let mut nl = match client.take() {
+        Some(c) => c,
+        None => Client::connect()?,
+    };
+    let result = run_on(&mut nl, cli_command, command, attrs, dump);
+    *client = Some(nl);
+    result
+}
+
+/// [`run`]'s second half: the request, and its answer printed.
+fn run_on(
+    nl: &mut Client,
+    cli_command: Command,
+    command: u8,
+    attrs: Vec<Attr>,
+    dump: bool,
+) -> Result<()> {
     match cli_command {
         Command::List {
             json,
@@ -545,18 +564,18 @@ fn run(cli_command: Command) -> Result<()> {
                 Some([p, a]) => Some(addr::service_key(p, a)?.1),
                 _ => None,
             };
-            list::list(&mut nl, json, view, only)
+            list::list(nl, json, view, only)
         }
         Command::Save => {
             print!(
                 "{}",
-                config::File::from_running(&list::read(&mut nl)?).to_toml()?
+                config::File::from_running(&list::read(nl)?).to_toml()?
             );
             Ok(())
         }
-        Command::Apply { file, dry_run } => apply(&mut nl, &file, dry_run),
-        Command::Monitor { json } => monitor(&mut nl, json),
-        Command::Status { json } => status(&mut nl, json),
+        Command::Apply { file, dry_run } => apply(nl, &file, dry_run),
+        Command::Monitor { json } => monitor(nl, json),
+        Command::Status { json } => status(nl, json),
         Command::State { state: None } => {
             let r = nl.request(cmd::STATUS, vec![], false)?;
             let a = r.first().map(Vec::as_slice).unwrap_or_default();
@@ -567,10 +586,10 @@ fn run(cli_command: Command) -> Result<()> {
             Ok(())
         }
         Command::Timeouts { json, .. } if command == cmd::TIMEOUTS_GET => {
-            conns::print_timeouts(&mut nl, json)
+            conns::print_timeouts(nl, json)
         }
-        Command::Conns { json, .. } => conns::conns(&mut nl, attrs, json),
-        Command::Flow { json, .. } => conns::flow(&mut nl, attrs, json),
+        Command::Conns { json, .. } => conns::conns(nl, attrs, json),
+        Command::Flow { json, .. } => conns::flow(nl, attrs, json),
         Command::Limits { .. } if command == cmd::LIMITS_GET => {
             let r = nl.request(cmd::LIMITS_GET, vec![], false)?;
             print_limits(r.first().map(Vec::as_slice).unwrap_or_default());
