@@ -43,7 +43,6 @@ struct net *drlb_sock_net_of_dump(const struct netlink_callback *cb) { return so
 u32 drlb_dump_portid(const struct netlink_callback *cb) { return NETLINK_CB(cb->skb).portid; }
 u32 drlb_dump_seq(const struct netlink_callback *cb) { return cb->nlh->nlmsg_seq; }
 bool drlb_pskb_may_pull(struct sk_buff *skb, unsigned int len) { return pskb_may_pull(skb, len); }
-unsigned int drlb_skb_headlen(const struct sk_buff *skb) { return skb_headlen(skb); }
 bool drlb_skb_shared(const struct sk_buff *skb) { return skb_shared(skb); }
 struct sk_buff *drlb_skb_clone(struct sk_buff *skb) { return skb_clone(skb, GFP_ATOMIC); }
 int drlb_skb_cow_head(struct sk_buff *skb, unsigned int headroom) { return skb_cow_head(skb, headroom); }
@@ -73,7 +72,6 @@ void drlb_rcu_read_lock(void) { rcu_read_lock(); }
 void drlb_rcu_read_unlock(void) { rcu_read_unlock(); }
 void drlb_spin_lock_bh(spinlock_t *lock) { spin_lock_bh(lock); }
 void drlb_spin_unlock_bh(spinlock_t *lock) { spin_unlock_bh(lock); }
-unsigned long drlb_jiffies(void) { return jiffies; }
 void drlb_cond_resched(void) { cond_resched(); }
 void drlb_init_delayed_work(struct delayed_work *dw, void (*fn)(struct work_struct *)) { INIT_DELAYED_WORK(dw, fn); }
 bool drlb_queue_delayed_work(struct delayed_work *dw, unsigned long delay) { return queue_delayed_work(system_wq, dw, delay); }

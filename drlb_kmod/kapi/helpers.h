@@ -38,7 +38,6 @@ struct neighbour;
 
 /* sk_buff */
 bool drlb_pskb_may_pull(struct sk_buff *skb, unsigned int len);
-unsigned int drlb_skb_headlen(const struct sk_buff *skb);
 bool drlb_skb_shared(const struct sk_buff *skb);
 struct sk_buff *drlb_skb_clone(struct sk_buff *skb);
 int drlb_skb_cow_head(struct sk_buff *skb, unsigned int headroom);
@@ -63,7 +62,6 @@ void drlb_rcu_read_unlock(void);
 void drlb_spin_lock_bh(spinlock_t *lock);
 void drlb_spin_unlock_bh(spinlock_t *lock);
 /* time and work */
-unsigned long drlb_jiffies(void);
 void drlb_cond_resched(void);
 void drlb_init_delayed_work(struct delayed_work *dw, void (*fn)(struct work_struct *));
 bool drlb_queue_delayed_work(struct delayed_work *dw, unsigned long delay);

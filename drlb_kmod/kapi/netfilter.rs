@@ -120,11 +120,14 @@ impl<'a> Packet<'a> {
         // SAFETY: `skb` is valid and ours for the call; pulling may
         // reallocate the head, which is why this borrows `self` mutably.
         unsafe {
-            if !bindings::drlb_pskb_may_pull(self.skb, len) {
+            // skb_headlen(), inline: the linear part usually holds the
+            // headers, and then no call is made.
+            let s = &*self.skb;
+            if len > s.len - s.data_len && !bindings::drlb_pskb_may_pull(self.skb, len) {
                 return None;
             }
-            let headlen = bindings::drlb_skb_headlen(self.skb);
-            Some(core::slice::from_raw_parts((*self.skb).data, headlen as usize))
+            let s = &*self.skb;
+            Some(core::slice::from_raw_parts(s.data, (s.len - s.data_len) as usize))
         }
     }
 

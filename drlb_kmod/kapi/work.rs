@@ -80,6 +80,11 @@ unsafe extern "C" fn work_callback<T: Tick>(work: *mut bindings::work_struct) {
 /// The current time in jiffies.
 #[inline]
 pub(crate) fn jiffies() -> u64 {
-    // SAFETY: reading jiffies has no preconditions.
-    unsafe { bindings::drlb_jiffies() as u64 }
+    // SAFETY: `jiffies` is a kernel global, always mapped; the timer
+    // interrupt updates it, hence a volatile read (as READ_ONCE), which on
+    // the 64-bit machines drlb builds for is a single load.
+    unsafe { core::ptr::read_volatile(&raw const bindings::jiffies) as u64 }
 }
+
+/// Ticks a second (`HZ`).
+pub(crate) const HZ: u32 = bindings::HZ;
