@@ -1,0 +1,72 @@
+# vrrpd follows its interface through rtnetlink, on the host in namespaces
+# (100 ms adverts):
+#
+#   dir1 (150) ---+--- br0 ---+--- dir2 (100)             VIP 198.51.100.10
+#
+# eth0 set down and up (FAULT, then back), a new MAC on eth0 (the
+# gratuitous ARPs carry it), and eth0 deleted and made anew with a new
+# index (dir1 reopens its socket on it and is master again, heard by dir2).
+. lib/testlib.sh
+. lib/vrrp.sh
+topo_up -d 2 -r 0
+trap 'vrrpd_stop dir1; vrrpd_stop dir2; topo_down' EXIT
+vrrp_conf dir1 150 >"$VRRP_DIR/d1.toml"
+vrrp_conf dir2 100 >"$VRRP_DIR/d2.toml"
+vrrpd_start dir1 "$VRRP_DIR/d1.toml"
+vrrpd_start dir2 "$VRRP_DIR/d2.toml"
+wait_state dir1 MASTER 5
+wait_state dir2 BACKUP 5
+received() { vrrp_status dir2 | jq '.instances[0].adverts_received'; }
+
+log "eth0 down: dir1 goes to FAULT and dir2 takes over; up: dir1 preempts"
+n dir1 ip link set eth0 down
+wait_state dir1 FAULT 2
+wait_state dir2 MASTER 5
+reason=$(vrrp_status dir1 | jq -r '.instances[0].fault_reason')
+expect_eq "$reason" "eth0 is down" "dir1's fault_reason"
+n dir1 ip link set eth0 up
+wait_state dir1 MASTER 5
+wait_state dir2 BACKUP 5
+expect_eq "$(vrrp_status dir1 | jq -r '.instances[0].fault_reason')" null "dir1's fault_reason once up"
+
+log "a new MAC on eth0 (while up): dir1's gratuitous ARPs carry it"
+old=$(mac_of dir1)
+new=02:00:5e:00:aa:01
+n dir1 ip link set eth0 address "$new"
+# dir1's frames, on its port of the bridge
+n sw tshark -l -i dir1 -f arp -T fields -e arp.src.hw_mac -e arp.src.proto_ipv4 >"$VRRP_DIR/garp" 2>"$VRRP_DIR/tshark.err" &
+tshark=$!
+end=$((SECONDS + 20))
+until grep -q Capturing "$VRRP_DIR/tshark.err"; do ((SECONDS < end)) || fail "tshark did not start"; snooze 0.2; done
+# a failover and back makes dir1 announce the VIP again
+n dir1 ip link set eth0 down
+wait_state dir2 MASTER 5
+n dir1 ip link set eth0 up
+wait_state dir1 MASTER 5
+end=$((SECONDS + 5))
+until grep -q "$VIP4" "$VRRP_DIR/garp"; do ((SECONDS < end)) || fail "no gratuitous ARP from dir1"; snooze 0.2; done
+snooze 0.5
+kill "$tshark"; wait "$tshark" || true
+senders=$(grep "$VIP4" "$VRRP_DIR/garp" | cut -f1 | sort -u)
+expect_eq "$senders" "$new" "the sender MAC of dir1's gratuitous ARPs (was $old)"
+
+log "eth0 deleted: dir1 goes to FAULT"
+ix=$(n dir1 cat /sys/class/net/eth0/ifindex)
+n sw ip link del dir1
+wait_state dir1 FAULT 2
+wait_state dir2 MASTER 5
+log "eth0 made anew (a new index): dir1 reopens its socket on it, preempts, and dir2 hears it"
+n sw ip link add dir1 type veth peer name eth0 netns "drlb-$TOPO_TAG-dir1"
+n sw ip link set dir1 master br0 up
+n dir1 ip addr add "$(dir4 1)/24" dev eth0
+n dir1 ip link set eth0 up
+ix2=$(n dir1 cat /sys/class/net/eth0/ifindex)
+[ "$ix" != "$ix2" ] || fail "eth0 kept its index $ix"
+wait_state dir1 MASTER 5
+wait_state dir2 BACKUP 5
+holds_vip dir1 || fail "dir1 lacks the VIP on the new eth0"
+! holds_vip dir2 || fail "dir2 kept the VIP"
+r=$(received)
+sleep 0.5
+expect_ge "$(received)" $((r + 3)) "adverts dir2 received from dir1 in 0.5 s"
+expect_eq "$(vrrp_state dir1) $(vrrp_state dir2)" "MASTER BACKUP" "states"
