@@ -23,7 +23,7 @@ became() { vrrp_status "$1" | jq '.instances[0].became_master'; }
 metric() { # HOST NAME: the value of the first sample whose line starts so
 	local line
 	while IFS= read -r line; do
-		[[ $line == "$2 "* ]] && { echo "${line##* }"; return; }
+		[[ $line == "$2"* ]] && { echo "${line##* }"; return; }
 	done < <(n "$1" curl -s http://127.0.0.1:9650/metrics)
 }
 { echo 'metrics_listen = "127.0.0.1:9650"'; vrrp_conf dir1 150; } >"$VRRP_DIR/d1.toml"
@@ -51,7 +51,7 @@ log "check-config refuses what the daemon would refuse, with the line"
 expect_fail "vmac.toml:9: use_vmac" "$VRRPD" check-config "$VRRP_DIR/vmac.toml"
 vrrp_conf dir1 150 | sed 's|virtual_ips = .*|virtual_ips = ["224.0.0.5/32"]|' >"$VRRP_DIR/mcast.toml"
 expect_fail "mcast.toml:7: .*224.0.0.5.*not a unicast address" "$VRRPD" check-config "$VRRP_DIR/mcast.toml"
-expect_fail "nothing to run" "$VRRPD" --config "$VRRP_DIR/vmac.toml" --socket "$VRRP_DIR/vmac.sock"
+expect_fail "vmac.toml:9: use_vmac" "$VRRPD" --config "$VRRP_DIR/vmac.toml" --socket "$VRRP_DIR/vmac.sock"
 
 log "a master that cannot add its VIP (no CAP_NET_ADMIN) goes to FAULT, and the backup takes over"
 vrrpd_start dir2 "$VRRP_DIR/d2.toml"

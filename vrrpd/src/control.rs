@@ -148,6 +148,9 @@ pub fn format_status(v: &serde_json::Value) -> String {
             i["priority"],
             i["master"].as_str().unwrap_or("unknown"),
         );
+        if let Some(r) = i["fault_reason"].as_str() {
+            out += &format!("  fault: {r}\n");
+        }
         if let Some(r) = i["last_transition_reason"].as_str() {
             out += &format!("  last transition: {r}\n");
         }

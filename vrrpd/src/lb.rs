@@ -222,6 +222,15 @@ impl Lb {
         Ok(changed)
     }
 
+    /// Whether the module answers (its status), without changing it; the
+    /// error, as [`Lb::error`] has it, if not.
+    pub fn reachable(&mut self) -> Result<(), String> {
+        match self.with(|nl| nl.request(cmd::STATUS, vec![], false).map(drop)) {
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.error.clone().unwrap_or_else(|| format!("{e:#}"))),
+        }
+    }
+
     /// The module's services with their counters.
     pub fn read(&mut self) -> Result<Vec<list::Service>> {
         self.with(list::read).map(|(v, _)| v)
