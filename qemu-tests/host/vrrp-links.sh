@@ -70,3 +70,31 @@ r=$(received)
 sleep 0.5
 expect_ge "$(received)" $((r + 3)) "adverts dir2 received from dir1 in 0.5 s"
 expect_eq "$(vrrp_state dir1) $(vrrp_state dir2)" "MASTER BACKUP" "states"
+
+log "eth0 renamed away (down, eth7): dir1 goes to FAULT; renamed back and up: it preempts on the same socket"
+n dir1 ip link set eth0 down
+n dir1 ip link set eth0 name eth7
+wait_state dir1 FAULT 2
+expect_eq "$(vrrp_status dir1 | jq -r '.instances[0].fault_reason')" "eth0 is gone" "dir1's fault_reason"
+n dir1 ip link set eth7 name eth0
+n dir1 ip link set eth0 up
+wait_state dir1 MASTER 5
+wait_state dir2 BACKUP 5
+
+log "a tracked interface deleted: FAULT; made anew: dir1 preempts"
+vrrpd_stop dir1
+n dir1 ip link add trk0 type veth peer name trk1
+n dir1 ip link set trk0 up
+n dir1 ip link set trk1 up
+vrrp_conf dir1 150 'track_interfaces = ["trk0"]' >"$VRRP_DIR/d1t.toml"
+vrrpd_start dir1 "$VRRP_DIR/d1t.toml"
+wait_state dir1 MASTER 5
+n dir1 ip link del trk0
+wait_state dir1 FAULT 2
+expect_eq "$(vrrp_status dir1 | jq -r '.instances[0].fault_reason')" "tracked interface trk0 is gone" "dir1's fault_reason"
+wait_state dir2 MASTER 5
+n dir1 ip link add trk0 type veth peer name trk1
+n dir1 ip link set trk1 up
+n dir1 ip link set trk0 up
+wait_state dir1 MASTER 5
+wait_state dir2 BACKUP 5
