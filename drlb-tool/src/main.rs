@@ -924,7 +924,7 @@ mod tests {
             &["conn", "del"],
             &["zero", "tcp"],
         ] {
-            assert!(run(cmd(bad)).is_err(), "{bad:?} was accepted");
+            assert!(run(cmd(bad), &mut None).is_err(), "{bad:?} was accepted");
         }
     }
 }
