@@ -9,7 +9,7 @@
 . lib/testlib.sh
 . lib/vrrp.sh
 topo_up -d 2 -r 0
-trap 'vrrpd_stop dir1; vrrpd_stop dir2; topo_down' EXIT
+trap 'vrrpd_stop dir1; vrrpd_stop dir2; vrrpd_stop client; topo_down' EXIT
 vrrp_conf dir1 150 >"$VRRP_DIR/d1.toml"
 vrrp_conf dir2 100 >"$VRRP_DIR/d2.toml"
 vrrpd_start dir1 "$VRRP_DIR/d1.toml"
@@ -98,3 +98,18 @@ n dir1 ip link set trk1 up
 n dir1 ip link set trk0 up
 wait_state dir1 MASTER 5
 wait_state dir2 BACKUP 5
+
+log "an interface whose MAC is all zero (lo): master, and no gratuitous ARP from that MAC"
+printf '[[instance]]\nname = "lo1"\ninterface = "lo"\nvrid = 60\nadvert_interval_ms = 100\nvirtual_ips = ["198.51.100.60/32"]\nlb = false\n' >"$VRRP_DIR/lo.toml"
+n client tshark -l -i lo -f arp -T fields -e arp.src.hw_mac -e arp.src.proto_ipv4 >"$VRRP_DIR/lo.arp" 2>"$VRRP_DIR/lo.err" &
+tshark=$!
+end=$((SECONDS + 20))
+until grep -q Capturing "$VRRP_DIR/lo.err"; do ((SECONDS < end)) || fail "tshark did not start"; snooze 0.2; done
+vrrpd_start client "$VRRP_DIR/lo.toml"
+wait_state client MASTER 5
+sleep 1
+kill "$tshark"; wait "$tshark" || true
+expect_eq "$(grep -c . "$VRRP_DIR/lo.arp" || true)" 0 "ARP frames on lo"
+grep -q "not announcing the VIPs: lo has no MAC address" "$VRRP_DIR/client.log" || fail "no line saying why nothing was announced"
+log "ok: $(grep -m1 "not announcing" "$VRRP_DIR/client.log")"
+vrrpd_stop client
