@@ -33,8 +33,8 @@ log "a new MAC on eth0 (while up): dir1's gratuitous ARPs carry it"
 old=$(mac_of dir1)
 new=02:00:5e:00:aa:01
 n dir1 ip link set eth0 address "$new"
-# dir1's frames, on its port of the bridge
-n sw tshark -l -i dir1 -f arp -T fields -e arp.src.hw_mac -e arp.src.proto_ipv4 >"$VRRP_DIR/garp" 2>"$VRRP_DIR/tshark.err" &
+# dir1's frames, on its port of the bridge (dir2's broadcasts pass there too)
+n sw tshark -l -i dir1 -f "arp and not ether src $(mac_of dir2)" -T fields -e arp.src.hw_mac -e arp.src.proto_ipv4 >"$VRRP_DIR/garp" 2>"$VRRP_DIR/tshark.err" &
 tshark=$!
 end=$((SECONDS + 20))
 until grep -q Capturing "$VRRP_DIR/tshark.err"; do ((SECONDS < end)) || fail "tshark did not start"; snooze 0.2; done
