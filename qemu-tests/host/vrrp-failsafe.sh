@@ -120,3 +120,12 @@ wait_state dir1 MASTER 5
 wait_state dir2 BACKUP 5
 holds_vip dir1 || fail "dir1 lacks the VIP"
 ! holds_vip dir2 || fail "dir2 kept the VIP"
+
+log "a reload that moves dir1's instance to an interface it lacks is refused, with the line, and changes nothing"
+cp "$VRRP_DIR/d1lb.toml" "$VRRP_DIR/d1lb.good"
+sed -i 's/^interface = "eth0"/interface = "eth9"/' "$VRRP_DIR/d1lb.toml"
+vrrpd_signal dir1 HUP
+sleep 0.5
+grep -q 'reload refused: .*d1lb.toml:1: instance vi1: no interface eth9' "$VRRP_DIR/dir1.log" || fail "no refusal with its line in dir1's log"
+expect_eq "$(vrrp_state dir1) $(vrrp_state dir2)" "MASTER BACKUP" "states after the refused reload"
+holds_vip dir1 || fail "dir1 lost the VIP"

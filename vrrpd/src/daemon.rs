@@ -892,6 +892,30 @@ impl Daemon {
                 return;
             }
         };
+        let running: Vec<&config::InstanceConfig> =
+            self.instances.iter().map(|(_, r)| &r.cfg).collect();
+        let plan = reload::plan(&running, &new);
+        // An instance to start on an interface this host lacks (a typo)
+        // would replace a running one with nothing: refuse the file.
+        let missing: Vec<String> = reload::to_start(&plan)
+            .filter_map(|name| new.instance(name))
+            .filter(|c| self.links.get(&c.interface).is_none())
+            .map(|c| {
+                format!(
+                    "{}:{}: instance {}: no interface {}",
+                    self.path.display(),
+                    c.line,
+                    c.name,
+                    c.interface
+                )
+            })
+            .collect();
+        if !missing.is_empty() {
+            for m in missing {
+                error!("reload refused: {m}");
+            }
+            return;
+        }
         if new.metrics_listen != self.cfg.metrics_listen {
             if let Some(mut old) = self.metrics.take() {
                 let _ = self.poll.registry().deregister(&mut old);
@@ -909,9 +933,6 @@ impl Daemon {
                 }
             }
         }
-        let running: Vec<&config::InstanceConfig> =
-            self.instances.iter().map(|(_, r)| &r.cfg).collect();
-        let plan = reload::plan(&running, &new);
         self.drains = reload::kept_drains(&self.cfg, &new, &self.drains);
         self.cfg = new;
         self.sync_checks(now);
