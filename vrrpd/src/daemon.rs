@@ -790,8 +790,24 @@ impl Daemon {
     }
 
     /// Brings the module to the plan (and the namespace switch to the
-    /// instances' states). Logs what it changed, and why.
+    /// instances' states). When the module answers again, instances that
+    /// were unable for want of it check at once, not at their next retry.
     fn sync(&mut self, now: Duration) {
+        let was_away = self.lb.error.is_some();
+        self.sync_module(now);
+        if was_away && self.lb.error.is_none() {
+            for i in 0..self.instances.len() {
+                let r = &self.instances[i].1;
+                if r.state() == State::Fault && r.unable().is_some_and(|(c, _)| *c == Cause::Drlb) {
+                    info!("{}: drlb answers again: checking now", r.name());
+                    self.retry(i, now);
+                }
+            }
+        }
+    }
+
+    /// [`Daemon::sync`]'s work. Logs what it changed, and why.
+    fn sync_module(&mut self, now: Duration) {
         let dirty = std::mem::take(&mut self.dirty);
         let periodic = now >= self.next_sync;
         let full = dirty.all || periodic || self.plans.len() != self.cfg.virtual_servers.len();
