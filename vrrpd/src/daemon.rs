@@ -559,6 +559,12 @@ impl Daemon {
                     }
                     self.dirty.all(format!("{name} became MASTER"));
                     self.sync(now);
+                    if self.drlb_failed(i).is_some() {
+                        // (once more at once: a dump a table resize
+                        // interrupted twice is no reason to fail over)
+                        self.dirty.all(format!("{name} became MASTER (again)"));
+                        self.sync(now);
+                    }
                     if let Some(why) = self.drlb_failed(i) {
                         return self.unable(i, now, Cause::Drlb, why);
                     }
