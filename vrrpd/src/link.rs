@@ -429,6 +429,19 @@ mod tests {
         assert!(e.to_string().contains("no MAC address"), "{e}");
     }
 
+    /// As root (CI, make test), the probe passes for both families and
+    /// adds nothing (the request carries no address). Without
+    /// CAP_NET_ADMIN it fails: qemu-tests/host/vrrp-failsafe.sh.
+    #[test]
+    fn root_may_change_addresses() {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            return;
+        }
+        may_change_addresses(false).unwrap();
+        may_change_addresses(true).unwrap();
+    }
+
     #[test]
     fn describe_drops_the_errno() {
         let e = io::Error::from_raw_os_error(libc::EPERM);
