@@ -60,9 +60,10 @@ fn recv(fd: RawFd, buf: &mut [u8]) -> io::Result<Option<usize>> {
     }
     let n = n as usize;
     if n > buf.len() {
-        return Err(io::Error::other(format!(
-            "a {n}-byte rtnetlink message was cut short"
-        )));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("a {n}-byte rtnetlink message was cut short"),
+        ));
     }
     Ok(Some(n))
 }
@@ -131,7 +132,13 @@ impl LinkMonitor {
                     Err(e) => err = Some(io::Error::other(e)),
                 },
                 Ok(None) => return (out, err),
-                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => err = Some(e),
+                // (events lost, or one cut short: note it, read on)
+                Err(e)
+                    if e.raw_os_error() == Some(libc::ENOBUFS)
+                        || e.kind() == io::ErrorKind::InvalidData =>
+                {
+                    err = Some(e)
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return (out, Some(e)),
             }
