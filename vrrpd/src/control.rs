@@ -209,6 +209,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn status_text_says_why_an_instance_is_in_fault() {
+        let v = serde_json::json!({
+            "instances": [{
+                "name": "vi1", "interface": "eth0", "vrid": 51, "version": 3,
+                "state": "FAULT", "priority": 150, "master": null,
+                "fault_reason": "cannot add 198.51.100.10/32 to eth0: Operation not permitted (vrrpd needs CAP_NET_ADMIN)",
+                "last_transition_reason": "MASTER -> FAULT: cannot add ...",
+                "adverts_sent": 3, "adverts_received": 0, "bad_packets": {}
+            }]
+        });
+        let text = format_status(&v);
+        assert_eq!(
+            text.lines().take(3).collect::<Vec<_>>(),
+            [
+                "vi1 (eth0 vrid 51 v3): FAULT priority 150 master unknown",
+                "  fault: cannot add 198.51.100.10/32 to eth0: Operation not permitted (vrrpd needs CAP_NET_ADMIN)",
+                "  last transition: MASTER -> FAULT: cannot add ...",
+            ]
+        );
+        let mut ok = v.clone();
+        ok["instances"][0]["fault_reason"] = serde_json::Value::Null;
+        assert!(!format_status(&ok).contains("fault:"));
+    }
+
+    #[test]
     fn requests() {
         assert_eq!(Request::parse(""), Ok(Request::Status));
         assert_eq!(Request::parse("status\n"), Ok(Request::Status));
