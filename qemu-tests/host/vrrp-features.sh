@@ -47,7 +47,8 @@ ttl, dst = int(sys.argv[1]), sys.argv[2]
 s = socket.socket(socket.AF_INET, socket.SOCK_RAW, 112)
 s.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, ttl)
 msg = bytes([0x31, 51, 254, 1, 0, 10, 0, 0]) + socket.inet_aton(sys.argv[3])
-s.sendto(msg, (dst, 0))
+for _ in range(int(sys.argv[4]) if len(sys.argv) > 4 else 1):
+    s.sendto(msg, (dst, 0))
 EOF2
 before=$(vrrp_status dir1 | jq '.instances[0].bad_packets.ttl // 0')
 n dir2 python3 "$VRRP_DIR/send.py" 64 "$(dir4 1)" "$VIP4"
@@ -57,3 +58,20 @@ n dir2 python3 "$VRRP_DIR/send.py" 255 "$(dir4 1)" "$VIP4" # TTL right, checksum
 sleep 0.3
 expect_ge "$(vrrp_status dir1 | jq '.instances[0].bad_packets.malformed // 0')" 1 "dir1's packets discarded as malformed (checksum)"
 expect_eq "$(vrrp_state dir1) $(vrrp_state dir2)" "MASTER BACKUP" "states after the bad packets"
+
+log "a flood of bad packets: all counted, logged once per reason per 10 s (then a line with how many more)"
+lines() { grep -c "discarded.*TTL" "$VRRP_DIR/dir1.log" || true; }
+sleep 10 # (past the interval of the packets above)
+before=$(vrrp_status dir1 | jq '.instances[0].bad_packets.ttl // 0')
+l0=$(lines)
+n dir2 python3 "$VRRP_DIR/send.py" 64 "$(dir4 1)" "$VIP4" 200
+sleep 0.5
+expect_eq "$(vrrp_status dir1 | jq '.instances[0].bad_packets.ttl // 0')" $((before + 200)) "dir1's packets discarded for their TTL"
+expect_eq "$(($(lines) - l0))" 1 "log lines about them so far"
+end=$((SECONDS + 12))
+until grep -q "discarded 199 more packets (ttl)" "$VRRP_DIR/dir1.log"; do
+	((SECONDS < end)) || fail "no line with how many more were discarded"
+	snooze 0.2
+done
+log "ok: $(grep "discarded 199 more" "$VRRP_DIR/dir1.log")"
+expect_eq "$(vrrp_state dir1) $(vrrp_state dir2)" "MASTER BACKUP" "states after the flood"

@@ -148,6 +148,9 @@ pub fn format_status(v: &serde_json::Value) -> String {
             i["priority"],
             i["master"].as_str().unwrap_or("unknown"),
         );
+        if let Some(r) = i["fault_reason"].as_str() {
+            out += &format!("  fault: {r}\n");
+        }
         if let Some(r) = i["last_transition_reason"].as_str() {
             out += &format!("  last transition: {r}\n");
         }
@@ -204,6 +207,31 @@ pub fn format_status(v: &serde_json::Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn status_text_says_why_an_instance_is_in_fault() {
+        let v = serde_json::json!({
+            "instances": [{
+                "name": "vi1", "interface": "eth0", "vrid": 51, "version": 3,
+                "state": "FAULT", "priority": 150, "master": null,
+                "fault_reason": "cannot add 198.51.100.10/32 to eth0: Operation not permitted (vrrpd needs CAP_NET_ADMIN)",
+                "last_transition_reason": "MASTER -> FAULT: cannot add ...",
+                "adverts_sent": 3, "adverts_received": 0, "bad_packets": {}
+            }]
+        });
+        let text = format_status(&v);
+        assert_eq!(
+            text.lines().take(3).collect::<Vec<_>>(),
+            [
+                "vi1 (eth0 vrid 51 v3): FAULT priority 150 master unknown",
+                "  fault: cannot add 198.51.100.10/32 to eth0: Operation not permitted (vrrpd needs CAP_NET_ADMIN)",
+                "  last transition: MASTER -> FAULT: cannot add ...",
+            ]
+        );
+        let mut ok = v.clone();
+        ok["instances"][0]["fault_reason"] = serde_json::Value::Null;
+        assert!(!format_status(&ok).contains("fault:"));
+    }
 
     #[test]
     fn requests() {

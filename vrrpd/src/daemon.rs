@@ -4,7 +4,12 @@
 //!
 //! - VRRP: each instance's socket feeds its state machine ([`crate::fsm`]
 //!   through [`crate::instance`]); a transition moves the VIPs and switches
-//!   drlb, standby before the VIPs go and active after they come.
+//!   drlb, standby before the VIPs go and active after they come. A master
+//!   that cannot add its VIPs or switch drlb is made unable: it resigns to
+//!   Fault, and checks again until it can.
+//! - Links: rtnetlink's RTNLGRP_LINK events keep the interfaces' table
+//!   ([`crate::links`]); instances follow their interface's state, MAC and
+//!   index from it.
 //! - Checks: [`crate::checks`] says which probes are due; [`crate::probe`]
 //!   runs them as non-blocking sockets (or a child process) in this same
 //!   loop; their results move real servers up and down.
@@ -20,13 +25,16 @@ use crate::config::{self, Config};
 use crate::control::{self, Request};
 use crate::fsm::{Action, Event, State};
 use crate::health::Health;
-use crate::instance::Running;
+use crate::instance::{Cause, Running};
 use crate::lb::Lb;
+use crate::link::{self, LinkMonitor};
+use crate::links::Links;
 use crate::probe::Prober;
 use crate::reload::{self, Change, Drain};
 use crate::serve::{self, Conn, Framing, Next};
 use crate::services::{self, RealState, ServicePlan};
 use crate::{metrics, status};
+use log::{debug, error, info, warn};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use std::collections::{BTreeSet, HashMap};
@@ -36,8 +44,9 @@ use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::time::{Duration, Instant};
 
-/// How often interfaces are looked at.
-const LINK_POLL: Duration = Duration::from_millis(100);
+/// How often an instance retries opening its socket on an interface that
+/// was made anew (its address may come after it).
+const REOPEN_RETRY: Duration = Duration::from_secs(1);
 /// How often the module is compared with the plan when nothing changed.
 const SYNC_INTERVAL: Duration = Duration::from_secs(1);
 /// Control and metrics connections open at once; more are closed at once.
@@ -50,6 +59,7 @@ const SYNC_COALESCE: Duration = Duration::from_millis(10);
 const SIGNALS: Token = Token(0);
 const CONTROL: Token = Token(1);
 const METRICS: Token = Token(2);
+const LINKS: Token = Token(3);
 const INSTANCE: usize = 1;
 const PROBE: usize = 2;
 const CONN: usize = 3;
@@ -57,10 +67,6 @@ const KIND_SHIFT: u32 = 40;
 
 fn token(kind: usize, id: usize) -> Token {
     Token(kind << KIND_SHIFT | id)
-}
-
-fn log(msg: impl std::fmt::Display) {
-    eprintln!("vrrpd: {msg}");
 }
 
 /// Before any result, a check's health is its initial one.
@@ -158,7 +164,11 @@ pub struct Daemon {
     next_sync: Duration,
     /// When a slow start next changes a weight (from the last plan).
     next_ramp: Option<Duration>,
-    next_link_poll: Duration,
+    /// The interfaces, kept by `monitor`'s events.
+    links: Links,
+    monitor: LinkMonitor,
+    /// When instances whose interface was made anew retry their socket.
+    next_reopen: Option<Duration>,
     /// The last plan, per virtual server.
     plans: Vec<ServicePlan>,
     /// The namespace state last set.
@@ -209,6 +219,12 @@ impl Daemon {
         if let Some(m) = &mut metrics {
             poll.registry().register(m, METRICS, Interest::READABLE)?;
         }
+        let monitor =
+            LinkMonitor::open().map_err(|e| io::Error::other(format!("rtnetlink: {e}")))?;
+        let mut links = Links::new();
+        links.replace(link::dump().map_err(|e| io::Error::other(format!("rtnetlink: {e}")))?);
+        poll.registry()
+            .register(&mut SourceFd(&monitor.raw_fd()), LINKS, Interest::READABLE)?;
         let seed = u64::from(std::process::id())
             ^ Instant::now().elapsed().as_nanos() as u64
             ^ std::time::SystemTime::now()
@@ -237,7 +253,9 @@ impl Daemon {
             last_sync: Duration::ZERO,
             next_sync: Duration::ZERO,
             next_ramp: None,
-            next_link_poll: Duration::ZERO,
+            links,
+            monitor,
+            next_reopen: None,
             plans: vec![],
             ns_active: None,
             // SAFETY: geteuid has no preconditions.
@@ -254,21 +272,26 @@ impl Daemon {
         let now = self.now();
         self.sync_checks(now);
         self.dirty.all("start".into());
+        let mut failed = vec![];
         for c in self.cfg.instances.clone() {
-            self.start_instance(c, now);
+            let name = c.name.clone();
+            if let Err(e) = self.start_instance(c, now) {
+                failed.push(format!("{name}: {e}"));
+            }
         }
         if self.instances.is_empty() && self.cfg.virtual_servers.is_empty() {
-            return Err(io::Error::other(
-                "nothing to run: no instance could start, and there are no virtual servers",
-            ));
+            return Err(io::Error::other(format!(
+                "nothing to run: no instance could start ({}), and there are no virtual servers",
+                failed.join("; ")
+            )));
         }
-        log(format_args!(
+        info!(
             "running {} instance(s), {} virtual server(s), {} check(s) from {}",
             self.instances.len(),
             self.cfg.virtual_servers.len(),
             self.checks.len(),
             self.path.display()
-        ));
+        );
         Ok(())
     }
 
@@ -292,7 +315,7 @@ impl Daemon {
                     SIGNALS => {
                         while let Some((sig, pid)) = read_signal(&self.sigfd) {
                             if sig == libc::SIGHUP {
-                                log(format_args!("SIGHUP from pid {pid}: reloading"));
+                                info!("SIGHUP from pid {pid}: reloading");
                                 self.reload(now);
                             } else {
                                 let name = if sig == libc::SIGINT {
@@ -300,7 +323,7 @@ impl Daemon {
                                 } else {
                                     "SIGTERM"
                                 };
-                                log(format_args!("{name} from pid {pid}"));
+                                info!("{name} from pid {pid}");
                                 self.stop(now);
                                 return Ok(());
                             }
@@ -308,6 +331,7 @@ impl Daemon {
                     }
                     CONTROL => self.accept_control(now),
                     METRICS => self.accept_metrics(now),
+                    LINKS => self.links_readable(now),
                     Token(t) => {
                         let id = t & ((1 << KIND_SHIFT) - 1);
                         match t >> KIND_SHIFT {
@@ -329,25 +353,17 @@ impl Daemon {
         }
     }
 
-    /// Timers: links, VRRP, checks, slow start, the sync, connections.
+    /// Timers: sockets to reopen, VRRP, checks, slow start, the sync,
+    /// connections.
     fn on_time(&mut self, now: Duration) {
-        if now >= self.next_link_poll {
-            self.next_link_poll = now + LINK_POLL;
+        if self.next_reopen.is_some_and(|t| t <= now) {
+            self.next_reopen = None;
             for i in 0..self.instances.len() {
-                let r = &mut self.instances[i].1;
-                let up = r.links_up();
-                if up != r.up {
-                    r.up = up;
-                    let (ev, why) = if up {
-                        (Event::InterfaceUp, "interface up")
-                    } else {
-                        (Event::InterfaceDown, "interface down")
-                    };
-                    self.instance_event(i, now, ev, why);
-                }
+                self.follow_links(i, now);
             }
         }
         for i in 0..self.instances.len() {
+            self.instances[i].1.flush_logs(now);
             let r = &self.instances[i].1;
             if r.timer_due(now) {
                 let why = if r.state() == State::Backup {
@@ -397,7 +413,8 @@ impl Daemon {
     }
 
     fn next_wakeup(&mut self) -> Duration {
-        let mut t = self.next_link_poll.min(self.next_sync);
+        let mut t = self.next_sync;
+        t = t.min(self.next_reopen.unwrap_or(t));
         if !self.dirty.is_clean() {
             t = t.min(self.last_sync + SYNC_COALESCE);
         }
@@ -414,31 +431,35 @@ impl Daemon {
 
     // ---- VRRP ----
 
-    fn start_instance(&mut self, c: config::InstanceConfig, now: Duration) {
+    /// Starts an instance; why it could not, if it could not (logged).
+    fn start_instance(&mut self, c: config::InstanceConfig, now: Duration) -> Result<(), String> {
         let name = c.name.clone();
-        let mut r = match Running::start(c) {
-            Ok(r) => r,
-            Err(e) => return log(format_args!("{name}: not started: {e}")),
+        let not_started = |e: io::Error| {
+            error!("{name}: not started: {e}");
+            e.to_string()
         };
+        let mut r = Running::start(c, &self.links).map_err(not_started)?;
         let id = self.next_id;
         self.next_id += 1;
-        let reg = self.poll.registry().register(
-            &mut SourceFd(&r.raw_fd()),
-            token(INSTANCE, id),
-            Interest::READABLE,
-        );
-        if let Err(e) = reg {
-            return log(format_args!("{name}: not started: {e}"));
-        }
+        self.poll
+            .registry()
+            .register(
+                &mut SourceFd(&r.raw_fd()),
+                token(INSTANCE, id),
+                Interest::READABLE,
+            )
+            .map_err(not_started)?;
         let first = if r.up {
             vec![]
         } else {
-            r.handle(now, Event::InterfaceDown, "interface down at start")
+            let why = r.fault_reason_links().unwrap_or_default();
+            r.handle(now, Event::InterfaceDown, &format!("{why} at start"))
         };
         self.instances.push((id, r));
         let i = self.instances.len() - 1;
         self.carry_out(i, now, first);
         self.instance_event(i, now, Event::Startup, "startup");
+        Ok(())
     }
 
     fn remove_instance(&mut self, i: usize, now: Duration, why: &str) {
@@ -451,7 +472,67 @@ impl Daemon {
         let Some(i) = self.instances.iter().position(|(x, _)| *x == id) else {
             return;
         };
-        for (ev, why) in self.instances[i].1.receive() {
+        for (ev, why) in self.instances[i].1.receive(now) {
+            self.instance_event(i, now, ev, &why);
+        }
+    }
+
+    /// rtnetlink's link events: the table follows them, and the instances
+    /// follow the table. Events the kernel dropped (a socket overrun)
+    /// cost a dump of every interface.
+    fn links_readable(&mut self, now: Duration) {
+        let (msgs, err) = self.monitor.read();
+        let mut changed = false;
+        for m in &msgs {
+            changed |= !self.links.apply(m).is_empty();
+        }
+        if let Some(e) = err {
+            warn!("rtnetlink: {e}: reading every interface again");
+            match link::dump() {
+                Ok(all) => changed |= !self.links.replace(all).is_empty(),
+                Err(e) => error!("rtnetlink: dumping the interfaces: {e}"),
+            }
+        }
+        if changed {
+            for i in 0..self.instances.len() {
+                self.follow_links(i, now);
+            }
+        }
+    }
+
+    /// Instance `i` follows its interfaces as the table has them: a new
+    /// index (the interface made anew) reopens its socket, a new MAC is
+    /// taken for its gratuitous ARPs, and up or down feeds its state
+    /// machine.
+    fn follow_links(&mut self, i: usize, now: Duration) {
+        if self.instances[i].1.needs_reopen(&self.links) {
+            // Leave the old interface first: down (Fault) until reopened.
+            self.instances[i].1.mark_reopen();
+            if let Some((ev, why)) = self.instances[i].1.follow_links(&self.links) {
+                self.instance_event(i, now, ev, &why);
+            }
+            let (id, r) = &mut self.instances[i];
+            match r.reopen(&self.links) {
+                Ok(()) => {
+                    if let Err(e) = self.poll.registry().register(
+                        &mut SourceFd(&r.raw_fd()),
+                        token(INSTANCE, *id),
+                        Interest::READABLE,
+                    ) {
+                        error!("{}: registering its new socket: {e}", r.name());
+                    }
+                }
+                Err(e) => {
+                    debug!(
+                        "{}: opening the VRRP socket on the new {}: {e} (retrying every second)",
+                        r.name(),
+                        r.cfg.interface
+                    );
+                    self.next_reopen = Some(now + REOPEN_RETRY);
+                }
+            }
+        }
+        if let Some((ev, why)) = self.instances[i].1.follow_links(&self.links) {
             self.instance_event(i, now, ev, &why);
         }
     }
@@ -462,30 +543,128 @@ impl Daemon {
     }
 
     /// Carries out instance `i`'s actions. drlb follows a master after its
-    /// VIPs are up, and goes standby before they are removed.
+    /// VIPs are up, and goes standby before they are removed. A master
+    /// that cannot add its VIPs or switch drlb is made unable (Fault, a
+    /// priority-0 advert) before anything else it was to do.
     fn carry_out(&mut self, i: usize, now: Duration, actions: Vec<Action>) {
         for a in actions {
             let name = self.instances[i].1.name().to_string();
             match a {
-                Action::SendAdvert { .. } => self.instances[i].1.act(now, a),
+                Action::SendAdvert { .. } => {
+                    let _ = self.instances[i].1.act(now, a);
+                }
                 Action::BecomeMaster => {
-                    self.instances[i].1.act(now, a);
+                    if let Err(why) = self.instances[i].1.act(now, a) {
+                        return self.unable(i, now, Cause::Vip, why);
+                    }
                     self.dirty.all(format!("{name} became MASTER"));
                     self.sync(now);
+                    if self.drlb_failed(i).is_some() {
+                        // (once more at once: a dump a table resize
+                        // interrupted twice is no reason to fail over)
+                        self.dirty.all(format!("{name} became MASTER (again)"));
+                        self.sync(now);
+                    }
+                    if let Some(why) = self.drlb_failed(i) {
+                        return self.unable(i, now, Cause::Drlb, why);
+                    }
                     self.notify(i, "MASTER");
                 }
                 Action::BecomeBackup | Action::EnterInit | Action::EnterFault => {
                     let state = crate::instance::state_name(self.instances[i].1.state());
                     self.dirty.all(format!("{name} is {state}"));
                     self.sync(now);
-                    self.instances[i].1.act(now, a);
+                    let _ = self.instances[i].1.act(now, a);
                     match a {
                         Action::BecomeBackup => self.notify(i, "BACKUP"),
                         Action::EnterFault => self.notify(i, "FAULT"),
                         _ => {}
                     }
                 }
+                Action::Retry => self.retry(i, now),
             }
+        }
+    }
+
+    /// Whether instance `i`'s state drives drlb: the namespace switch
+    /// (`lb`), or virtual servers that name it.
+    fn drives_drlb(&self, i: usize) -> bool {
+        let r = &self.instances[i].1;
+        r.cfg.lb
+            || self
+                .cfg
+                .virtual_servers
+                .iter()
+                .any(|vs| vs.instance.as_deref() == Some(r.name()))
+    }
+
+    /// After a master's sync: why drlb does not follow it, if it does not.
+    fn drlb_failed(&self, i: usize) -> Option<String> {
+        if !self.drives_drlb(i) {
+            return None;
+        }
+        if let Some(e) = &self.lb.error {
+            return Some(format!("cannot switch drlb to active: {e}"));
+        }
+        if self.instances[i].1.cfg.lb && self.ns_active != Some(true) {
+            return Some("cannot switch drlb to active: the namespace stayed standby".into());
+        }
+        None
+    }
+
+    /// Instance `i` cannot do a master's job, for `why`: it resigns into
+    /// Fault (or stays there, when a check failed) and checks again later.
+    fn unable(&mut self, i: usize, now: Duration, cause: Cause, why: String) {
+        let r = &mut self.instances[i].1;
+        let new = r.set_unable(cause, why.clone());
+        let was_fault = r.state() == State::Fault;
+        let actions = r.handle(now, Event::Unable, &why);
+        if was_fault {
+            let next = r
+                .next_retry()
+                .map_or(0, |t| t.saturating_sub(now).as_secs());
+            if new {
+                warn!(
+                    "{}: still cannot do a master's job: {why}; checking again in {next} s",
+                    r.name()
+                );
+            } else {
+                debug!("{}: still {why}; checking again in {next} s", r.name());
+            }
+        }
+        self.carry_out(i, now, actions);
+    }
+
+    /// The check an unable instance asked for: could it add its VIPs
+    /// (without adding them), and does drlb answer (if it drives drlb)?
+    fn retry(&mut self, i: usize, now: Duration) {
+        let checked = self.instances[i]
+            .1
+            .check_vips()
+            .map_err(|w| (Cause::Vip, w))
+            .and_then(|()| {
+                if self.drives_drlb(i) {
+                    self.lb
+                        .reachable()
+                        .map_err(|e| (Cause::Drlb, format!("cannot switch drlb to active: {e}")))
+                } else {
+                    Ok(())
+                }
+            });
+        match checked {
+            Ok(()) => {
+                let r = &mut self.instances[i].1;
+                let was = r.unable().map(|(_, w)| w.clone()).unwrap_or_default();
+                info!("{}: can do a master's job again (was: {was})", r.name());
+                r.clear_unable();
+                self.instance_event(
+                    i,
+                    now,
+                    Event::Able,
+                    "checked: it can do a master's job again",
+                );
+            }
+            Err((cause, why)) => self.unable(i, now, cause, why),
         }
     }
 
@@ -564,7 +743,7 @@ impl Daemon {
             std::net::SocketAddr::new(k.addr, k.spec.port),
             if t.up { "UP" } else { "DOWN" }
         );
-        log(&what);
+        info!("{what}");
         self.dirty.some(&affected, what);
     }
 
@@ -617,8 +796,24 @@ impl Daemon {
     }
 
     /// Brings the module to the plan (and the namespace switch to the
-    /// instances' states). Logs what it changed, and why.
+    /// instances' states). When the module answers again, instances that
+    /// were unable for want of it check at once, not at their next retry.
     fn sync(&mut self, now: Duration) {
+        let was_away = self.lb.error.is_some();
+        self.sync_module(now);
+        if was_away && self.lb.error.is_none() {
+            for i in 0..self.instances.len() {
+                let r = &self.instances[i].1;
+                if r.state() == State::Fault && r.unable().is_some_and(|(c, _)| *c == Cause::Drlb) {
+                    info!("{}: drlb answers again: checking now", r.name());
+                    self.retry(i, now);
+                }
+            }
+        }
+    }
+
+    /// [`Daemon::sync`]'s work. Logs what it changed, and why.
+    fn sync_module(&mut self, now: Duration) {
         let dirty = std::mem::take(&mut self.dirty);
         let periodic = now >= self.next_sync;
         let full = dirty.all || periodic || self.plans.len() != self.cfg.virtual_servers.len();
@@ -657,22 +852,20 @@ impl Daemon {
             match result {
                 Ok(s) => {
                     if s.reappeared {
-                        log("drlb is reachable again: programming it");
+                        info!("drlb is reachable again: programming it");
                         self.ns_active = None;
                     }
                     for op in &s.ops {
                         match &why {
-                            Some(w) => log(format_args!("drlb-tool {op}  # {w}")),
-                            None => log(format_args!(
-                                "drlb-tool {op}  # put back: changed outside vrrpd"
-                            )),
+                            Some(w) => info!("drlb-tool {op}  # {w}"),
+                            None => warn!("drlb-tool {op}  # put back: changed outside vrrpd"),
                         }
                     }
                 }
                 Err(_) => {
                     if had_error != self.lb.error {
                         if let Some(e) = &self.lb.error {
-                            log(format_args!("drlb: {e} (retrying every second)"));
+                            error!("drlb: {e} (retrying every second)");
                         }
                     }
                     return;
@@ -691,17 +884,17 @@ impl Daemon {
                 Ok(changed) => {
                     if changed || self.ns_active != Some(active) {
                         if changed {
-                            log(format_args!(
+                            info!(
                                 "drlb: namespace {}",
                                 if active { "active" } else { "standby" }
-                            ));
+                            );
                         }
                         self.ns_active = Some(active);
                     }
                 }
                 Err(e) => {
                     if had_error.is_none() {
-                        log(format_args!("drlb: {e:#} (retrying every second)"));
+                        error!("drlb: {e:#} (retrying every second)");
                     }
                 }
             }
@@ -716,11 +909,35 @@ impl Daemon {
             Ok(c) => c,
             Err(errs) => {
                 for e in errs {
-                    log(format_args!("reload refused: {e}"));
+                    error!("reload refused: {e}");
                 }
                 return;
             }
         };
+        let running: Vec<&config::InstanceConfig> =
+            self.instances.iter().map(|(_, r)| &r.cfg).collect();
+        let plan = reload::plan(&running, &new);
+        // An instance to start on an interface this host lacks (a typo)
+        // would replace a running one with nothing: refuse the file.
+        let missing: Vec<String> = reload::to_start(&plan)
+            .filter_map(|name| new.instance(name))
+            .filter(|c| self.links.get(&c.interface).is_none())
+            .map(|c| {
+                format!(
+                    "{}:{}: instance {}: no interface {}",
+                    self.path.display(),
+                    c.line,
+                    c.name,
+                    c.interface
+                )
+            })
+            .collect();
+        if !missing.is_empty() {
+            for m in missing {
+                error!("reload refused: {m}");
+            }
+            return;
+        }
         if new.metrics_listen != self.cfg.metrics_listen {
             if let Some(mut old) = self.metrics.take() {
                 let _ = self.poll.registry().deregister(&mut old);
@@ -734,13 +951,10 @@ impl Daemon {
                             .register(&mut l, METRICS, Interest::READABLE);
                         self.metrics = Some(l);
                     }
-                    Err(e) => log(e),
+                    Err(e) => error!("{e}"),
                 }
             }
         }
-        let running: Vec<&config::InstanceConfig> =
-            self.instances.iter().map(|(_, r)| &r.cfg).collect();
-        let plan = reload::plan(&running, &new);
         self.drains = reload::kept_drains(&self.cfg, &new, &self.drains);
         self.cfg = new;
         self.sync_checks(now);
@@ -751,7 +965,7 @@ impl Daemon {
             match change {
                 Change::Keep => {}
                 Change::Priority(p) => {
-                    log(format_args!("{name}: priority {p} (reload)"));
+                    info!("{name}: priority {p} (reload)");
                     let actions = self.instances[i].1.set_priority(now, p);
                     self.carry_out(i, now, actions);
                 }
@@ -759,32 +973,32 @@ impl Daemon {
                 Change::Restart => {
                     self.remove_instance(i, now, "changed by reload");
                     if let Some(c) = self.cfg.instance(&name).cloned() {
-                        self.start_instance(c, now);
+                        let _ = self.start_instance(c, now);
                     }
                 }
             }
         }
         for name in plan.start {
             if let Some(c) = self.cfg.instance(&name).cloned() {
-                self.start_instance(c, now);
+                let _ = self.start_instance(c, now);
             }
         }
         self.dirty.all("reload".into());
         self.sync(now);
-        log(format_args!(
+        info!(
             "reloaded {}: {} instance(s), {} virtual server(s), {} check(s)",
             self.path.display(),
             self.instances.len(),
             self.cfg.virtual_servers.len(),
             self.checks.len()
-        ));
+        );
     }
 
     /// SIGTERM: every instance resigns (drlb standby, VIPs removed, a
     /// priority-0 advert). The module keeps its services, so a restarted
     /// daemon finds them and changes only what differs.
     fn stop(&mut self, now: Duration) {
-        log("stopping: releasing every instance");
+        info!("stopping: releasing every instance");
         while !self.instances.is_empty() {
             self.notify(0, "STOP");
             self.remove_instance(0, now, "shutdown");
@@ -806,7 +1020,7 @@ impl Daemon {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return log(format_args!("control socket: {e}")),
+                Err(e) => return error!("control socket: {e}"),
             }
         }
     }
@@ -820,7 +1034,7 @@ impl Daemon {
                 Ok((s, _)) => self.add_conn(Box::new(s), Framing::Http, now, false),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return log(format_args!("metrics: {e}")),
+                Err(e) => return error!("metrics: {e}"),
             }
         }
     }
@@ -849,7 +1063,7 @@ impl Daemon {
                 self.conns.insert(id, c);
                 self.drive_conn(id, now);
             }
-            Err(e) => log(format_args!("accepting a connection: {e}")),
+            Err(e) => error!("accepting a connection: {e}"),
         }
     }
 
@@ -913,7 +1127,7 @@ impl Daemon {
                 };
                 let verb = if drain { "drained" } else { "undrained" };
                 if changed {
-                    log(format_args!("{ip} of {k} {verb} by request"));
+                    info!("{ip} of {k} {verb} by request");
                     let i = self.cfg.virtual_servers.iter().position(|v| v.key() == k);
                     self.dirty
                         .some(&Vec::from_iter(i), format!("{ip} of {k} {verb}"));

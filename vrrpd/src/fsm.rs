@@ -6,6 +6,14 @@
 //! out the returned [`Action`]s in order, and calls `handle(now,
 //! Event::Timer)` once [`Instance::next_deadline`] has passed. Received
 //! adverts must first pass [`crate::packet::RxCheck`].
+//!
+//! Beyond the RFC, as keepalived, an instance is in Fault while its
+//! interface is down; and, so that an instance that cannot do its job is
+//! never master, while it is unable to: when adding its VIPs or switching
+//! drlb failed ([`Event::Unable`]) it resigns with a priority-0 advert so
+//! that a backup takes over, and it asks the caller to check again
+//! ([`Action::Retry`]) after a backoff, until the check passes
+//! ([`Event::Able`]).
 
 use crate::packet::Version;
 use std::fmt;
@@ -18,6 +26,11 @@ const CENTISECOND: Duration = Duration::from_millis(10);
 pub const OWNER_PRIORITY: u8 = 255;
 /// Priority a resigning master advertises.
 pub const RESIGN_PRIORITY: u8 = 0;
+/// The first wait of an instance that is unable, before it asks for a
+/// check ([`Action::Retry`]); it doubles with each check that fails.
+pub const RETRY_MIN: Duration = Duration::from_secs(1);
+/// The longest wait between two checks.
+pub const RETRY_MAX: Duration = Duration::from_secs(30);
 
 /// What an [`Instance`] is configured with.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,7 +75,7 @@ impl fmt::Display for ParamsError {
 impl std::error::Error for ParamsError {}
 
 /// The protocol state (RFC 5798 §6.4), plus keepalived's Fault state for
-/// a down interface.
+/// a down interface, and for an instance unable to do a master's job.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum State {
     /// Not started, or shut down.
@@ -71,7 +84,9 @@ pub enum State {
     Backup,
     /// Owns the virtual addresses and advertises.
     Master,
-    /// Started but the interface is down; resumes on [`Event::InterfaceUp`].
+    /// Started but the interface is down, or the instance is unable to do
+    /// a master's job; resumes once both are fixed ([`Event::InterfaceUp`],
+    /// [`Event::Able`]).
     Fault,
 }
 
@@ -88,6 +103,16 @@ pub enum Event {
     InterfaceDown,
     /// [`Instance::next_deadline`] has passed.
     Timer,
+    /// The instance cannot do a master's job: adding its VIPs or switching
+    /// drlb failed, or the check that [`Action::Retry`] asked for found it
+    /// still cannot. A master resigns; the instance stays in Fault until
+    /// [`Event::Able`], and asks for a check again after a backoff
+    /// ([`RETRY_MIN`] doubling to [`RETRY_MAX`]).
+    Unable,
+    /// The check that [`Action::Retry`] asked for passed: the instance
+    /// starts again (backup, or master for the owner) if its interface is
+    /// up.
+    Able,
     /// An advert that passed the receive checks.
     Advert {
         /// The sender's priority.
@@ -117,6 +142,10 @@ pub enum Action {
     EnterInit,
     /// Now in Fault: release the VIPs if held, drlb standby.
     EnterFault,
+    /// In Fault and unable: check, without taking the VIPs, whether the
+    /// instance could do a master's job now, and answer with
+    /// [`Event::Able`] or [`Event::Unable`].
+    Retry,
 }
 
 /// One virtual router's protocol state.
@@ -129,6 +158,12 @@ pub struct Instance {
     adver_timer: Option<Duration>,
     master_down_timer: Option<Duration>,
     preempt_at: Option<Duration>,
+    /// Not known to be unable to do a master's job.
+    able: bool,
+    /// When an unable instance asks for its next check.
+    retry_timer: Option<Duration>,
+    /// The wait before the next check after that one.
+    retry_backoff: Duration,
 }
 
 impl Instance {
@@ -149,6 +184,9 @@ impl Instance {
             adver_timer: None,
             master_down_timer: None,
             preempt_at: None,
+            able: true,
+            retry_timer: None,
+            retry_backoff: RETRY_MIN,
         })
     }
 
@@ -162,12 +200,23 @@ impl Instance {
         self.state
     }
 
+    /// Whether it is unable to do a master's job (since [`Event::Unable`],
+    /// until [`Event::Able`]).
+    pub fn unable(&self) -> bool {
+        !self.able
+    }
+
     /// When to deliver [`Event::Timer`] next, if any timer runs.
     pub fn next_deadline(&self) -> Option<Duration> {
-        match (self.adver_timer, self.master_down_timer) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [self.adver_timer, self.master_down_timer, self.retry_timer]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// When an unable instance next asks for a check, if it is waiting to.
+    pub fn next_retry(&self) -> Option<Duration> {
+        self.retry_timer
     }
 
     /// Advertisement_Interval: how often a master advertises.
@@ -200,8 +249,11 @@ impl Instance {
     pub fn handle(&mut self, now: Duration, event: Event) -> Vec<Action> {
         match event {
             Event::InterfaceUp => self.interface_up(now),
-            Event::InterfaceDown => self.interface_down(),
+            Event::InterfaceDown => self.interface_down(now),
+            Event::Unable => self.unable_event(now),
+            Event::Able => self.able_event(now),
             Event::Shutdown => self.shutdown(),
+            Event::Timer if self.state == State::Fault => self.fault_timer(now),
             _ => match self.state {
                 State::Initialize => self.initialize(now, event),
                 State::Backup => self.backup(now, event),
@@ -214,7 +266,7 @@ impl Instance {
     /// §6.4.1 Initialize: only Startup matters.
     fn initialize(&mut self, now: Duration, event: Event) -> Vec<Action> {
         match event {
-            Event::Startup if !self.iface_up => self.enter_fault(),
+            Event::Startup if !self.iface_up || !self.able => self.enter_fault(now),
             Event::Startup => self.startup(now),
             _ => Vec::new(),
         }
@@ -285,7 +337,12 @@ impl Instance {
     /// §6.4.3 Master.
     fn master(&mut self, now: Duration, event: Event) -> Vec<Action> {
         match event {
-            Event::Timer if self.adver_timer.is_some_and(|t| t <= now) => self.advertise(now),
+            Event::Timer if self.adver_timer.is_some_and(|t| t <= now) => {
+                // A master that held for an interval did its job: the next
+                // failure is retried soon again.
+                self.retry_backoff = RETRY_MIN;
+                self.advertise(now)
+            }
             Event::Advert {
                 priority: RESIGN_PRIORITY,
                 ..
@@ -346,6 +403,12 @@ impl Instance {
         }
     }
 
+    /// Changes the primary address (the interface was made anew with
+    /// another one); it only breaks ties from the next advert on.
+    pub fn set_primary_addr(&mut self, addr: IpAddr) {
+        self.params.primary_addr = addr;
+    }
+
     fn become_backup(&mut self, now: Duration) -> Vec<Action> {
         self.state = State::Backup;
         self.adver_timer = None;
@@ -372,6 +435,7 @@ impl Instance {
 
     /// §6.4.2 (305) / §6.4.3 (605) Shutdown; also ends Fault.
     fn shutdown(&mut self) -> Vec<Action> {
+        self.retry_timer = None;
         if self.state == State::Initialize {
             return Vec::new();
         }
@@ -381,27 +445,71 @@ impl Instance {
         actions
     }
 
-    fn enter_fault(&mut self) -> Vec<Action> {
+    fn enter_fault(&mut self, now: Duration) -> Vec<Action> {
         let mut actions = self.leave();
         self.state = State::Fault;
+        if !self.able {
+            self.schedule_retry(now);
+        }
         actions.push(Action::EnterFault);
         actions
     }
 
-    fn interface_down(&mut self) -> Vec<Action> {
+    /// The next check of an unable instance, and the wait after it.
+    fn schedule_retry(&mut self, now: Duration) {
+        self.retry_timer = Some(now + self.retry_backoff);
+        self.retry_backoff = (self.retry_backoff * 2).min(RETRY_MAX);
+    }
+
+    fn interface_down(&mut self, now: Duration) -> Vec<Action> {
         self.iface_up = false;
         match self.state {
-            State::Backup | State::Master => self.enter_fault(),
+            State::Backup | State::Master => self.enter_fault(now),
             State::Initialize | State::Fault => Vec::new(),
         }
     }
 
-    /// Leaving Fault runs the Initialize Startup branch again.
+    /// Leaving Fault runs the Initialize Startup branch again, once the
+    /// instance is able too.
     fn interface_up(&mut self, now: Duration) -> Vec<Action> {
         self.iface_up = true;
         match self.state {
-            State::Fault => self.startup(now),
+            State::Fault if self.able => self.startup(now),
             _ => Vec::new(),
+        }
+    }
+
+    /// A master resigns (priority 0) so that a backup takes over; any
+    /// instance waits in Fault for its next check.
+    fn unable_event(&mut self, now: Duration) -> Vec<Action> {
+        self.able = false;
+        match self.state {
+            State::Backup | State::Master => self.enter_fault(now),
+            State::Fault => {
+                self.schedule_retry(now);
+                Vec::new()
+            }
+            // (Startup will enter Fault)
+            State::Initialize => Vec::new(),
+        }
+    }
+
+    fn able_event(&mut self, now: Duration) -> Vec<Action> {
+        self.able = true;
+        self.retry_timer = None;
+        match self.state {
+            State::Fault if self.iface_up => self.startup(now),
+            _ => Vec::new(),
+        }
+    }
+
+    /// In Fault, only the retry timer runs.
+    fn fault_timer(&mut self, now: Duration) -> Vec<Action> {
+        if self.retry_timer.is_some_and(|t| t <= now) {
+            self.retry_timer = None;
+            vec![Action::Retry]
+        } else {
+            Vec::new()
         }
     }
 }
@@ -795,6 +903,191 @@ mod tests {
         assert_eq!(i.handle(ms(0), InterfaceDown), []);
         assert_eq!(i.handle(ms(1), Startup), [EnterFault]);
         assert_eq!(i.handle(ms(2), InterfaceUp), [BecomeBackup]);
+    }
+
+    #[test]
+    fn unable_master_resigns_into_fault_and_asks_for_checks() {
+        let (mut i, t) = reach(params(), Start::Master);
+        // Adding the VIPs (or switching drlb) failed: resign, Fault.
+        assert_eq!(
+            i.handle(t, Unable),
+            [SendAdvert { priority: 0 }, EnterFault]
+        );
+        assert_eq!(i.state(), State::Fault);
+        assert!(i.unable());
+        // Adverts and early timers change nothing; the check is due in 1 s.
+        assert_eq!(i.next_deadline(), Some(t + ms(1000)));
+        assert_eq!(i.next_retry(), Some(t + ms(1000)));
+        assert_eq!(i.handle(t + ms(10), advert(0, 100, LOWER)), []);
+        assert_eq!(i.handle(t + ms(999), Timer), []);
+        // Each check that fails doubles the wait, up to RETRY_MAX.
+        let mut at = t + ms(1000);
+        for wait in [2, 4, 8, 16, 30, 30] {
+            assert_eq!(i.handle(at, Timer), [Retry], "at {at:?}");
+            assert_eq!(i.next_deadline(), None, "nothing runs during a check");
+            assert_eq!(i.handle(at, Unable), []);
+            assert_eq!(i.state(), State::Fault);
+            assert_eq!(i.next_deadline(), Some(at + ms(wait * 1000)));
+            at += ms(wait * 1000);
+        }
+        // A check that passes starts it again, as a backup.
+        assert_eq!(i.handle(at, Timer), [Retry]);
+        assert_eq!(i.handle(at, Able), [BecomeBackup]);
+        assert!(!i.unable());
+        assert_eq!(i.next_deadline(), Some(at + MDI_100));
+    }
+
+    #[test]
+    fn unable_in_each_state() {
+        let owner = Params {
+            priority: 255,
+            ..params()
+        };
+        run(vec![
+            Row {
+                actions: &[EnterFault],
+                state: State::Fault,
+                deadline: Some(ms(500) + RETRY_MIN),
+                ..row("backup: Fault", Start::Backup, ms(500), Unable)
+            },
+            Row {
+                deadline: Some(ms(5) + RETRY_MIN),
+                state: State::Fault,
+                ..row(
+                    "Fault for its interface: a check is scheduled",
+                    Start::Fault,
+                    ms(5),
+                    Unable,
+                )
+            },
+            row("Initialize: nothing yet", Start::Init, ms(5), Unable),
+        ]);
+        // The owner resigns too, and is master again once able.
+        let mut o = Instance::new(owner).unwrap();
+        assert_eq!(
+            o.handle(ms(0), Startup),
+            [SendAdvert { priority: 255 }, BecomeMaster]
+        );
+        assert_eq!(
+            o.handle(ms(5), Unable),
+            [SendAdvert { priority: 0 }, EnterFault]
+        );
+        assert_eq!(o.handle(ms(1005), Timer), [Retry]);
+        // The owner's check passes: master again at once.
+        assert_eq!(
+            o.handle(ms(1005), Able),
+            [SendAdvert { priority: 255 }, BecomeMaster]
+        );
+    }
+
+    #[test]
+    fn unable_before_startup_starts_in_fault() {
+        let mut i = Instance::new(params()).unwrap();
+        assert_eq!(i.handle(ms(0), Unable), []);
+        assert_eq!(i.next_deadline(), None);
+        assert_eq!(i.handle(ms(1), Startup), [EnterFault]);
+        assert_eq!(i.next_deadline(), Some(ms(1) + RETRY_MIN));
+    }
+
+    #[test]
+    fn fault_ends_when_both_interface_and_ability_are_back() {
+        let (mut i, t) = reach(params(), Start::Master);
+        i.handle(t, Unable);
+        // Its interface goes down too: still Fault, the checks go on.
+        assert_eq!(i.handle(t + ms(100), InterfaceDown), []);
+        assert_eq!(i.handle(t + ms(200), InterfaceUp), [], "still unable");
+        assert_eq!(i.state(), State::Fault);
+        i.handle(t + ms(300), InterfaceDown);
+        assert_eq!(i.handle(t + ms(1000), Timer), [Retry]);
+        assert_eq!(i.handle(t + ms(1000), Able), [], "interface still down");
+        assert_eq!((i.state(), i.next_deadline()), (State::Fault, None));
+        assert_eq!(i.handle(t + ms(1100), InterfaceUp), [BecomeBackup]);
+    }
+
+    #[test]
+    fn shutdown_while_unable() {
+        let (mut i, t) = reach(params(), Start::Master);
+        i.handle(t, Unable);
+        assert_eq!(
+            i.handle(t + ms(10), Shutdown),
+            [EnterInit],
+            "resigned already"
+        );
+        assert_eq!(i.next_deadline(), None);
+        // Started again, it is still unable: Fault, with its next check.
+        assert_eq!(i.handle(t + ms(20), Startup), [EnterFault]);
+        assert!(i.next_retry().is_some());
+    }
+
+    #[test]
+    fn a_master_that_held_retries_soon_after_its_next_failure() {
+        let (mut i, t) = reach(params(), Start::Master);
+        i.handle(t, Unable); // next check in 1 s, then 2 s
+        i.handle(t + ms(1000), Timer);
+        i.handle(t + ms(1000), Unable); // next in 2 s, then 4 s
+        i.handle(t + ms(3000), Timer);
+        i.handle(t + ms(3000), Able);
+        let down = i.next_deadline().unwrap();
+        assert_eq!(
+            i.handle(down, Timer),
+            [SendAdvert { priority: 100 }, BecomeMaster]
+        );
+        // It fails again at once: the wait goes on growing (4 s).
+        assert_eq!(
+            i.handle(down, Unable),
+            [SendAdvert { priority: 0 }, EnterFault]
+        );
+        assert_eq!(i.next_retry(), Some(down + ms(4000)));
+        i.handle(down + ms(4000), Timer);
+        i.handle(down + ms(4000), Able);
+        let down = i.next_deadline().unwrap();
+        i.handle(down, Timer);
+        // This time it holds for an advert interval: back to 1 s.
+        assert_eq!(
+            i.handle(down + ms(1000), Timer),
+            [SendAdvert { priority: 100 }]
+        );
+        i.handle(down + ms(1500), Unable);
+        assert_eq!(i.next_retry(), Some(down + ms(2500)));
+    }
+
+    #[test]
+    fn the_backup_takes_over_from_a_master_that_cannot_add_its_vips() {
+        // Router 1 (100) is master; router 0 (200) starts, preempts it,
+        // fails its master's job (its VIPs), and every check after that.
+        let mut lan = Lan::new(&[(200, LOWER), (100, HIGHER)]);
+        lan.event(1, Startup);
+        lan.run_until(ms(10_000));
+        assert_eq!(lan.states(), [State::Initialize, State::Master]);
+        lan.event(0, Startup);
+        let mut became = [0usize; 2];
+        let end = lan.now + ms(120_000);
+        while let Some(at) = lan
+            .routers
+            .iter()
+            .filter_map(Instance::next_deadline)
+            .min()
+            .filter(|&t| t <= end)
+        {
+            lan.now = at;
+            for (r, count) in became.iter_mut().enumerate() {
+                if lan.routers[r].next_deadline() != Some(at) {
+                    continue;
+                }
+                let mut out = lan.routers[r].handle(at, Timer);
+                if r == 0 && out.iter().any(|a| matches!(a, BecomeMaster | Retry)) {
+                    out.extend(lan.routers[0].handle(at, Unable));
+                }
+                *count += out.iter().filter(|a| **a == BecomeMaster).count();
+                lan.deliver(r, out);
+            }
+        }
+        assert_eq!(lan.states(), [State::Fault, State::Master]);
+        assert_eq!(
+            became,
+            [1, 1],
+            "router 0 tried once; router 1 took over once, and kept the role"
+        );
     }
 
     fn down_interval(version: Version, priority: u8, advert_interval_cs: u16) -> Duration {

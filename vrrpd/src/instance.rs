@@ -1,14 +1,18 @@
-//! One running VRRP instance at its edges: its socket, its interface's
-//! addresses and gratuitous ARPs, its notify script, its counters. The
-//! protocol itself is [`crate::fsm`]; the daemon feeds it events and
-//! carries out the [`Action`]s this returns, in order, because some of
+//! One running VRRP instance at its edges: its socket, its interface (as
+//! rtnetlink reports it: index, MAC, up or down), its addresses and
+//! gratuitous ARPs, its notify script, its counters and its rate-limited
+//! logs. The protocol itself is [`crate::fsm`]; the daemon feeds it events
+//! and carries out the [`Action`]s this returns, in order, because some of
 //! them (switching drlb) need the whole daemon.
 
-use crate::config::InstanceConfig;
+use crate::config::{InstanceConfig, VirtualIp};
 use crate::fsm::{Action, Event, Instance, State};
 use crate::link;
+use crate::links::Links;
+use crate::loglimit::{Hit, LogLimit, Summary};
 use crate::packet::{Advert, RxCheck, RxError, Version, MCAST_V4, MCAST_V6};
 use crate::sock::VrrpSocket;
+use log::{debug, error, info, log, warn, Level};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::io;
@@ -21,10 +25,6 @@ use std::time::{Duration, SystemTime};
 const GARP_COUNT: u32 = 5;
 const GARP_REFRESH: Duration = Duration::from_secs(5);
 
-fn log(msg: impl std::fmt::Display) {
-    eprintln!("vrrpd: {msg}");
-}
-
 /// A state's name, as status and notify scripts show it.
 pub fn state_name(s: State) -> &'static str {
     match s {
@@ -32,6 +32,31 @@ pub fn state_name(s: State) -> &'static str {
         State::Backup => "BACKUP",
         State::Master => "MASTER",
         State::Fault => "FAULT",
+    }
+}
+
+/// Why an instance is in Fault.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Cause {
+    /// Its interface, or a tracked one, is down or gone.
+    Interface,
+    /// It could not add its VIPs.
+    Vip,
+    /// It could not switch drlb (the module, or the namespace's state).
+    Drlb,
+}
+
+impl Cause {
+    /// Every cause, as metrics list them.
+    pub const ALL: [Cause; 3] = [Cause::Interface, Cause::Vip, Cause::Drlb];
+
+    /// Its name in metrics and status.
+    pub fn name(self) -> &'static str {
+        match self {
+            Cause::Interface => "interface",
+            Cause::Vip => "vip",
+            Cause::Drlb => "drlb",
+        }
     }
 }
 
@@ -48,6 +73,8 @@ pub struct Counters {
     pub became_master: u64,
     /// Discarded packets by reason.
     pub bad: BTreeMap<&'static str, u64>,
+    /// Entries into Fault by cause ([`Cause::name`]).
+    pub faults: BTreeMap<&'static str, u64>,
 }
 
 fn bad_reason(e: &RxError) -> &'static str {
@@ -64,6 +91,22 @@ fn bad_reason(e: &RxError) -> &'static str {
     }
 }
 
+/// A MAC as `02:00:5e:00:aa:01`.
+pub fn mac_text(m: [u8; 6]) -> String {
+    m.map(|b| format!("{b:02x}")).join(":")
+}
+
+/// The address adverts go out from: `unicast_src`, else the interface's
+/// primary IPv4 address, or its IPv6 link-local one.
+fn source(cfg: &InstanceConfig) -> io::Result<IpAddr> {
+    let vips: Vec<IpAddr> = cfg.virtual_ips.iter().map(|v| v.addr).collect();
+    Ok(match (cfg.unicast_src, cfg.is_ipv6()) {
+        (Some(a), _) => a,
+        (None, false) => IpAddr::V4(link::primary_v4(&cfg.interface, &vips)?),
+        (None, true) => IpAddr::V6(link::link_local_v6(&cfg.interface)?),
+    })
+}
+
 /// One running instance.
 pub struct Running {
     /// Its configuration.
@@ -74,10 +117,18 @@ pub struct Running {
     /// Where adverts come from: the primary IPv4 address, or the IPv6
     /// link-local one.
     src: IpAddr,
-    mac: [u8; 6],
+    /// The interface's MAC, as rtnetlink last said; none, no GARP.
+    mac: Option<[u8; 6]>,
     rx: RxCheck,
     /// The interface and the tracked ones were up at the last look.
     pub up: bool,
+    /// Why they are not, if they are not.
+    link_fault: Option<String>,
+    /// Why it cannot do a master's job, if it cannot.
+    unable: Option<(Cause, String)>,
+    /// Its interface has a new index, and the socket has not been opened
+    /// on it yet.
+    reopen: bool,
     holds_vips: bool,
     /// GARP bursts still to send.
     garp_at: Vec<Duration>,
@@ -85,37 +136,33 @@ pub struct Running {
     last_change: Option<(SystemTime, String)>,
     /// Counters.
     pub counters: Counters,
+    /// Discarded packets and send errors, logged once per interval.
+    logs: LogLimit,
 }
 
 impl Running {
-    /// Opens the instance's socket; it is in Initialize until the daemon
-    /// sends it [`Event::Startup`].
-    pub fn start(cfg: InstanceConfig) -> io::Result<Self> {
-        if cfg.use_vmac {
-            return Err(io::Error::other(
-                "use_vmac is not supported yet: the VIPs go on the interface itself",
-            ));
-        }
-        let ifindex = link::ifindex(&cfg.interface)?;
-        let vips: Vec<IpAddr> = cfg.virtual_ips.iter().map(|v| v.addr).collect();
-        let src = match (cfg.unicast_src, cfg.is_ipv6()) {
-            (Some(a), _) => a,
-            (None, false) => IpAddr::V4(link::primary_v4(&cfg.interface, &vips)?),
-            (None, true) => IpAddr::V6(link::link_local_v6(&cfg.interface)?),
-        };
-        let sock = VrrpSocket::open(&cfg.interface, ifindex, src)?;
-        let mac = link::mac(&cfg.interface).unwrap_or_default();
+    /// Opens the instance's socket on its interface as `links` has it; it
+    /// is in Initialize until the daemon sends it [`Event::Startup`].
+    pub fn start(cfg: InstanceConfig, links: &Links) -> io::Result<Self> {
+        let link = links
+            .get(&cfg.interface)
+            .ok_or_else(|| io::Error::other(format!("no interface {}", cfg.interface)))?;
+        let src = source(&cfg)?;
+        let sock = VrrpSocket::open(&cfg.interface, link.index, src)?;
         let fsm = Instance::new(cfg.fsm_params(src)).map_err(io::Error::other)?;
         let rx = cfg.rx_check();
         let mut r = Self {
+            ifindex: link.index,
+            mac: link.mac,
             cfg,
             fsm,
             sock,
-            ifindex,
             src,
-            mac,
             rx,
             up: true,
+            link_fault: None,
+            unable: None,
+            reopen: false,
             // Unknown: a VIP left behind (a daemon killed with -9) is
             // removed when the instance first settles as backup.
             holds_vips: true,
@@ -123,8 +170,10 @@ impl Running {
             master: None,
             last_change: None,
             counters: Counters::default(),
+            logs: LogLimit::default(),
         };
-        r.up = r.links_up();
+        r.link_fault = r.link_check(links);
+        r.up = r.link_fault.is_none();
         Ok(r)
     }
 
@@ -143,12 +192,17 @@ impl Running {
         self.sock.raw_fd()
     }
 
-    /// When it next needs [`Event::Timer`] or a GARP burst.
+    /// When it next needs [`Event::Timer`], a GARP burst, or a summary of
+    /// its rate-limited logs.
     pub fn next_deadline(&self) -> Option<Duration> {
-        [self.fsm.next_deadline(), self.garp_at.first().copied()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.fsm.next_deadline(),
+            self.garp_at.first().copied(),
+            self.logs.next_flush(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Whether its protocol timer has passed.
@@ -156,9 +210,109 @@ impl Running {
         self.fsm.next_deadline().is_some_and(|d| d <= now)
     }
 
-    /// The interface and every tracked one are up.
-    pub fn links_up(&self) -> bool {
-        link::is_up(&self.cfg.interface) && self.cfg.track_interfaces.iter().all(|i| link::is_up(i))
+    /// Why its links are not up (`None`: they are): its interface gone,
+    /// down, or not reopened yet on a new index, or a tracked one down.
+    fn link_check(&self, links: &Links) -> Option<String> {
+        let name = &self.cfg.interface;
+        match links.get(name) {
+            None => return Some(format!("{name} is gone")),
+            Some(l) if !l.up => return Some(format!("{name} is down")),
+            Some(_) if self.reopen => {
+                return Some(format!(
+                    "{name} has a new index, and the VRRP socket is not open on it yet"
+                ))
+            }
+            Some(_) => {}
+        }
+        self.cfg
+            .track_interfaces
+            .iter()
+            .find_map(|t| match links.get(t) {
+                None => Some(format!("tracked interface {t} is gone")),
+                Some(l) if !l.up => Some(format!("tracked interface {t} is down")),
+                Some(_) => None,
+            })
+    }
+
+    /// Whether its interface has a new index, which its socket must be
+    /// reopened on ([`Running::reopen`]).
+    pub fn needs_reopen(&self, links: &Links) -> bool {
+        links
+            .get(&self.cfg.interface)
+            .is_some_and(|l| self.reopen || l.index != self.ifindex)
+    }
+
+    /// Its interface has a new index: its links count as down until the
+    /// socket is open on it ([`Running::reopen`]).
+    pub fn mark_reopen(&mut self) {
+        self.reopen = true;
+    }
+
+    /// Why its links are not up, as last looked at.
+    pub fn fault_reason_links(&self) -> Option<String> {
+        self.link_fault.clone()
+    }
+
+    /// Opens its socket on the interface's new index (the caller
+    /// registers the new descriptor). The interface was made anew: its
+    /// addresses went with the old one, and its primary address may be
+    /// another. A failure is retried by the caller; until then the links
+    /// count as down.
+    pub fn reopen(&mut self, links: &Links) -> io::Result<()> {
+        self.reopen = true;
+        let name = self.cfg.interface.clone();
+        let l = links
+            .get(&name)
+            .ok_or_else(|| io::Error::other(format!("no interface {name}")))?;
+        let src = source(&self.cfg)?;
+        self.sock = VrrpSocket::open(&name, l.index, src)?;
+        info!(
+            "{}: {name} has a new index {} (was {}): the VRRP socket is open on it",
+            self.cfg.name, l.index, self.ifindex
+        );
+        self.ifindex = l.index;
+        self.mac = l.mac;
+        self.holds_vips = false;
+        self.reopen = false;
+        if src != self.src {
+            info!("{}: adverts now go out from {src}", self.cfg.name);
+            self.src = src;
+            self.fsm.set_primary_addr(src);
+        }
+        Ok(())
+    }
+
+    /// Takes in what `links` says of its interfaces now: a new MAC, and
+    /// whether they are all up; the event that a change of the latter
+    /// means, with its reason.
+    pub fn follow_links(&mut self, links: &Links) -> Option<(Event, String)> {
+        if let Some(l) = links.get(&self.cfg.interface) {
+            if l.index == self.ifindex && l.mac != self.mac {
+                match l.mac {
+                    Some(m) => info!(
+                        "{}: {} has the MAC {} now",
+                        self.cfg.name,
+                        self.cfg.interface,
+                        mac_text(m)
+                    ),
+                    None => warn!(
+                        "{}: {} has no MAC address now: no gratuitous ARP until it has one",
+                        self.cfg.name, self.cfg.interface
+                    ),
+                }
+                self.mac = l.mac;
+            }
+        }
+        self.link_fault = self.link_check(links);
+        let up = self.link_fault.is_none();
+        if up == self.up {
+            return None;
+        }
+        self.up = up;
+        Some(match &self.link_fault {
+            Some(why) => (Event::InterfaceDown, why.clone()),
+            None => (Event::InterfaceUp, "interfaces up".into()),
+        })
     }
 
     /// Feeds one event; the actions the caller must carry out, in order
@@ -166,7 +320,7 @@ impl Running {
     pub fn handle(&mut self, now: Duration, event: Event, why: &str) -> Vec<Action> {
         let before = self.fsm.state();
         let actions = self.fsm.handle(now, event);
-        self.note_change(before, why);
+        self.note_change(now, before, event, why);
         actions
     }
 
@@ -177,17 +331,35 @@ impl Running {
         self.fsm.set_priority(now, priority)
     }
 
-    fn note_change(&mut self, before: State, why: &str) {
+    fn note_change(&mut self, now: Duration, before: State, event: Event, why: &str) {
         let after = self.fsm.state();
         if after == before {
             return;
         }
-        log(format_args!(
-            "{}: {} -> {} ({why})",
+        let mut retry = String::new();
+        if after == State::Fault {
+            let cause = match (&self.unable, event) {
+                (_, Event::InterfaceDown) => Cause::Interface,
+                (Some((c, _)), _) if self.up => *c,
+                _ => Cause::Interface,
+            };
+            *self.counters.faults.entry(cause.name()).or_default() += 1;
+            if let Some(t) = self.fsm.next_retry() {
+                retry = format!("; checking again in {} s", t.saturating_sub(now).as_secs());
+            }
+        }
+        let level = if after == State::Fault {
+            Level::Warn
+        } else {
+            Level::Info
+        };
+        log!(
+            level,
+            "{}: {} -> {} ({why}{retry})",
             self.name(),
             state_name(before),
             state_name(after)
-        ));
+        );
         self.counters.transitions += 1;
         if after == State::Master {
             self.counters.became_master += 1;
@@ -198,28 +370,78 @@ impl Running {
         ));
     }
 
+    /// Why it cannot do a master's job, if it cannot.
+    pub fn unable(&self) -> Option<&(Cause, String)> {
+        self.unable.as_ref()
+    }
+
+    /// Notes why it cannot do a master's job (before [`Event::Unable`]);
+    /// whether the reason is new.
+    pub fn set_unable(&mut self, cause: Cause, why: String) -> bool {
+        let new = self.unable.as_ref() != Some(&(cause, why.clone()));
+        self.unable = Some((cause, why));
+        new
+    }
+
+    /// It can do a master's job again (before [`Event::Able`]).
+    pub fn clear_unable(&mut self) {
+        self.unable = None;
+    }
+
+    /// When it next checks whether it could do a master's job.
+    pub fn next_retry(&self) -> Option<Duration> {
+        self.fsm.next_retry()
+    }
+
+    /// Why it is in Fault, if it is: its links, and what it could not do.
+    pub fn fault_reason(&self) -> Option<String> {
+        if self.fsm.state() != State::Fault {
+            return None;
+        }
+        let parts: Vec<&str> = [
+            self.link_fault.as_deref(),
+            self.unable.as_ref().map(|(_, w)| w.as_str()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        Some(parts.join("; "))
+    }
+
+    /// Whether `cause` holds now (metrics' `vrrpd_vrrp_fault`).
+    pub fn fault_cause(&self, cause: Cause) -> bool {
+        match cause {
+            Cause::Interface => self.link_fault.is_some(),
+            c => self.unable.as_ref().is_some_and(|(u, _)| *u == c),
+        }
+    }
+
     /// Carries out what concerns the instance alone: adverts, VIPs, GARP.
     /// The daemon switches drlb around it: after [`Action::BecomeMaster`]
-    /// has added the VIPs, and before the other state actions remove them.
-    pub fn act(&mut self, now: Duration, a: Action) {
+    /// has added the VIPs, and before the other state actions remove them;
+    /// and it carries out [`Action::Retry`]. An error says why a master
+    /// could not add its VIPs: the caller makes the instance unable.
+    pub fn act(&mut self, now: Duration, a: Action) -> Result<(), String> {
         match a {
-            Action::SendAdvert { priority } => self.advertise(priority),
+            Action::SendAdvert { priority } => self.advertise(now, priority),
             Action::BecomeMaster => {
                 self.master = Some(self.src);
-                self.set_vips(true);
+                self.add_vips()?;
                 self.garp_at = vec![now, now + GARP_REFRESH];
             }
             Action::BecomeBackup | Action::EnterInit | Action::EnterFault => {
-                self.set_vips(false);
+                self.remove_vips();
                 self.garp_at.clear();
                 if a == Action::EnterFault {
                     self.master = None;
                 }
             }
+            Action::Retry => {}
         }
+        Ok(())
     }
 
-    fn advertise(&mut self, priority: u8) {
+    fn advertise(&mut self, now: Duration, priority: u8) {
         let interval = match self.cfg.version {
             Version::V2 => (self.cfg.advert_interval_ms / 1000) as u16,
             Version::V3 => self.cfg.advert_interval_cs(),
@@ -252,44 +474,153 @@ impl Running {
                 Ok(bytes) => match self.sock.send(self.src, dst, &bytes) {
                     Ok(()) => self.counters.adverts_sent += 1,
                     Err(e) if self.fsm.state() == State::Fault => drop(e), // the link is down
-                    Err(e) => log(format_args!(
-                        "{}: sending an advert to {dst}: {e}",
-                        self.name()
-                    )),
+                    Err(e) => {
+                        if self.logs.hit(now, "send").0 == Hit::Log {
+                            warn!("{}: sending an advert to {dst}: {e}", self.name());
+                        }
+                    }
                 },
-                Err(e) => log(format_args!("{}: encoding an advert: {e}", self.name())),
+                Err(e) => error!("{}: encoding an advert: {e}", self.name()),
             }
         }
     }
 
-    /// Adds or removes the VIPs.
-    fn set_vips(&mut self, add: bool) {
-        if add == self.holds_vips {
+    /// Why a VIP could not be added, with what would fix it.
+    fn vip_error(&self, v: &VirtualIp, e: &io::Error) -> String {
+        let hint = match e.raw_os_error() {
+            Some(libc::EPERM) => " (vrrpd needs CAP_NET_ADMIN)",
+            Some(libc::EACCES) if v.addr.is_ipv6() => " (IPv6 is disabled on the interface)",
+            _ => "",
+        };
+        format!(
+            "cannot add {v} to {}: {}{hint}",
+            self.cfg.interface,
+            link::describe(e)
+        )
+    }
+
+    /// Adds the VIPs; at the first failure, says why (those added are
+    /// removed when the instance leaves Master).
+    fn add_vips(&mut self) -> Result<(), String> {
+        if self.holds_vips {
+            return Ok(());
+        }
+        for (n, v) in self.cfg.virtual_ips.iter().enumerate() {
+            if let Err(e) = link::set_address(true, self.ifindex, v.addr, v.prefix_len) {
+                self.holds_vips = n > 0;
+                return Err(self.vip_error(v, &e));
+            }
+        }
+        self.holds_vips = true;
+        Ok(())
+    }
+
+    fn remove_vips(&mut self) {
+        if !self.holds_vips {
             return;
         }
         for v in &self.cfg.virtual_ips {
-            if let Err(e) = link::set_address(add, self.ifindex, v.addr, v.prefix_len) {
-                log(format_args!(
-                    "{}: {} {}: {e}",
-                    self.name(),
-                    if add { "adding" } else { "removing" },
-                    v
-                ));
+            if let Err(e) = link::set_address(false, self.ifindex, v.addr, v.prefix_len) {
+                error!("{}: removing {v}: {e}", self.name());
             }
         }
-        self.holds_vips = add;
+        self.holds_vips = false;
     }
 
-    /// Sends a GARP burst if one is due.
+    /// Whether it could add its VIPs now, found out without adding them
+    /// ([`Action::Retry`]): the privilege to (CAP_NET_ADMIN over the
+    /// namespace), and IPv6 enabled on the interface for IPv6 VIPs. The
+    /// same reason as a failed add, when it fails.
+    pub fn check_vips(&self) -> Result<(), String> {
+        let Some(v) = self.cfg.virtual_ips.first() else {
+            return Ok(());
+        };
+        if v.addr.is_ipv6() && link::ipv6_disabled(&self.cfg.interface) {
+            return Err(self.vip_error(v, &io::Error::from_raw_os_error(libc::EACCES)));
+        }
+        link::may_change_addresses(v.addr.is_ipv6()).map_err(|e| self.vip_error(v, &e))
+    }
+
+    /// Sends a GARP burst if one is due; never from an unknown or all-zero
+    /// MAC.
     pub fn garp(&mut self, now: Duration) {
-        if self.garp_at.first().is_some_and(|t| *t <= now) {
-            self.garp_at.remove(0);
-            let vips: Vec<IpAddr> = self.cfg.virtual_ips.iter().map(|v| v.addr).collect();
-            for _ in 0..GARP_COUNT {
-                if let Err(e) = link::announce(self.ifindex, self.mac, &vips) {
-                    log(format_args!("{}: announcing the VIPs: {e}", self.name()));
-                    break;
+        if self.garp_at.first().is_none_or(|t| *t > now) {
+            return;
+        }
+        self.garp_at.remove(0);
+        let Some(mac) = self.mac.filter(|m| *m != [0; 6]) else {
+            if self.logs.hit(now, "garp").0 == Hit::Log {
+                warn!(
+                    "{}: not announcing the VIPs: {} has no MAC address",
+                    self.name(),
+                    self.cfg.interface
+                );
+            }
+            return;
+        };
+        let vips: Vec<IpAddr> = self.cfg.virtual_ips.iter().map(|v| v.addr).collect();
+        for _ in 0..GARP_COUNT {
+            if let Err(e) = link::announce(self.ifindex, mac, &vips) {
+                if self.logs.hit(now, "garp").0 == Hit::Log {
+                    warn!("{}: announcing the VIPs: {e}", self.name());
                 }
+                break;
+            }
+        }
+    }
+
+    /// Logs how many rate-limited lines each reason held back in the
+    /// interval that ended.
+    pub fn flush_logs(&mut self, now: Duration) {
+        for s in self.logs.flush(now) {
+            self.summary(&s);
+        }
+    }
+
+    fn summary(&self, s: &Summary) {
+        let secs = self.logs.interval().as_secs();
+        let name = self.name();
+        match s.reason {
+            "send" => warn!(
+                "{name}: {} more adverts could not be sent in the last {secs} s",
+                s.more
+            ),
+            "receive" => warn!(
+                "{name}: {} more receive errors in the last {secs} s",
+                s.more
+            ),
+            "garp" => warn!(
+                "{name}: {} more announcements failed in the last {secs} s",
+                s.more
+            ),
+            "other_vrid" => debug!(
+                "{name}: discarded {} more packets ({}) in the last {secs} s",
+                s.more, s.reason
+            ),
+            r => warn!(
+                "{name}: discarded {} more packets ({r}) in the last {secs} s",
+                s.more
+            ),
+        }
+    }
+
+    /// Counts a discarded packet and logs it, rate-limited.
+    fn discard(&mut self, now: Duration, reason: &'static str, what: impl FnOnce() -> String) {
+        *self.counters.bad.entry(reason).or_default() += 1;
+        let (hit, summary) = self.logs.hit(now, reason);
+        if let Some(s) = summary {
+            self.summary(&s);
+        }
+        if hit == Hit::Log {
+            let what = what();
+            let name = self.name();
+            match reason {
+                // (other routers on the segment: normal)
+                "other_vrid" => debug!("{name}: discarded a packet {what} ({reason})"),
+                _ => warn!(
+                    "{name}: discarded a packet {what} ({reason}; logged once a {} s)",
+                    self.logs.interval().as_secs()
+                ),
             }
         }
     }
@@ -307,26 +638,22 @@ impl Running {
             ])
             .stdin(std::process::Stdio::null())
             .spawn()
-            .map_err(|e| {
-                log(format_args!(
-                    "{}: notify {}: {e}",
-                    self.name(),
-                    script.display()
-                ))
-            })
+            .map_err(|e| error!("{}: notify {}: {e}", self.name(), script.display()))
             .ok()
     }
 
     /// Reads every waiting packet; the adverts that passed the checks, as
     /// events (with a reason for the log) for the caller to handle.
-    pub fn receive(&mut self) -> Vec<(Event, String)> {
+    pub fn receive(&mut self, now: Duration) -> Vec<(Event, String)> {
         let mut out = vec![];
         loop {
             let pkt = match self.sock.recv() {
                 Ok(Some(p)) => p,
                 Ok(None) => return out,
                 Err(e) => {
-                    log(format_args!("{}: receive: {e}", self.name()));
+                    if self.logs.hit(now, "receive").0 == Hit::Log {
+                        warn!("{}: receive: {e}", self.name());
+                    }
                     return out;
                 }
             };
@@ -334,7 +661,9 @@ impl Running {
                 continue; // our own, looped back
             }
             if !self.cfg.unicast_peers.is_empty() && !self.cfg.unicast_peers.contains(&pkt.src) {
-                *self.counters.bad.entry("unknown_peer").or_default() += 1;
+                self.discard(now, "unknown_peer", || {
+                    format!("from {}: not one of unicast_peers", pkt.src)
+                });
                 continue;
             }
             match self.rx.receive(pkt.ttl, &pkt.payload, pkt.src, pkt.dst) {
@@ -353,15 +682,7 @@ impl Running {
                     out.push((ev, why));
                 }
                 Err(e) => {
-                    let r = bad_reason(&e);
-                    *self.counters.bad.entry(r).or_default() += 1;
-                    if r != "other_vrid" {
-                        log(format_args!(
-                            "{}: discarded a packet from {}: {e}",
-                            self.name(),
-                            pkt.src
-                        ));
-                    }
+                    self.discard(now, bad_reason(&e), || format!("from {}: {e}", pkt.src));
                 }
             }
         }
@@ -382,6 +703,8 @@ impl Running {
             "priority": self.cfg.priority,
             "master": self.master.map(|m| m.to_string()),
             "virtual_ips": self.cfg.virtual_ips.iter().map(|v| v.to_string()).collect::<Vec<_>>(),
+            "fault_reason": self.fault_reason(),
+            "mac": self.mac.map(mac_text),
             "last_transition": at,
             "last_transition_reason": reason,
             "transitions": self.counters.transitions,
@@ -389,6 +712,7 @@ impl Running {
             "adverts_sent": self.counters.adverts_sent,
             "adverts_received": self.counters.adverts_received,
             "bad_packets": self.counters.bad,
+            "faults": self.counters.faults,
         })
     }
 }
@@ -398,4 +722,20 @@ pub fn unix_secs(t: SystemTime) -> f64 {
     t.duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn macs_as_text() {
+        assert_eq!(mac_text([2, 0, 0x5e, 0, 0xaa, 1]), "02:00:5e:00:aa:01");
+    }
+
+    #[test]
+    fn causes_have_names() {
+        let names: Vec<_> = Cause::ALL.iter().map(|c| c.name()).collect();
+        assert_eq!(names, ["interface", "vip", "drlb"]);
+    }
 }

@@ -222,6 +222,22 @@ impl Lb {
         Ok(changed)
     }
 
+    /// Whether the module answers (its status), changing nothing, this
+    /// side included: a probe on a connection of its own when there is
+    /// none, so that the next sync still finds the module back and
+    /// programs it whole. The error as [`Lb::error`] words it, if not.
+    pub fn reachable(&mut self) -> Result<(), String> {
+        let status = |nl: &mut Client| nl.request(cmd::STATUS, vec![], false).map(drop);
+        if let Some(c) = self.client.as_mut() {
+            if status(c).is_ok() {
+                return Ok(());
+            }
+        }
+        Client::connect()
+            .and_then(|mut c| status(&mut c))
+            .map_err(|e| format!("{e:#}"))
+    }
+
     /// The module's services with their counters.
     pub fn read(&mut self) -> Result<Vec<list::Service>> {
         self.with(list::read).map(|(v, _)| v)

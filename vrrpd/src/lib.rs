@@ -4,13 +4,15 @@
 //!
 //! The logic is free of I/O and tested on the host: the VRRP wire format
 //! [`packet`] and state machine [`fsm`], the configuration [`config`], a
-//! real server's [`health`], the check scheduler [`checks`], what the
-//! module should hold ([`services`]), what a reload changes ([`reload`]),
-//! HTTP check exchanges ([`probe::http`]) and the metrics format
-//! ([`metrics`]). The [`daemon`]'s event loop drives them through the
-//! edges: VRRP instances ([`instance`], [`sock`], [`link`]), probes
-//! ([`probe`]), the drlb module ([`lb`]), the control socket ([`control`],
-//! [`serve`]) and the reports ([`status`]).
+//! real server's [`health`], the check scheduler [`checks`], the
+//! interfaces as rtnetlink reports them ([`links`]), rate-limited logs
+//! ([`loglimit`]), what the module should hold ([`services`]), what a
+//! reload changes ([`reload`]), HTTP check exchanges ([`probe::http`]),
+//! the metrics format ([`metrics`]) and log lines ([`logger`]). The
+//! [`daemon`]'s event loop drives them through the edges: VRRP instances
+//! ([`instance`], [`sock`], [`link`]), probes ([`probe`]), the drlb module
+//! ([`lb`]), the control socket ([`control`], [`serve`]) and the reports
+//! ([`status`]).
 
 pub mod checks;
 pub mod config;
@@ -21,6 +23,9 @@ pub mod health;
 pub mod instance;
 pub mod lb;
 pub mod link;
+pub mod links;
+pub mod logger;
+pub mod loglimit;
 pub mod metrics;
 pub mod packet;
 pub mod probe;

@@ -1,42 +1,149 @@
-//! The interface edge: what an interface is (index, MAC, primary address,
-//! up or down), adding and removing the virtual addresses over rtnetlink,
-//! and gratuitous ARP.
+//! The interface edge: the interfaces as rtnetlink reports them (a dump,
+//! then the RTNLGRP_LINK group's events, parsed by [`crate::links`]), an
+//! interface's primary address, adding and removing the virtual addresses
+//! over rtnetlink, and gratuitous ARP.
 
+use crate::links::{self, Link, Message};
 use crate::sock;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
-/// An interface's index, or an error naming it.
-pub fn ifindex(name: &str) -> io::Result<u32> {
-    let c = std::ffi::CString::new(name).map_err(|_| io::Error::other("bad interface name"))?;
-    // SAFETY: `c` is a valid NUL-terminated string.
-    let i = unsafe { libc::if_nametoindex(c.as_ptr()) };
-    if i == 0 {
-        return Err(io::Error::other(format!("no interface {name}")));
+/// RTNLGRP_LINK as a bind(2) group mask (RTMGRP_LINK).
+const RTMGRP_LINK: u32 = 1;
+/// Large enough for any datagram rtnetlink sends (dumps fill 32 KiB).
+const RECV_BUF: usize = 64 * 1024;
+
+fn netlink_socket(flags: libc::c_int, groups: u32) -> io::Result<OwnedFd> {
+    let fd = sock::socket(
+        libc::AF_NETLINK,
+        libc::SOCK_RAW | flags,
+        libc::NETLINK_ROUTE,
+    )?;
+    // SAFETY: an all-zero sockaddr_nl is valid; the fields are set below.
+    let mut sa: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+    sa.nl_family = libc::AF_NETLINK as u16;
+    sa.nl_groups = groups;
+    // SAFETY: `sa` is a sockaddr_nl of the size given.
+    let r = unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            (&sa as *const libc::sockaddr_nl).cast(),
+            std::mem::size_of::<libc::sockaddr_nl>() as u32,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
     }
-    Ok(i)
+    Ok(fd)
 }
 
-/// Whether the interface is up with a carrier (operstate up or unknown,
-/// as for dummy and loopback devices).
-pub fn is_up(name: &str) -> bool {
-    std::fs::read_to_string(format!("/sys/class/net/{name}/operstate"))
-        .is_ok_and(|s| matches!(s.trim(), "up" | "unknown"))
+fn to_kernel() -> libc::sockaddr_nl {
+    // SAFETY: an all-zero sockaddr_nl is valid (pid 0: the kernel).
+    let mut sa: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+    sa.nl_family = libc::AF_NETLINK as u16;
+    sa
 }
 
-/// The interface's MAC.
-pub fn mac(name: &str) -> io::Result<[u8; 6]> {
-    let s = std::fs::read_to_string(format!("/sys/class/net/{name}/address"))?;
-    let mut m = [0u8; 6];
-    let parts: Vec<_> = s.trim().split(':').collect();
-    if parts.len() != 6 {
-        return Err(io::Error::other(format!("{name}: no Ethernet address")));
+/// One datagram; `Ok(None)` when none waits (a non-blocking socket).
+/// A datagram larger than the buffer, or events the kernel dropped
+/// (ENOBUFS), are an error: the caller dumps again.
+fn recv(fd: RawFd, buf: &mut [u8]) -> io::Result<Option<usize>> {
+    // SAFETY: `buf` is valid for its length.
+    let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_TRUNC) };
+    if n < 0 {
+        let e = io::Error::last_os_error();
+        return match e.kind() {
+            io::ErrorKind::WouldBlock => Ok(None),
+            _ => Err(e),
+        };
     }
-    for (b, p) in m.iter_mut().zip(parts) {
-        *b = u8::from_str_radix(p, 16).map_err(|_| io::Error::other("bad MAC"))?;
+    let n = n as usize;
+    if n > buf.len() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("a {n}-byte rtnetlink message was cut short"),
+        ));
     }
-    Ok(m)
+    Ok(Some(n))
+}
+
+/// Every interface, from an RTM_GETLINK dump.
+pub fn dump() -> io::Result<Vec<Link>> {
+    let fd = netlink_socket(0, 0)?;
+    sock::send_to(fd.as_raw_fd(), &links::dump_request(1), &to_kernel())?;
+    let mut buf = vec![0u8; RECV_BUF];
+    let mut out = Vec::new();
+    loop {
+        let n = recv(fd.as_raw_fd(), &mut buf)?.unwrap_or(0);
+        for m in links::parse(&buf[..n]).map_err(io::Error::other)? {
+            match m {
+                Message::New(l) => out.push(l),
+                Message::Done => return Ok(out),
+                Message::Error(e) => return Err(io::Error::from_raw_os_error(e)),
+                Message::Del { .. } => {}
+            }
+        }
+    }
+}
+
+/// A socket in the RTNLGRP_LINK group: every change of an interface
+/// (up, down, a new MAC, created, deleted) arrives as a message.
+pub struct LinkMonitor {
+    fd: OwnedFd,
+    buf: Vec<u8>,
+}
+
+impl LinkMonitor {
+    /// Joins the group. Dump afterwards ([`dump`]), so that no change
+    /// falls between the dump and the first event.
+    pub fn open() -> io::Result<Self> {
+        let fd = netlink_socket(libc::SOCK_NONBLOCK, RTMGRP_LINK)?;
+        // (a burst of changes, a thousand containers starting, should not
+        // overrun it; an overrun only costs a dump)
+        let _ = sock::setopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            &(1i32 << 20),
+        );
+        Ok(Self {
+            fd,
+            buf: vec![0u8; RECV_BUF],
+        })
+    }
+
+    /// Its descriptor, for poll.
+    pub fn raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// The messages waiting, in order, read until none is left (the
+    /// daemon's poll is edge-triggered). An error means events were lost
+    /// (the kernel dropped some: ENOBUFS) or could not be read: the caller
+    /// takes a new [`dump`].
+    pub fn read(&mut self) -> (Vec<Message>, Option<io::Error>) {
+        let mut out = Vec::new();
+        let mut err = None;
+        loop {
+            match recv(self.fd.as_raw_fd(), &mut self.buf) {
+                Ok(Some(n)) => match links::parse(&self.buf[..n]) {
+                    Ok(m) => out.extend(m),
+                    Err(e) => err = Some(io::Error::other(e)),
+                },
+                Ok(None) => return (out, err),
+                // (events lost, or one cut short: note it, read on)
+                Err(e)
+                    if e.raw_os_error() == Some(libc::ENOBUFS)
+                        || e.kind() == io::ErrorKind::InvalidData =>
+                {
+                    err = Some(e)
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return (out, Some(e)),
+            }
+        }
+    }
 }
 
 /// The interface's first IPv4 address that is not one of `exclude` (the
@@ -147,18 +254,11 @@ fn addr_request(add: bool, ifindex: u32, addr: IpAddr, prefix: u8, seq: u32) -> 
     msg
 }
 
-/// Adds (`add`) or removes a virtual address. Adding one already there,
-/// or removing one that is gone, is not an error.
-pub fn set_address(add: bool, ifindex: u32, addr: IpAddr, prefix: u8) -> io::Result<()> {
+/// Sends one rtnetlink request and reads its acknowledgement: the errno
+/// the kernel answered (0: done).
+fn request(msg: &[u8]) -> io::Result<i32> {
     let fd = sock::socket(libc::AF_NETLINK, libc::SOCK_RAW, libc::NETLINK_ROUTE)?;
-    // SAFETY: an all-zero sockaddr_nl is valid (pid 0: the kernel).
-    let mut sa: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
-    sa.nl_family = libc::AF_NETLINK as u16;
-    sock::send_to(
-        fd.as_raw_fd(),
-        &addr_request(add, ifindex, addr, prefix, 1),
-        &sa,
-    )?;
+    sock::send_to(fd.as_raw_fd(), msg, &to_kernel())?;
     let mut buf = [0u8; 4096];
     // SAFETY: `buf` is valid for its length.
     let n = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
@@ -167,19 +267,64 @@ pub fn set_address(add: bool, ifindex: u32, addr: IpAddr, prefix: u8) -> io::Res
     }
     let kind = u16::from_ne_bytes([buf[4], buf[5]]);
     let err = i32::from_ne_bytes([buf[16], buf[17], buf[18], buf[19]]);
-    if kind == NLMSG_ERROR && err != 0 {
-        let e = -err;
-        let benign = (add && e == libc::EEXIST) || (!add && e == libc::EADDRNOTAVAIL);
-        if !benign {
-            return Err(io::Error::from_raw_os_error(e));
-        }
+    Ok(if kind == NLMSG_ERROR { -err } else { 0 })
+}
+
+/// Adds (`add`) or removes a virtual address. Adding one already there,
+/// or removing one that is gone, is not an error.
+pub fn set_address(add: bool, ifindex: u32, addr: IpAddr, prefix: u8) -> io::Result<()> {
+    let e = request(&addr_request(add, ifindex, addr, prefix, 1))?;
+    // (removing from an interface that is gone: its addresses went too)
+    let benign = e == 0
+        || (add && e == libc::EEXIST)
+        || (!add && (e == libc::EADDRNOTAVAIL || e == libc::ENODEV));
+    if !benign {
+        return Err(io::Error::from_raw_os_error(e));
     }
     Ok(())
 }
 
+/// Whether this process may add addresses in its network namespace
+/// (CAP_NET_ADMIN over it), found out without changing anything: an
+/// RTM_NEWADDR with no address passes the kernel's permission check and
+/// is then refused as invalid (EINVAL); without the privilege it is
+/// refused first (EPERM).
+pub fn may_change_addresses(v6: bool) -> io::Result<()> {
+    let mut m = addr_request(true, 0, IpAddr::V4(Ipv4Addr::UNSPECIFIED), 32, 1);
+    m.truncate(16 + 8); // the ifaddrmsg alone
+    m[0..4].copy_from_slice(&24u32.to_ne_bytes());
+    if v6 {
+        m[16] = libc::AF_INET6 as u8;
+        m[17] = 128;
+    }
+    match request(&m)? {
+        libc::EPERM => Err(io::Error::from_raw_os_error(libc::EPERM)),
+        _ => Ok(()),
+    }
+}
+
+/// Whether IPv6 is disabled on `name` (its addresses would be refused).
+pub fn ipv6_disabled(name: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/sys/net/ipv6/conf/{name}/disable_ipv6"))
+        .is_ok_and(|s| s.trim() == "1")
+}
+
+/// An io::Error without its "(os error N)": "Operation not permitted".
+pub fn describe(e: &io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
 /// Makes the VIPs known on the link: a gratuitous ARP for each IPv4
 /// address, an unsolicited neighbour advertisement for each IPv6 one.
+/// Refuses the all-zero MAC: no frame is announced from it.
 pub fn announce(ifindex: u32, mac: [u8; 6], vips: &[IpAddr]) -> io::Result<()> {
+    if mac == [0; 6] {
+        return Err(io::Error::other("the interface has no MAC address"));
+    }
     let (mut v4, mut v6) = (Vec::new(), Vec::new());
     for vip in vips {
         match *vip {
@@ -284,6 +429,32 @@ pub fn send_unsolicited_na(ifindex: u32, mac: [u8; 6], vips: &[Ipv6Addr]) -> io:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nothing_is_announced_from_the_zero_mac() {
+        let e = announce(1, [0; 6], &["198.51.100.10".parse().unwrap()]).unwrap_err();
+        assert!(e.to_string().contains("no MAC address"), "{e}");
+    }
+
+    /// As root (CI, make test), the probe passes for both families and
+    /// adds nothing (the request carries no address). Without
+    /// CAP_NET_ADMIN it fails: qemu-tests/host/vrrp-failsafe.sh.
+    #[test]
+    fn root_may_change_addresses() {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            return;
+        }
+        may_change_addresses(false).unwrap();
+        may_change_addresses(true).unwrap();
+    }
+
+    #[test]
+    fn describe_drops_the_errno() {
+        let e = io::Error::from_raw_os_error(libc::EPERM);
+        assert_eq!(describe(&e), "Operation not permitted");
+        assert_eq!(describe(&io::Error::other("x (y)")), "x (y)");
+    }
 
     #[test]
     fn garp_is_a_request_for_the_vip_from_the_vip() {

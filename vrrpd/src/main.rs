@@ -19,6 +19,10 @@ struct Cli {
     /// namespace)
     #[arg(long, value_name = "PATH", global = true)]
     socket: Option<PathBuf>,
+    /// The daemon's log level: error, warn, info or debug. Under systemd
+    /// each line carries its syslog priority (<3> to <7>) for the journal
+    #[arg(long, value_name = "LEVEL", default_value = "info", value_parser = vrrpd::logger::parse_level)]
+    log_level: log::LevelFilter,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -60,6 +64,7 @@ enum Command {
 
 fn main() {
     let cli = Cli::parse();
+    vrrpd::logger::init(cli.log_level);
     let result = match (&cli.command, &cli.config) {
         (Some(Command::CheckConfig { file }), _) => match vrrpd::config::load(file) {
             Ok(c) => {
@@ -97,7 +102,13 @@ fn main() {
             }),
             _,
         ) => change(cli.socket.as_deref(), "undrain", proto, service, real),
-        (None, Some(file)) => vrrpd::daemon::run(file, cli.socket.clone()),
+        (None, Some(file)) => {
+            if let Err(e) = vrrpd::daemon::run(file, cli.socket.clone()) {
+                log::error!("{e}");
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         (None, None) => {
             eprintln!("vrrpd: nothing to do: give --config FILE or a subcommand (see --help)");
             std::process::exit(2);

@@ -76,6 +76,16 @@ pub fn plan(running: &[&InstanceConfig], new: &Config) -> Plan {
     }
 }
 
+/// The names of the instances a plan starts: new ones, and those it
+/// restarts.
+pub fn to_start(plan: &Plan) -> impl Iterator<Item = &str> {
+    plan.running
+        .iter()
+        .filter(|(_, c)| *c == Change::Restart)
+        .map(|(n, _)| n.as_str())
+        .chain(plan.start.iter().map(String::as_str))
+}
+
 /// An operator's drain: a real server of a service.
 pub type Drain = (ServiceKey, IpAddr);
 
@@ -147,6 +157,8 @@ mod tests {
             ]
         );
         assert_eq!(p.start, ["new"]);
+        // What the daemon must be able to start before it applies a reload.
+        assert_eq!(to_start(&p).collect::<Vec<_>>(), ["other", "new"]);
     }
 
     #[test]

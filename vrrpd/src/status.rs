@@ -257,6 +257,26 @@ pub fn metrics(s: &Sources<'_>, module: Option<&[list::Service]>, running_probes
             &l,
             c.adverts_received as f64,
         );
+        for cause in crate::instance::Cause::ALL {
+            let lc = [l[0], l[1], l[2], ("cause", cause.name())];
+            e.sample(
+                "vrrpd_vrrp_fault",
+                Kind::Gauge,
+                "1 while the cause holds: interface (down or gone), vip (cannot add the VIPs), drlb (cannot switch drlb).",
+                &lc,
+                f64::from(u8::from(r.fault_cause(cause))),
+            );
+        }
+        for (cause, n) in &c.faults {
+            let lc = [l[0], l[1], l[2], ("cause", cause)];
+            e.sample(
+                "vrrpd_vrrp_faults_total",
+                Kind::Counter,
+                "Entries into FAULT, by cause.",
+                &lc,
+                *n as f64,
+            );
+        }
         for (reason, n) in &c.bad {
             let lr = [l[0], l[1], l[2], ("reason", reason)];
             e.sample(

@@ -56,8 +56,11 @@ fn run(prober: &mut Prober, key: &ProbeKey, limit: Duration) -> Option<probe::Re
     let mut events = Events::with_capacity(8);
     let end = Instant::now() + limit;
     while Instant::now() < end {
-        poll.poll(&mut events, Some(Duration::from_millis(20)))
-            .unwrap();
+        // (as the daemon's loop: an interrupted wait is waited again)
+        match poll.poll(&mut events, Some(Duration::from_millis(20))) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            r => r.unwrap(),
+        }
         for ev in events.iter() {
             assert_eq!(ev.token(), Token(7));
             if let Some(r) = prober.ready(0, ev, poll.registry()) {

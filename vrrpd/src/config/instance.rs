@@ -12,9 +12,11 @@
 //! preempt_delay_ms = 0
 //! virtual_ips = ["198.51.100.10/32"]
 //! # optional: unicast_src, unicast_peers = [..], auth_pass (v2),
-//! # track_interfaces = [..], notify = "/path/script", use_vmac = false,
-//! # lb = true (drive drlb)
+//! # track_interfaces = [..], notify = "/path/script", lb = true (drive drlb)
 //! ```
+//!
+//! `use_vmac` is refused while vrrpd cannot do it: the daemon would not
+//! run such an instance, so the check says so, with its line.
 
 use super::Validator;
 use crate::fsm;
@@ -65,8 +67,6 @@ pub struct InstanceConfig {
     pub track_interfaces: Vec<String>,
     /// Script run on state changes.
     pub notify: Option<PathBuf>,
-    /// Use the virtual MAC 00-00-5E-00-01-{VRID} (IPv6: 00-00-5E-00-02-..).
-    pub use_vmac: bool,
     /// Drive drlb (active on master, standby otherwise). Default true.
     pub lb: bool,
     /// Line of the `[[instance]]` header.
@@ -175,7 +175,7 @@ pub(super) struct RawInstance {
     auth_pass: Option<Spanned<String>>,
     track_interfaces: Option<Vec<Spanned<String>>>,
     notify: Option<Spanned<String>>,
-    use_vmac: Option<bool>,
+    use_vmac: Option<Spanned<bool>>,
     lb: Option<bool>,
 }
 
@@ -224,6 +224,12 @@ impl Validator {
             .notify
             .as_ref()
             .map(|n| PathBuf::from(self.nonempty("notify", n)));
+        if let Some(v) = r.use_vmac.as_ref().filter(|v| *v.get_ref()) {
+            self.error(
+                v.span(),
+                "use_vmac is not supported yet: the VIPs go on the interface itself (remove it, or set it to false)".into(),
+            );
+        }
         (self.errors.len() == before).then(|| InstanceConfig {
             name,
             interface,
@@ -239,7 +245,6 @@ impl Validator {
             auth_pass,
             track_interfaces,
             notify,
-            use_vmac: r.use_vmac.unwrap_or(false),
             lb: r.lb.unwrap_or(true),
             line,
         })
@@ -326,7 +331,7 @@ impl Validator {
         vips
     }
 
-    /// An address of the instance's family (`v6`, if known).
+    /// A unicast address of the instance's family (`v6`, if known).
     fn addr(&mut self, key: &str, value: &Spanned<String>, v6: Option<bool>) -> Option<IpAddr> {
         let Ok(addr) = value.get_ref().parse::<IpAddr>() else {
             self.error(
@@ -335,6 +340,12 @@ impl Validator {
             );
             return None;
         };
+        if let Some(why) = not_unicast(addr) {
+            self.error(
+                value.span(),
+                format!("{key}: {addr} is not a unicast address ({why})"),
+            );
+        }
         if v6.is_some_and(|v6| v6 != addr.is_ipv6()) {
             self.error(
                 value.span(),
@@ -389,8 +400,26 @@ impl Validator {
     }
 }
 
+/// Why `a` is no address of one host, if it is not: what the kernel
+/// refuses on an interface (IPv6 unspecified, loopback, multicast), or
+/// takes without it meaning anything (IPv4 0.0.0.0 is silently dropped;
+/// a multicast or broadcast VIP answers no ARP).
+fn not_unicast(a: IpAddr) -> Option<&'static str> {
+    match a {
+        _ if a.is_unspecified() => Some("unspecified"),
+        _ if a.is_loopback() => Some("loopback"),
+        _ if a.is_multicast() => Some("multicast"),
+        IpAddr::V4(v) if v.is_broadcast() => Some("broadcast"),
+        IpAddr::V6(v) if v.to_ipv4_mapped().is_some() => Some("IPv4-mapped IPv6"),
+        _ => None,
+    }
+}
+
 /// What is wrong with adding `vip` to `so_far`, if anything.
 fn vip_problem(version: Version, so_far: &[VirtualIp], vip: &VirtualIp) -> Option<String> {
+    if let Some(why) = not_unicast(vip.addr) {
+        return Some(format!("{}: not a unicast address ({why})", vip.addr));
+    }
     if version == Version::V2 && vip.addr.is_ipv6() {
         return Some(format!(
             "{}: VRRPv2 carries IPv4 addresses only; use version = 3",
@@ -494,7 +523,7 @@ virtual_ips = ["198.51.100.10/32"]
             (i.priority, i.version, i.advert_interval_ms),
             (100, Version::V3, 1000)
         );
-        assert!(i.preempt && i.lb && !i.use_vmac);
+        assert!(i.preempt && i.lb);
         assert_eq!(
             (i.preempt_delay_ms, i.unicast_src, i.auth_pass, i.notify),
             (0, None, None, None)
@@ -514,7 +543,7 @@ virtual_ips = ["198.51.100.10/32"]
             "auth_pass = \"secret\"",
             "track_interfaces = [\"eth1\"]",
             "notify = \"/etc/vrrpd/notify.sh\"",
-            "use_vmac = true",
+            "use_vmac = false",
             "lb = false",
             "virtual_ips = [\"198.51.100.10/24\", \"198.51.100.11\"]",
         ]);
@@ -529,7 +558,7 @@ virtual_ips = ["198.51.100.10/32"]
         assert_eq!(i.auth(), Auth::pass("secret").unwrap());
         assert_eq!(i.track_interfaces, ["eth1"]);
         assert_eq!(i.notify, Some(PathBuf::from("/etc/vrrpd/notify.sh")));
-        assert!(i.use_vmac && !i.lb);
+        assert!(!i.lb);
         let vips: Vec<String> = i.virtual_ips.iter().map(ToString::to_string).collect();
         assert_eq!(vips, ["198.51.100.10/24", "198.51.100.11/32"]);
     }
@@ -675,6 +704,51 @@ virtual_ips = ["198.51.100.10/32"]
             &with(&[&format!("virtual_ips = [{}]", many.join(","))]),
             5,
             "at most 255",
+        );
+    }
+
+    #[test]
+    fn use_vmac_is_refused_with_its_line() {
+        assert_error(
+            &with(&["use_vmac = true"]),
+            6,
+            "use_vmac is not supported yet",
+        );
+        assert!(check(&with(&["use_vmac = false"])).is_ok());
+        assert_error(&with(&["use_vmac = 1"]), 6, "invalid type");
+    }
+
+    #[test]
+    fn addresses_that_are_no_host_are_refused() {
+        for (vip, why) in [
+            ("0.0.0.0", "unspecified"),
+            ("127.0.0.5", "loopback"),
+            ("224.0.0.5", "multicast"),
+            ("255.255.255.255", "broadcast"),
+            ("::", "unspecified"),
+            ("::1", "loopback"),
+            ("ff02::5", "multicast"),
+            ("::ffff:198.51.100.10", "IPv4-mapped"),
+        ] {
+            assert_error(
+                &with(&[&format!("virtual_ips = [\"{vip}\"]")]),
+                5,
+                &format!("not a unicast address ({why}"),
+            );
+        }
+        assert!(
+            check(&with(&["virtual_ips = [\"fe80::10\"]"])).is_ok(),
+            "link-local VIPs work"
+        );
+        assert_error(
+            &with(&["unicast_peers = [\"224.0.0.18\"]"]),
+            6,
+            "unicast_peers: 224.0.0.18 is not a unicast address (multicast)",
+        );
+        assert_error(
+            &with(&["unicast_src = \"0.0.0.0\""]),
+            6,
+            "unicast_src: 0.0.0.0 is not a unicast address",
         );
     }
 
