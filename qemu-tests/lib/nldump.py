@@ -239,7 +239,7 @@ def main():
         if what == "finish":
             while d.part():
                 pass
-            print(f"done {len(d.ports)} errno {d.errno}", flush=True)
+            print(f"done {len(d.ports)} errno {d.errno} interrupted {int(d.interrupted)}", flush=True)
         else:
             g.s.close()
             print("closed", flush=True)

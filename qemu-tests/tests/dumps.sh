@@ -83,7 +83,7 @@ expect_eq "${line%% *}" holding "the dump's first part"
 expect_fail 'in use' rmmod drlb
 echo finish >&"${HOLD[1]}"
 read -r -t 60 -u "${HOLD[0]}" line || fail "no answer from nldump.py hold"
-expect_eq "$line" "done $conns errno 0" "the rest of the dump"
+expect_eq "$line" "done $conns errno 0 interrupted 0" "the rest of the dump"
 wait "$HOLD_PID"
 
 log "a dump cut off (its socket closed) releases the module; rmmod with a monitor subscribed"

@@ -51,6 +51,26 @@ slurp out "$stop.out"
 expect_eq "$(count_matching "$out" ERROR) $(distinct "$out")" "0 1" "failed answers and real servers on the held connection"
 expect_eq "$(limit 'mid-flow segments placed without state')" 0 "segments that found no entry (none: lookups never missed)"
 
+log "a resize while a connection dump is open: the dump is marked interrupted"
+nd() { python3 -S lib/nldump.py "$@"; }
+nd flows "/run/netns/drlb-$TOPO_TAG-client" "$VIP4" 80 1000 200
+nd count "/run/netns/drlb-$TOPO_TAG-dir1" 200
+coproc HOLD { nd hold "/run/netns/drlb-$TOPO_TAG-dir1"; }
+read -r -t 60 -u "${HOLD[0]}" line || fail "no answer from nldump.py hold"
+expect_eq "${line%% *}" holding "the dump's first part"
+dt dir1 limits --conn-max 4096
+echo finish >&"${HOLD[1]}"
+read -r -t 60 -u "${HOLD[0]}" line || fail "no answer from nldump.py hold"
+expect_eq "${line##* }" 1 "the dump's interrupted flag (a resize between its parts)"
+wait "$HOLD_PID"
+coproc HOLD { nd hold "/run/netns/drlb-$TOPO_TAG-dir1"; }
+read -r -t 60 -u "${HOLD[0]}" line || fail "no answer from nldump.py hold"
+echo finish >&"${HOLD[1]}"
+read -r -t 60 -u "${HOLD[0]}" line || fail "no answer from nldump.py hold"
+expect_eq "${line##* }" 0 "the flag of the next dump, with no resize"
+wait "$HOLD_PID"
+dt dir1 limits --conn-max 262144
+
 log "16 resizes under traffic: new connections keep coming, a held one talks every 20 ms"
 stop=$TMPD/stop2
 requests_bg tcp "$VIP4" 80 1 --until "$stop" >"$stop.new" &
