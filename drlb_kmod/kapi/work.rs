@@ -86,5 +86,6 @@ pub(crate) fn jiffies() -> u64 {
     unsafe { core::ptr::read_volatile(&raw const bindings::jiffies) as u64 }
 }
 
-/// Ticks a second (`HZ`).
-pub(crate) const HZ: u32 = bindings::HZ;
+/// Ticks a second (the kernel's `HZ`, which is `CONFIG_HZ`: bindgen's `HZ`
+/// would be the uapi header's, 100, the unit of clock_t).
+pub(crate) const HZ: u32 = bindings::CONFIG_HZ;

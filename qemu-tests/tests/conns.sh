@@ -47,8 +47,10 @@ expect_eq "$(conn 40001 'f"{c.protocol} {c.state} {c.client} {c.vip}:{c.port}"')
 	"tcp ESTABLISHED $CLIENT4 $VIP4:80" "the long connection's entry"
 tcp_real=$(conn 40001 c.real)
 expect_le "$(conn 40001 c.expires_ms)" 600000 "its expiry under the 600 s tcp timeout (ms)"
+expect_ge "$(conn 40001 c.expires_ms)" 570000 "and within 30 s of it (it talks every 0.5 s)"
 expect_eq "$(conn 40002 c.state)" UDP "the UDP flow's state"
 expect_le "$(conn 40002 c.expires_ms)" 200000 "its expiry under the 200 s udp timeout (ms)"
+expect_ge "$(conn 40002 c.expires_ms)" 170000 "and within 30 s of it"
 # (the estimator runs every 2 s, as IPVS's does: the first estimate may
 # still be to come)
 end=$((SECONDS + 10))
