@@ -20,7 +20,7 @@ wait_state dir2 BACKUP 5
 holds_vip6 dir1 || fail "dir1 lacks the IPv6 VIP"
 ll1=$(ip -n "drlb-$TOPO_TAG-dir1" -6 -br addr show eth0 scope link | awk '{print $3}' | cut -d/ -f1)
 expect_eq "$(vrrp_status dir2 | jq -r '.instances[0].master')" "$ll1" "dir2's master: dir1's link-local address"
-dump=$(ip netns exec "drlb-$TOPO_TAG-dir2" timeout 3 tshark -q -i eth0 -f "ip6 proto 112" -c 3 -V 2>/dev/null)
+dump=$(ip netns exec "drlb-$TOPO_TAG-dir2" timeout 10 tshark -q -i eth0 -f "ip6 proto 112" -c 3 -V 2>/dev/null)
 expect_eq "$(grep -c 'Checksum Status: Good' <<<"$dump")" 3 "adverts on the wire with a good checksum (tshark)"
 expect_eq "$(grep -c 'Hop Limit: 255' <<<"$dump")" 3 "with hop limit 255"
 expect_eq "$(grep -c 'Destination Address: ff02::12' <<<"$dump")" 3 "to ff02::12"
