@@ -259,9 +259,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn views() {
-        let svc = Service {
+    /// An active rr service, TCP 198.51.100.10:80, with one real server.
+    fn service(stats: Stats, real: Real) -> Service {
+        Service {
             protocol: "tcp",
             address: "198.51.100.10".into(),
             port: 80,
@@ -270,8 +270,16 @@ mod tests {
             seed: 0,
             mh_port: false,
             state: State::Active,
-            stats: stats(7),
-            reals: vec![Real {
+            stats,
+            reals: vec![real],
+        }
+    }
+
+    #[test]
+    fn views() {
+        let svc = service(
+            stats(7),
+            Real {
                 address: "198.51.100.21".into(),
                 weight: 1,
                 resolved: true,
@@ -280,8 +288,8 @@ mod tests {
                 reason: None,
                 gateway: None,
                 stats: stats(7),
-            }],
-        };
+            },
+        );
         let words = |v| -> Vec<Vec<String>> {
             format(std::slice::from_ref(&svc), v)
                 .unwrap()
@@ -320,17 +328,9 @@ mod tests {
         );
         assert_eq!(reason(Some(proto::UNRESOLVED_NO_ROUTE), None), "no route");
         assert_eq!(reason(None, None), "unresolved");
-        let svc = Service {
-            protocol: "tcp",
-            address: "198.51.100.10".into(),
-            port: 80,
-            scheduler: "rr".into(),
-            persistence: 0,
-            seed: 0,
-            mh_port: false,
-            state: State::Active,
-            stats: stats(0),
-            reals: vec![Real {
+        let svc = service(
+            stats(0),
+            Real {
                 address: "203.0.113.2".into(),
                 weight: 1,
                 resolved: false,
@@ -342,8 +342,8 @@ mod tests {
                 )),
                 gateway: Some("198.51.100.30".into()),
                 stats: stats(0),
-            }],
-        };
+            },
+        );
         let text = format(std::slice::from_ref(&svc), View::Default).unwrap();
         let line = text.lines().nth(3).unwrap();
         assert!(

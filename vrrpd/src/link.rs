@@ -214,7 +214,8 @@ const NLM_F_EXCL: u16 = 0x200;
 const NLM_F_CREATE: u16 = 0x400;
 const NLMSG_ERROR: u16 = 2;
 
-fn attr(buf: &mut Vec<u8>, kind: u16, data: &[u8]) {
+/// Appends a netlink attribute (length, type, data, padding to 4 bytes).
+pub(crate) fn attr(buf: &mut Vec<u8>, kind: u16, data: &[u8]) {
     buf.extend_from_slice(&((4 + data.len()) as u16).to_ne_bytes());
     buf.extend_from_slice(&kind.to_ne_bytes());
     buf.extend_from_slice(data);

@@ -279,15 +279,7 @@ impl Links {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn attr(buf: &mut Vec<u8>, kind: u16, data: &[u8]) {
-        buf.extend_from_slice(&((4 + data.len()) as u16).to_ne_bytes());
-        buf.extend_from_slice(&kind.to_ne_bytes());
-        buf.extend_from_slice(data);
-        while !buf.len().is_multiple_of(4) {
-            buf.push(0);
-        }
-    }
+    use crate::link::attr;
 
     /// An RTM_NEWLINK (or DELLINK) as the kernel sends it, with a few
     /// attributes we do not read around the ones we do.
