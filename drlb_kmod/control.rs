@@ -14,7 +14,7 @@ use crate::kapi::jiffies_to_msecs;
 use crate::kapi::work::jiffies;
 use crate::tcp_state::TcpState;
 use crate::kapi::genetlink::{Attr, Dump, DumpMark, Handler, Msg, NlError, Request, Spec};
-use crate::kapi::rcu::RcuGuard;
+use crate::kapi::rcu::{RcuBox, RcuGuard};
 use crate::kapi::{errno, pernet};
 use crate::netns::NetState;
 use crate::proto::{self, attr, cmd, stats};
@@ -107,9 +107,9 @@ fn set_state(dp: &Dataplane, req: &Request<'_>) -> Reply {
         return Err(einval(c"state must be 0 (standby) or 1 (active)"));
     }
     if dp.set_state(state) != state {
-        let mut ev = req.event(cmd::EVENT_STATE)?;
-        ev.put_u8(attr::STATE, state)?;
-        req.multicast(ev);
+        // (the state is changed: an event that cannot be sent does not
+        // make the request fail; its listeners hear that they missed one)
+        req.notify(cmd::EVENT_STATE, |ev| ev.put_u8(attr::STATE, state));
     }
     Ok(())
 }
@@ -167,16 +167,22 @@ fn settings(req: &Request<'_>, mut s: Settings) -> core::result::Result<Settings
 /// snapshot with services is published only once the namespace is ready to
 /// forward (hooks registered, table sized); the caller that may have removed
 /// the last service calls `idle_if_unused` when done with the table.
+///
+/// All or nothing: every allocation comes before the publication, which
+/// cannot fail, so an error leaves the configuration as it was. `f` must
+/// change nothing outside `services` (or undo it on error); what only a
+/// published change may do (mark real servers removed, send events) its
+/// caller does once this returned Ok.
 fn publish(ns: &NetState, f: impl FnOnce(&mut KVec<Arc<Service>>) -> core::result::Result<(), NlError>) -> Reply {
     let dp = ns.dataplane();
     let mut services = dp.current().services()?;
     f(&mut services)?;
     let serve = !services.is_empty();
-    let next = Config::new(services)?;
+    let next = RcuBox::prepare(Config::new(services)?)?;
     if serve {
         ns.serve()?;
     }
-    dp.config.replace(next)?;
+    dp.config.publish(next);
     Ok(())
 }
 
@@ -316,10 +322,11 @@ fn real_change(ns: &NetState, req: &Request<'_>) -> Reply {
         if ev == cmd::EVENT_REAL_DEL && dp.expire_nodest.load(Relaxed) {
             dp.expire_conns(|c| core::ptr::eq(c.real(), &*r));
         }
-        let mut m = req.event(ev)?;
-        put_key(&mut m, &key)?;
-        put_real(&mut m, &r)?;
-        req.multicast(m);
+        // (as in set_state: the change is made, whatever becomes of its event)
+        req.notify(ev, |m| {
+            put_key(m, &key)?;
+            put_real(m, &r)
+        });
     }
     Ok(())
 }

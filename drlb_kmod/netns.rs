@@ -47,14 +47,18 @@ impl NetState {
     }
 
     /// Makes the namespace ready to forward, before its first service is
-    /// published: the connection table gets the chains its bound calls for,
-    /// and the hooks are registered. Nothing if it is ready already.
-    /// Process context.
+    /// published: the hooks are registered and the connection table gets
+    /// the chains its bound calls for. Nothing if it is ready already; on
+    /// failure, nothing changed. Process context.
     pub(crate) fn serve(&self) -> Result {
         let mut hooks = self.hooks.lock();
         if hooks.is_none() {
+            // The hooks first: until a service is published they let every
+            // packet through, and unregistering them cannot fail, whereas
+            // shrinking the table back would need memory.
+            let reg = netfilter::Registration::register(self.dp.net.get(), self.dp.clone(), HOOK_PRIORITY)?;
             self.dp.conns.resize_for(self.dp.conns.max())?;
-            *hooks = Some(netfilter::Registration::register(self.dp.net.get(), self.dp.clone(), HOOK_PRIORITY)?);
+            *hooks = Some(reg);
         }
         Ok(())
     }

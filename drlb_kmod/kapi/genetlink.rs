@@ -207,24 +207,38 @@ impl<'a> Request<'a> {
         unsafe { attr_of(self.info.attrs, self.family(), t) }
     }
 
-    /// Starts an event for the family's multicast group.
-    pub(crate) fn event(&self, cmd: u8) -> Result<Msg<'static>> {
-        new_msg(self.family(), 0, 0, cmd)
-    }
-
-    /// Sends `msg` to the listeners of the event group in the request's
-    /// namespace (nobody listening is not an error).
-    pub(crate) fn multicast(&self, msg: Msg<'static>) {
+    /// Tells the listeners of the event group, in the request's namespace,
+    /// of a change already made: event `cmd`, with the attributes `fill`
+    /// puts. It cannot fail the request. An event that cannot be built
+    /// (no memory) is not sent, and each listener's socket reports ENOBUFS
+    /// instead, as rtnetlink does, so that it knows it missed one and reads
+    /// the state again. Nothing is built while nobody listens.
+    pub(crate) fn notify(&self, cmd: u8, fill: impl FnOnce(&mut Msg<'static>) -> Result) {
+        // SAFETY: `info` is the request being handled; its namespace is
+        // held by the requesting socket meanwhile.
+        let net = unsafe { bindings::drlb_genl_info_net(self.info) };
+        // SAFETY: our registered family, with one multicast group; `net`
+        // as above.
+        if !unsafe { bindings::drlb_genl_has_listeners(self.family(), net) } {
+            return;
+        }
+        let Ok(mut msg) = new_msg(self.family(), 0, 0, cmd) else {
+            // SAFETY: as above.
+            unsafe { bindings::drlb_genl_event_lost(self.family(), net) };
+            return;
+        };
+        if fill(&mut msg).is_err() {
+            drop(msg);
+            // SAFETY: as above.
+            unsafe { bindings::drlb_genl_event_lost(self.family(), net) };
+            return;
+        }
         let this = core::mem::ManuallyDrop::new(msg);
-        // SAFETY: the message is complete once ended; multicast consumes it.
+        // SAFETY: the message is complete once ended; multicast consumes it
+        // (a listener it cannot be copied to is marked as having lost it).
         unsafe {
             bindings::drlb_genlmsg_end(this.skb, this.hdr);
-            bindings::drlb_genlmsg_multicast(
-                self.family(),
-                bindings::drlb_genl_info_net(self.info),
-                this.skb,
-                0,
-            );
+            bindings::drlb_genlmsg_multicast(self.family(), net, this.skb, 0);
         }
     }
 

@@ -84,6 +84,8 @@ struct nlattr *drlb_nla_nest_start(struct sk_buff *skb, int type) { return nla_n
 void drlb_nla_nest_end(struct sk_buff *skb, struct nlattr *start) { nla_nest_end(skb, start); }
 unsigned int drlb_skb_len(const struct sk_buff *skb) { return skb->len; }
 int drlb_genlmsg_multicast(const struct genl_family *family, struct net *net, struct sk_buff *skb, unsigned int group) { return genlmsg_multicast_netns(family, net, skb, 0, group, GFP_ATOMIC); }
+bool drlb_genl_has_listeners(const struct genl_family *family, struct net *net) { return genl_has_listeners(family, net, 0) > 0; }
+void drlb_genl_event_lost(const struct genl_family *family, struct net *net) { genl_set_err(family, net, 0, 0, -ENOBUFS); }
 struct nlattr **drlb_dump_attrs(struct netlink_callback *cb) { return genl_info_dump(cb)->attrs; }
 const struct genl_family *drlb_dump_family(struct netlink_callback *cb) { return genl_info_dump(cb)->family; }
 u8 drlb_genl_mcast_cap_net_admin(void) { return GENL_MCAST_CAP_NET_ADMIN; }

@@ -86,6 +86,8 @@ void drlb_icmp_send(struct sk_buff *skb, int type, int code, __be32 info);
 void drlb_icmpv6_send(struct sk_buff *skb, u8 type, u8 code, u32 info);
 unsigned int drlb_ll_reserved_space(const struct net_device *dev);
 int drlb_genlmsg_multicast(const struct genl_family *family, struct net *net, struct sk_buff *skb, unsigned int group);
+bool drlb_genl_has_listeners(const struct genl_family *family, struct net *net);
+void drlb_genl_event_lost(const struct genl_family *family, struct net *net);
 struct nlattr **drlb_dump_attrs(struct netlink_callback *cb);
 const struct genl_family *drlb_dump_family(struct netlink_callback *cb);
 u8 drlb_genl_mcast_cap_net_admin(void);

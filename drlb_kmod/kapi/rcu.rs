@@ -61,6 +61,9 @@ struct Node<T> {
     head: RcuHead,
 }
 
+/// A value ready to publish in an [`RcuBox`] ([`RcuBox::prepare`]).
+pub(crate) struct Prepared<T>(KBox<Node<T>>);
+
 // SAFETY: `HEAD_OFFSET` is the offset of the `head` field.
 unsafe impl<T: Send> RcuFree for Node<T> {
     const HEAD_OFFSET: usize = core::mem::offset_of!(Node<T>, head);
@@ -91,12 +94,24 @@ impl<T: Send> RcuBox<T> {
     /// it. Callers serialise writers. Fails (changing nothing) only if
     /// there is no memory.
     pub(crate) fn replace(&self, v: T) -> Result {
-        let node = KBox::new(Node { value: v, head: RcuHead::new() }, GFP_KERNEL)?;
-        let old = self.ptr.swap(KBox::into_raw(node), Ordering::AcqRel);
+        self.publish(Self::prepare(v)?);
+        Ok(())
+    }
+
+    /// `v`, with the memory publishing it takes: a writer that has more
+    /// to do before it publishes allocates first, so that once the rest
+    /// succeeded, publishing cannot fail.
+    pub(crate) fn prepare(v: T) -> Result<Prepared<T>> {
+        Ok(Prepared(KBox::new(Node { value: v, head: RcuHead::new() }, GFP_KERNEL)?))
+    }
+
+    /// Publishes a prepared value; the previous one is dropped once no
+    /// reader can see it. Callers serialise writers.
+    pub(crate) fn publish(&self, v: Prepared<T>) {
+        let old = self.ptr.swap(KBox::into_raw(v.0), Ordering::AcqRel);
         // SAFETY: `old` came from `KBox::into_raw`, is no longer reachable
         // by new readers, and is freed only here.
         unsafe { Node::free_after_grace_period(old) };
-        Ok(())
     }
 }
 
