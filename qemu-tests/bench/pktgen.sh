@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Runs inside the client's namespace (arms.sh's window): pktgen on eth0 from
+# kernel thread 0, WARMUP packets and then COUNT packets of 60-byte UDP to
+# DST:PORT (Ethernet destination DST_MAC), sources from SRC_MIN-SRC_MAX and
+# source ports SPORT_MIN to SPORT_MAX-1, in turn or as FLAGS say
+# ("IPSRC_RND UDPSRC_RND": random). Prints "USEC SENT ERRORS WARMUP_SENT":
+# the measured run's elapsed guest time (pktgen's own clock), packets sent
+# and transmit errors, and the warm-up's packets.
+#   pktgen.sh COUNT WARMUP DST DST_MAC PORT SRC_MIN SRC_MAX SPORT_MIN SPORT_MAX [FLAGS]
+set -euo pipefail
+count=$1 warmup=$2 dst=$3 dst_mac=$4 port=$5 src_min=$6 src_max=$7 sport_min=$8 sport_max=$9 flags=${10:-}
+pg=/proc/net/pktgen
+put() { # FILE LINE: one pktgen command, checked
+	echo "$2" >"$1"
+}
+put $pg/kpktgend_0 rem_device_all
+put $pg/kpktgend_0 "add_device eth0"
+d=$pg/eth0
+setup() { # COUNT
+	put $d "count $1"
+	put $d "pkt_size 60"
+	put $d "delay 0"
+	put $d "clone_skb 0"
+	put $d "burst 1"
+	put $d "dst $dst"
+	put $d "dst_mac $dst_mac"
+	put $d "src_min $src_min"
+	put $d "src_max $src_max"
+	put $d "udp_dst_min $port"
+	put $d "udp_dst_max $port"
+	put $d "udp_src_min $sport_min"
+	put $d "udp_src_max $sport_max"
+	local f
+	for f in $flags; do put $d "flag $f"; done
+}
+# result: "USEC SENT ERRORS" from pktgen's Result lines
+result() {
+	local line usec="" sent="" errors=""
+	while IFS= read -r line; do
+		if [[ $line =~ ^Result:\ OK:\ ([0-9]+)\(c[0-9]+\+d[0-9]+\)\ usec,\ ([0-9]+)\  ]]; then
+			usec=${BASH_REMATCH[1]} sent=${BASH_REMATCH[2]}
+		elif [[ $line =~ errors:\ ([0-9]+) ]]; then
+			errors=${BASH_REMATCH[1]}
+		fi
+	done <$d
+	[ -n "$usec" ] || { echo "pktgen: no result in $d" >&2; cat $d >&2; exit 1; }
+	echo "$usec $sent ${errors:-0}"
+}
+warm=0
+if [ "$warmup" -gt 0 ]; then
+	setup "$warmup"
+	put $pg/pgctrl start
+	read -r _ warm _ < <(result)
+fi
+setup "$count"
+put $pg/pgctrl start
+read -r usec sent errors < <(result)
+echo "$usec $sent $errors $warm"
