@@ -4,7 +4,11 @@
 # scenario (tests/bench-smoke.sh, on the test kernel).
 #
 #   client  eth0 10.1.0.2 ---- eth0 10.1.0.1  director  eth1 10.2.0.1 ---- eth0 10.2.0.2  real
-#                                 (VIP on lo)                                  (VIP on lo)
+#           eth1 10.4.0.2 --.         (VIP on lo)                           .-- eth1 10.4.0.1 (VIP on lo)
+#                            `-------------------------------------------'
+#
+# The real server's replies to the client take the direct link (eth1), as
+# direct routing's do; only the TCP connection rate (crr.sh) has replies.
 #
 # The client is pktgen (one kernel thread, CPU 0) sending 60-byte UDP
 # packets to VIP:PORT. The real server holds the VIP on lo (arp_ignore=1,
@@ -39,6 +43,8 @@ BENCH_ARMS=(floor b0 ideal ipvs drlb)
 _bench_lib=${BASH_SOURCE[0]%/*}; [[ $_bench_lib == /* ]] || _bench_lib=$PWD/$_bench_lib
 
 bns() { echo "bench-$BENCH_TAG-$1"; }
+# drlb-tool's batch (on stdin) in the director's namespace
+dtb() { "$DRLB_TOOL" -n "bench-$BENCH_TAG-d" -b -; }
 bn() { local h=$1; shift; ip netns exec "bench-$BENCH_TAG-$h" "$@"; }
 # (a sleep without a process)
 exec {_bench_snooze_fd}<> <(:)
@@ -58,7 +64,7 @@ EOF
 	# sysctls first, so that the links come up with them (IPv6 off: no
 	# neighbour discovery or MLD packets on the links)
 	local common="net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1"
-	bn c sysctl -q -w $common
+	bn c sysctl -q -w $common net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
 	bn d sysctl -q -w $common net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 \
 		net.ipv4.conf.default.rp_filter=0 net.ipv4.conf.all.send_redirects=0 \
 		net.ipv4.conf.default.send_redirects=0
@@ -68,6 +74,7 @@ EOF
 	ip -b - <<EOF
 link add eth0 netns bench-$BENCH_TAG-c address $B_MAC_CLIENT type veth peer name eth0 netns bench-$BENCH_TAG-d address $B_MAC_DIR_IN
 link add eth1 netns bench-$BENCH_TAG-d address $B_MAC_DIR_OUT type veth peer name eth0 netns bench-$BENCH_TAG-r address $B_MAC_REAL
+link add eth1 netns bench-$BENCH_TAG-c address 02:00:00:00:04:02 type veth peer name eth1 netns bench-$BENCH_TAG-r address 02:00:00:00:04:01
 EOF
 	ip -n "$(bns c)" -b - <<EOF
 link set lo up
@@ -75,6 +82,9 @@ addr add $B_CLIENT/24 dev eth0
 link set eth0 up
 route add $B_VIP/32 via $B_DIR_IN
 neigh replace $B_DIR_IN lladdr $B_MAC_DIR_IN dev eth0 nud permanent
+addr add 10.4.0.2/24 dev eth1
+link set eth1 up
+neigh replace 10.4.0.1 lladdr 02:00:00:00:04:01 dev eth1 nud permanent
 EOF
 	ip -n "$(bns d)" -b - <<EOF
 link set lo up
@@ -93,6 +103,10 @@ addr add $B_REAL/24 dev eth0
 link set eth0 up
 route add default via $B_DIR_OUT
 neigh replace $B_DIR_OUT lladdr $B_MAC_DIR_OUT dev eth0 nud permanent
+addr add 10.4.0.1/24 dev eth1
+link set eth1 up
+route add $B_CLIENT/32 via 10.4.0.2
+neigh replace 10.4.0.2 lladdr 02:00:00:00:04:02 dev eth1 nud permanent
 EOF
 	tc -n "$(bns r)" -b - <<EOF
 qdisc add dev eth0 ingress
@@ -128,8 +142,10 @@ rx_packets() {
 	return 1
 }
 
-# arm_up ARM [TRAFFIC]: the director forwards (or drops) with ARM.
+# arm_up ARM: the director forwards (or drops) with ARM; IPVS's and
+# drlb's service is ARM_PROTO (udp) VIP:ARM_PORT (B_PORT).
 arm_up() {
+	local proto=${ARM_PROTO:-udp} port=${ARM_PORT:-$B_PORT}
 	case $1 in
 	floor) bn d insmod "$IDEAL_KO" mode=drop vip=$B_VIP ;;
 	b0) ;;
@@ -141,8 +157,8 @@ arm_up() {
 		# never touches conntrack)
 		[ ! -e /proc/sys/net/ipv4/vs/conntrack ] || bn d sysctl -q -w net.ipv4.vs.conntrack=0
 		bn d ipvsadm -R <<EOF
--A -u $B_VIP:$B_PORT -s rr
--a -u $B_VIP:$B_PORT -r $B_REAL:$B_PORT -g -w 1
+-A -${proto:0:1} $B_VIP:$port -s rr
+-a -${proto:0:1} $B_VIP:$port -r $B_REAL:$port -g -w 1
 EOF
 		;;
 	drlb)
@@ -150,8 +166,8 @@ EOF
 		# flood mode never: every new flow gets an entry, as in IPVS
 		"$DRLB_TOOL" -n "$(bns d)" -b - <<EOF
 limits --flood-rate 0
-service add udp $B_VIP:$B_PORT --scheduler rr
-real add udp $B_VIP:$B_PORT $B_REAL
+service add $proto $B_VIP:$port --scheduler rr
+real add $proto $B_VIP:$port $B_REAL
 EOF
 		local end=$((SECONDS + 20))
 		while [[ $("$DRLB_TOOL" -n "$(bns d)" list) == *unresolved* ]]; do
@@ -193,22 +209,37 @@ arm_info() {
 	esac
 }
 
-# window TRAFFIC COUNT: COUNT packets of TRAFFIC after a warm-up of 4096;
-# sets W_USEC (pktgen's elapsed guest time), W_SENT, W_DELIVERED (at the
-# real server; for the floor, at the director) and W_ERRORS.
+# window TRAFFIC COUNT [WARMUP]: COUNT packets of TRAFFIC after a warm-up
+# (BENCH_WARMUP, 4096) of the same; sets W_USEC (pktgen's elapsed guest
+# time), W_SENT, W_DELIVERED (at the real server; for the floor, at the
+# director), W_ERRORS and W_WARM (the warm-up's packets). TRAFFIC:
+#   est       1024 flows: the client's address, source ports 10000-11023 in turn
+#   new       a new flow every packet: random source address in 10.64.0.0/10
+#             and random source port in 1024-65534
+#   seq:N     N flows, in turn: N consecutive source addresses from 10.64.0.0,
+#             source port 10000
+# Packets go to VIP:B_PORT (the real server's own address for the b0 arm);
+# W_DST and W_DPORT override those.
 window() {
-	local traffic=$1 count=$2 dst=$B_VIP src_min=$B_CLIENT src_max=$B_CLIENT flags=""
-	local sport_min=10000 sport_max=11024
+	local traffic=$1 count=$2 warmup=${3:-${BENCH_WARMUP:-4096}}
+	local dst=$B_VIP src_min=$B_CLIENT src_max=$B_CLIENT flags="" sport_min=10000 sport_max=11024 n
 	[ "$ARM" = b0 ] && dst=$B_REAL
-	if [ "$traffic" = new ]; then
-		src_min=10.64.0.0 src_max=10.127.255.255 sport_min=1024 sport_max=65535
-		flags="IPSRC_RND UDPSRC_RND"
-	fi
+	dst=${W_DST:-$dst}
+	case $traffic in
+	est) ;;
+	new) src_min=10.64.0.0 src_max=10.127.255.255 sport_min=1024 sport_max=65535 flags="IPSRC_RND UDPSRC_RND" ;;
+	seq:*)
+		n=$((${traffic#seq:} - 1))
+		src_min=10.64.0.0 src_max=10.$((64 + (n >> 16))).$(((n >> 8) & 255)).$((n & 255))
+		sport_min=10000 sport_max=10000
+		;;
+	*) echo "window: no traffic $traffic" >&2; return 2 ;;
+	esac
 	local where=r dev=eth0
 	[ "$ARM" = floor ] && where=d
 	local before out
 	rx_packets $dev $where; before=$REPLY
-	out=$(bn c bash "$_bench_lib/pktgen.sh" "$count" "${BENCH_WARMUP:-4096}" "$dst" "$B_MAC_DIR_IN" "$B_PORT" \
+	out=$(bn c bash "$_bench_lib/pktgen.sh" "$count" "$warmup" "$dst" "$B_MAC_DIR_IN" "${W_DPORT:-$B_PORT}" \
 		"$src_min" "$src_max" "$sport_min" "$sport_max" "$flags") || { echo "pktgen failed: $out" >&2; return 1; }
 	# "USEC SENT ERRORS WARMUP_SENT"
 	read -r W_USEC W_SENT W_ERRORS W_WARM <<<"$out"

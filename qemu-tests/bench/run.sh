@@ -38,7 +38,9 @@ ln -sfn "$out" "$qt/out/bench-latest"
 
 export PATH="$(dirname "$VNG"):$(dirname "$VIRTIOFSD"):$PATH"
 env="export DRLB_KO=$mods/drlb/drlb.ko IDEAL_KO=$mods/ideal/ideal.ko DRLB_TOOL=$top/target/release/drlb-tool;"
-for v in BENCH_BLOCKS BENCH_PKTS BENCH_WARMUP BENCH_ARMS_LIST BENCH_TRAFFIC BENCH_EXTRAS BENCH_IPVS_TAB_BITS BENCH_SETTLE; do
+for v in BENCH_BLOCKS BENCH_PKTS BENCH_WARMUP BENCH_ARMS_LIST BENCH_TRAFFIC BENCH_EXTRAS BENCH_IPVS_TAB_BITS \
+	BENCH_SETTLE MEM_ENTRIES SCALE_CURVES SCALE_PKTS SCALE_CONNS SCALE_REALS SCALE_SERVICES SCALE_FLOOR_REPS \
+	CRR_BLOCKS CRR_REQUESTS CRR_CONCURRENCY; do
 	[ -z "${!v+set}" ] || env+=" export $v='${!v}';"
 done
 echo "bench: booting the bench kernel under -icount shift=0,sleep=off (results in $out)"
@@ -47,7 +49,7 @@ touch "$out/bench.log"
 tail -n +1 -f "$out/bench.log" --pid=$$ 2>/dev/null | sed -u 's/^/  /' &
 tail_pid=$!
 set +e
-"$VNG" --run "$kdir" --disable-kvm --user root --cpus "${GUEST_CPUS:-2}" --memory "${BENCH_MEMORY:-2G}" \
+"$VNG" --run "$kdir" --disable-kvm --user root --cpus "${GUEST_CPUS:-2}" --memory "${BENCH_MEMORY:-4G}" \
 	--rwdir "$out" --qemu-opts="-icount shift=0,sleep=off" \
 	--exec "$env $here/bench.sh $out >/dev/null 2>$out/stderr.log" >"$out/console.log" 2>&1
 set -e
