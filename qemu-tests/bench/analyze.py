@@ -44,8 +44,17 @@ GOAL_BYTES_PER_ENTRY = 64
 def load_jsonl(path):
     if not os.path.exists(path):
         return []
+    out = []
     with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                out.append(json.loads(line))
+            except ValueError as e:
+                # (said, not hidden: the run's own output is at fault)
+                print(f"analyze: {path}:{n}: not JSON ({e}): {line.strip()[:200]}", file=sys.stderr)
+    return out
 
 
 def load_json(path):
@@ -122,7 +131,8 @@ def analyze(d, previous=None):
             ratios[t][f"{num}/{den}"] = spread(per_block)
 
     extras = {"mem": load_jsonl(os.path.join(d, "mem.jsonl")), "scale": load_jsonl(os.path.join(d, "scale.jsonl")),
-              "crr": load_jsonl(os.path.join(d, "crr.jsonl"))}
+              "crr": load_jsonl(os.path.join(d, "crr.jsonl")),
+              "profile": load_jsonl(os.path.join(d, "profile.jsonl"))}
     crr = crr_summary(extras["crr"])
     verdicts = []
 
@@ -356,6 +366,21 @@ def markdown(res, traffics, arms, blocks):
             add = "-" if base is None or s["impl"] == "nothing loaded" else f"{s['ns_per_pkt'] - base:+.0f}"
             L.append(f"| {s['impl']} | {s['ns_per_pkt']:.0f} | {add} | {s['sent'] - s['delivered']} |")
         L.append("")
+    prof = res["extras"]["profile"]
+    if prof:
+        L.append("## Profile: instructions per packet by function\n")
+        L.append("perf's cpu-clock samples on every CPU; under -icount a share of the samples is a share of the "
+                 "instructions executed. Instructions per packet = share x the window's ns per packet (with "
+                 "perf's own sampling included). Full reports: profile-ARM-TRAFFIC.txt.\n")
+        for p in prof:
+            ns = p["usec"] * 1000.0 / p["sent"] if p.get("sent") else 0
+            L.append(f"**{ARM_NAMES.get(p['arm'], p['arm'])}, {TRAFFIC_NAMES.get(p['traffic'], p['traffic'])}**: "
+                     f"{ns:.0f} ns per packet with sampling\n")
+            L.append("| share | instructions per packet | function |")
+            L.append("|---|---|---|")
+            for t in p["top"][:25]:
+                L.append(f"| {t['pct']:.2f}% | {t['pct'] * ns / 100:.0f} | `{t['symbol']}` |")
+            L.append("")
     L.append("Plots: " + ", ".join(sorted(f for f in os.listdir(res["dir"]) if f.endswith(".png"))) + "\n")
     return "\n".join(L)
 

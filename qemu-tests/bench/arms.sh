@@ -81,6 +81,7 @@ link set lo up
 addr add $B_CLIENT/24 dev eth0
 link set eth0 up
 route add $B_VIP/32 via $B_DIR_IN
+route add 10.2.0.0/24 via $B_DIR_IN
 neigh replace $B_DIR_IN lladdr $B_MAC_DIR_IN dev eth0 nud permanent
 addr add 10.4.0.2/24 dev eth1
 link set eth1 up

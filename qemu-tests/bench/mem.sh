@@ -75,7 +75,8 @@ S1_bytes=() S1_objs=() S1_size=(); slabinfo S1
 lim=$("$DRLB_TOOL" -n "$(bns d)" limits)
 entries=${lim#connections: }; entries=${entries%% *}
 log "mem drlb: $W_DELIVERED of $W_SENT delivered; limits: ${lim//$'\n'/; }"
-mem_record drlb "$entries" "growth of /proc/meminfo Slab over the entries drlb-tool limits counts (bound 1048576, ${lim##*buckets: } buckets)"
+buckets=${lim#*buckets: }; buckets=${buckets%%$'\n'*}
+mem_record drlb "$entries" "growth of /proc/meminfo Slab over the entries drlb-tool limits counts (bound 1048576, $buckets buckets)"
 rmmod drlb
 bench_snooze 2
 

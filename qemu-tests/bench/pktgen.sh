@@ -33,17 +33,27 @@ setup() { # COUNT
 	local f
 	for f in $flags; do put $d "flag $f"; done
 }
-# result: "USEC SENT ERRORS" from pktgen's Result lines
+exec {_snooze}<> <(:)
+# result: "USEC SENT ERRORS" from pktgen's Result lines, once the run has
+# one. (Writing "start" to pgctrl returns once the thread stops running,
+# but it can return early: when the thread has not taken up the run within
+# pktgen's 125 ms, as happens to a busy guest, or on a signal; the device's
+# Result line says "Starting", or still holds the last command's answer,
+# until the run ends.)
 result() {
-	local line usec="" sent="" errors=""
-	while IFS= read -r line; do
-		if [[ $line =~ ^Result:\ OK:\ ([0-9]+)\(c[0-9]+\+d[0-9]+\)\ usec,\ ([0-9]+)\  ]]; then
-			usec=${BASH_REMATCH[1]} sent=${BASH_REMATCH[2]}
-		elif [[ $line =~ errors:\ ([0-9]+) ]]; then
-			errors=${BASH_REMATCH[1]}
-		fi
-	done <$d
-	[ -n "$usec" ] || { echo "pktgen: no result in $d" >&2; cat $d >&2; exit 1; }
+	local line usec="" sent="" errors="" tries=0
+	while :; do
+		while IFS= read -r line; do
+			if [[ $line =~ ^Result:\ OK:\ ([0-9]+)\(c[0-9]+\+d[0-9]+\)\ usec,\ ([0-9]+)\  ]]; then
+				usec=${BASH_REMATCH[1]} sent=${BASH_REMATCH[2]}
+			elif [[ $line =~ errors:\ ([0-9]+) ]]; then
+				errors=${BASH_REMATCH[1]}
+			fi
+		done <$d
+		[ -z "$usec" ] || break
+		((++tries < 6000)) || { echo "pktgen: no result in $d after 10 minutes" >&2; cat $d >&2; exit 1; }
+		read -r -t 0.1 -u "$_snooze" || true
+	done
 	echo "$usec $sent ${errors:-0}"
 }
 warm=0

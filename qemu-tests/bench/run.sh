@@ -26,6 +26,9 @@ for f in "$mods/drlb/drlb.ko" "$mods/ideal/ideal.ko" "$top/target/release/drlb-t
 	[ -f "$f" ] || { echo "bench: $f missing (make bench builds it)" >&2; exit 1; }
 done
 out=$qt/out/bench-$(date +%Y%m%d-%H%M%S)
+# (the previous run, which results.md compares the ratios with)
+prev=$(readlink "$qt/out/bench-latest" 2>/dev/null || true)
+[ -n "$prev" ] && [ -f "$prev/results.json" ] || prev=
 mkdir -p "$out"
 ln -sfn "$out" "$qt/out/bench-latest"
 {
@@ -56,5 +59,5 @@ set -e
 kill $tail_pid 2>/dev/null || true
 echo "bench: the guest ran $(($(date +%s) - start)) s"
 [ -f "$out/finished" ] || { echo "bench: the guest did not finish (see $out/console.log)" >&2; exit 1; }
-"$py" "$here/analyze.py" "$out"
+"$py" "$here/analyze.py" "$out" ${prev:+--previous "$prev"}
 [ "$(cat "$out/finished")" = 0 ] || { echo "bench: some windows failed (see $out/bench.log)" >&2; exit 1; }

@@ -62,7 +62,7 @@ point() {
 
 # (the real servers of the reals curve: 10.3.0.1 onwards, on the
 # director's second link, every one the real namespace's MAC)
-real_ip() { echo "10.3.$(($1 >> 8)).$((($1 & 255) + 1))"; }
+real_ip() { echo "10.3.$((($1 + 1) >> 8)).$((($1 + 1) & 255))"; }
 scale_reals_net() {
 	local i b="addr add 10.3.255.254/16 dev eth1"$'\n'
 	for ((i = 0; i < 1024; i++)); do
