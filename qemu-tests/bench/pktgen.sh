@@ -33,13 +33,14 @@ setup() { # COUNT
 	local f
 	for f in $flags; do put $d "flag $f"; done
 }
-exec {_snooze}<> <(:)
-# result: "USEC SENT ERRORS" from pktgen's Result lines, once the run has
+# result: R_USEC R_SENT R_ERRORS from pktgen's Result lines, once the run has
 # one. (Writing "start" to pgctrl returns once the thread stops running,
 # but it can return early: when the thread has not taken up the run within
 # pktgen's 125 ms, as happens to a busy guest, or on a signal; the device's
 # Result line says "Starting", or still holds the last command's answer,
-# until the run ends.)
+# until the run ends. A signal while "start" is written stops the run: this
+# script starts no process (no subshell either), whose end would signal it,
+# before the run ends.)
 result() {
 	local line usec="" sent="" errors="" tries=0
 	while :; do
@@ -52,17 +53,18 @@ result() {
 		done <$d
 		[ -z "$usec" ] || break
 		((++tries < 6000)) || { echo "pktgen: no result in $d after 10 minutes" >&2; cat $d >&2; exit 1; }
-		read -r -t 0.1 -u "$_snooze" || true
+		sleep 0.1
 	done
-	echo "$usec $sent ${errors:-0}"
+	R_USEC=$usec R_SENT=$sent R_ERRORS=${errors:-0}
 }
 warm=0
 if [ "$warmup" -gt 0 ]; then
 	setup "$warmup"
 	put $pg/pgctrl start
-	read -r _ warm _ < <(result)
+	result
+	warm=$R_SENT
 fi
 setup "$count"
 put $pg/pgctrl start
-read -r usec sent errors < <(result)
-echo "$usec $sent $errors $warm"
+result
+echo "$R_USEC $R_SENT $R_ERRORS $warm"
