@@ -161,7 +161,7 @@ def analyze(d, previous=None):
                     g["growth"], GOAL_GROWTH, detail=f"{g['first']:.0f} -> {g['last']:.0f} ns")
 
     result = {
-        "dir": os.path.abspath(d),
+        "dir": os.path.realpath(d),
         "host": host,
         "meta": meta,
         "arms": arms_info,
@@ -182,10 +182,10 @@ def analyze(d, previous=None):
                                   "ratios": prev.get("ratios"), "summary": prev.get("summary")}
     with open(os.path.join(d, "results.json"), "w") as f:
         json.dump(result, f, indent=1)
+    plots(d, result, traffics, arms, blocks, cost)
     md = markdown(result, traffics, arms, blocks)
     with open(os.path.join(d, "results.md"), "w") as f:
         f.write(md)
-    plots(d, result, traffics, arms, blocks, cost)
     return result, md
 
 
@@ -200,14 +200,22 @@ def crr_summary(runs):
         out["arms"][a] = {"rps": spread([r["rps"] for r in rs if r["rps"]]),
                           "us_per_conn": spread([1e6 / r["rps"] for r in rs if r["rps"]]),
                           "failed": sum(r["failed"] + (r["requests"] - r["complete"]) for r in rs)}
+    blocks = sorted({r["block"] for r in runs})
+
+    def rate(b, a):
+        x = [r["rps"] for r in runs if r["block"] == b and r["arm"] == a and r["rps"]]
+        return x[0] if x else None
     for num, den in [("drlb", "ipvs"), ("drlb", "ideal")]:
-        per = []
-        for b in sorted({r["block"] for r in runs}):
-            x = [r["rps"] for r in runs if r["block"] == b and r["arm"] == num and r["rps"]]
-            y = [r["rps"] for r in runs if r["block"] == b and r["arm"] == den and r["rps"]]
-            if x and y:
-                per.append(x[0] / y[0])
+        per = [rate(b, num) / rate(b, den) for b in blocks if rate(b, num) and rate(b, den)]
         out["ratios"][f"{num}/{den}"] = spread(per)
+    # the director's own share: guest time per connection above the ideal
+    # forwarder's, drlb's over IPVS's
+    per = []
+    for b in blocks:
+        i, x, y = rate(b, "ideal"), rate(b, "drlb"), rate(b, "ipvs")
+        if i and x and y and (1 / y - 1 / i) > 0:
+            per.append((1 / x - 1 / i) / (1 / y - 1 / i))
+    out["ratios"]["drlb/ipvs above ideal"] = spread(per)
     return out
 
 
@@ -318,7 +326,8 @@ def markdown(res, traffics, arms, blocks):
         L.append("|---|---|---|---|---|---|")
         for x in mem:
             bpe = x.get("bytes_per_entry")
-            caches = "; ".join(f"{c['cache']} ({c['object_size']} B objects): {c['bytes_per_entry']:.1f} B/entry"
+            caches = "; ".join(f"{c['cache']}{' (= ' + c['aliases'] + ')' if c.get('aliases') else ''} "
+                               f"({c['object_size']} B objects): {c['bytes_per_entry']:.1f} B/entry"
                                for c in x.get("caches", []))
             L.append(f"| {x.get('kind')} | {x.get('entries')} | {'n/a' if bpe is None else f'{bpe:.1f}'} | {caches} | "
                      f"{x.get('table_bytes', 0) / 1048576:.1f} MiB | {x.get('how', '')} |")
@@ -353,10 +362,12 @@ def markdown(res, traffics, arms, blocks):
         for a, x in crr["arms"].items():
             L.append(f"| {ARM_NAMES[a]} | {fmt_spread(x['rps'], 0)} | {fmt_spread(x['us_per_conn'], 1)} | {x['failed']} |")
         L.append("")
-        L.append("| rate ratio, per block | median (min-max) |")
+        L.append("| ratio, per block | median (min-max) |")
         L.append("|---|---|")
+        names = {"drlb/ipvs": "connection rate, drlb / IPVS", "drlb/ideal": "connection rate, drlb / ideal",
+                 "drlb/ipvs above ideal": "guest time per connection above the ideal forwarder's, drlb / IPVS"}
         for k, v in crr["ratios"].items():
-            L.append(f"| {k} | {fmt_spread(v)} |")
+            L.append(f"| {names.get(k, k)} | {fmt_spread(v)} |")
         L.append("")
     ns = [s for s in res["extras"]["scale"] if s["curve"] == "nonservice" and "ns_per_pkt" in s]
     if ns:
@@ -458,6 +469,7 @@ def plots(d, res, traffics, arms, blocks, cost):
     fig.tight_layout()
     fig.savefig(os.path.join(d, "ratios.png"), dpi=110)
     plt.close(fig)
+    plot_nonservice(d, res, plt)
     # 4. scale curves
     scale = [s for s in res["extras"]["scale"] if "ns_per_pkt" in s]
     curves = sorted({(s["curve"], s.get("traffic", "")) for s in scale if s["curve"] != "nonservice"})
@@ -488,6 +500,27 @@ def plots(d, res, traffics, arms, blocks, cost):
         fig.tight_layout()
         fig.savefig(os.path.join(d, "scale.png"), dpi=110)
         plt.close(fig)
+
+
+def plot_nonservice(d, res, plt):
+    ns = [s for s in res["extras"]["scale"] if s["curve"] == "nonservice" and "ns_per_pkt" in s]
+    if not ns:
+        return
+    fig, ax = plt.subplots(figsize=(8, 4))
+    names = [s["impl"] for s in ns]
+    vals = [s["ns_per_pkt"] for s in ns]
+    colors = [COLORS["drlb"] if n.startswith("drlb") else COLORS["ipvs"] if n.startswith("IPVS")
+              else COLORS["ideal"] if n.startswith("ideal") else COLORS["b0"] for n in names]
+    ax.barh(range(len(ns)), vals, color=colors)
+    ax.set_yticks(range(len(ns)), names, fontsize=8)
+    ax.invert_yaxis()
+    for i, v in enumerate(vals):
+        ax.text(v, i, f" {v:.0f}", va="center", fontsize=8)
+    ax.set_xlabel("guest ns per packet (= instructions), forwarded packets for no service")
+    ax.set_title("Traffic for no service through the director")
+    fig.tight_layout()
+    fig.savefig(os.path.join(d, "nonservice.png"), dpi=110)
+    plt.close(fig)
 
 
 def ratio_table(res):

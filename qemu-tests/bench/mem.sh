@@ -45,9 +45,18 @@ mem_record() {
 		d=$((S1_bytes[$name] - ${S0_bytes[$name]:-0}))
 		((d > 1048576)) && list+=("$d $name")
 	done
+	local aliases a t
 	while read -r d name; do
 		[ -n "$name" ] || continue
-		top+="${top:+,}{\"cache\":\"$name\",\"grew_bytes\":$d,\"objects\":$((S1_objs[$name] - ${S0_objs[$name]:-0})),\"object_size\":${S1_size[$name]},\"bytes_per_entry\":$((entries ? d * 1000 / entries : 0))e-3}"
+		# (SLUB merges caches of one size and flags: list the names that
+		# share this one, ip_vs_conn's among them)
+		aliases=""
+		if t=$(readlink -f "/sys/kernel/slab/$name" 2>/dev/null); then
+			for a in /sys/kernel/slab/*; do
+				[ -L "$a" ] && [ "$(readlink -f "$a")" = "$t" ] && [ "${a##*/}" != "$name" ] && aliases+="${aliases:+ }${a##*/}"
+			done
+		fi
+		top+="${top:+,}{\"cache\":\"$name\",\"aliases\":\"$aliases\",\"grew_bytes\":$d,\"objects\":$((S1_objs[$name] - ${S0_objs[$name]:-0})),\"object_size\":${S1_size[$name]},\"bytes_per_entry\":$((entries ? d * 1000 / entries : 0))e-3}"
 	done < <(printf '%s\n' "${list[@]}" | sort -rn | head -n 3)
 	local slab=$((M1_SLAB - M0_SLAB)) vm=$((M1_VMALLOC - M0_VMALLOC)) avail=$((M0_AVAIL - M1_AVAIL))
 	echo "{\"kind\":\"$kind\",\"entries\":$entries,\"slab_grew\":$slab,\"vmalloc_grew\":$vm,\"memavailable_fell\":$avail,\"bytes_per_entry\":$((entries ? slab * 1000 / entries : 0))e-3,\"memavailable_per_entry\":$((entries ? avail * 1000 / entries : 0))e-3,\"table_bytes\":$TABLE_BYTES,\"caches\":[$top],\"how\":\"$how\"}" >>"$OUT/mem.jsonl"

@@ -159,6 +159,10 @@ for _curve in ${SCALE_CURVES:-conns reals services nonservice}; do
 		# packets to the real's own address, forwarded by the director
 		ARM=b0
 		point nonservice est "nothing loaded" 0
+		# (the ideal forwarder's hook: one address compare, then accept)
+		bn d insmod "$IDEAL_KO" mode=fwd vip=$B_VIP dev=eth1 mac=$B_MAC_REAL
+		point nonservice est "ideal.ko (a hook comparing one address)" 0
+		rmmod ideal
 		insmod "$DRLB_KO"
 		ip netns add "$(bns other)"
 		"$DRLB_TOOL" -n "$(bns other)" -b - <<EOF >/dev/null
