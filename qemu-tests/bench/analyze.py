@@ -20,6 +20,7 @@ that lost packets stays in every figure and is flagged, never dropped.
 """
 import json
 import os
+import re
 import statistics
 import sys
 
@@ -136,6 +137,10 @@ def analyze(d, previous=None):
               "crr": load_jsonl(os.path.join(d, "crr.jsonl")),
               "profile": load_jsonl(os.path.join(d, "profile.jsonl"))}
     crr = crr_summary(extras["crr"])
+    for p in extras["profile"]:
+        r = resolve_profile(d, host, p)
+        if r:
+            p["resolved"] = r
     verdicts = []
 
     def verdict(name, value, goal, better="le", detail=""):
@@ -187,6 +192,81 @@ def analyze(d, previous=None):
     with open(os.path.join(d, "results.md"), "w") as f:
         f.write(md)
     return result, md
+
+
+def module_symbols(path):
+    """(offsets, names) of the functions in a module's .text, demangled"""
+    import bisect  # noqa: F401  (used by the caller)
+    import subprocess
+    try:
+        secs = subprocess.run(["readelf", "-SW", path], capture_output=True, text=True, check=True).stdout
+        syms = subprocess.run(["readelf", "-sW", path], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    text = None
+    for line in secs.splitlines():
+        f = line.replace("[ ", "[").split()
+        if len(f) > 2 and f[1] == ".text":
+            text = f[0].strip("[]")
+    out = []
+    for line in syms.splitlines():
+        f = line.split()
+        if len(f) >= 8 and f[3] == "FUNC" and f[6] == text:
+            out.append((int(f[1], 16), f[7]))
+    out.sort()
+    names = [n for _, n in out]
+    try:
+        dem = subprocess.run(["c++filt"], input="\n".join(names), capture_output=True, text=True).stdout.splitlines()
+        if len(dem) == len(names):
+            names = dem
+    except OSError:
+        pass
+    return [o for o, _ in out], names
+
+
+def resolve_profile(d, host, p):
+    """perf report of the run's perf data on the host, by (module, symbol),
+    module addresses resolved from the modules' own symbol tables (perf in
+    the guest leaves them as offsets): [(pct, dso, symbol)]"""
+    import bisect
+    import subprocess
+    data = os.path.join(d, f"perf-{p['arm']}-{p['traffic']}.data")
+    kdir = host.get("kdir")
+    if not os.path.exists(data) or not kdir:
+        return None
+    try:
+        rep = subprocess.run(["perf", "report", "-i", data, "--stdio", "--sort", "dso,sym", "--percent-limit", "0",
+                              "--vmlinux", os.path.join(kdir, "vmlinux")],
+                             capture_output=True, text=True).stdout
+    except OSError:
+        return None
+    top = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
+    mods = {"drlb": os.path.join(top, "target/bench-bench/drlb/drlb.ko"),
+            "ideal": os.path.join(top, "target/bench-bench/ideal/ideal.ko")}
+    tables = {}
+    agg = {}
+    for line in rep.splitlines():
+        f = line.split()
+        if len(f) < 4 or not f[0].endswith("%") or f[2] != "[k]" and f[2] != "[.]":
+            continue
+        pct, dso, sym = float(f[0][:-1]), f[1].strip("[]"), " ".join(f[3:])
+        if sym.startswith("0x") and dso not in ("kernel.vmlinux",):
+            if dso not in tables:
+                path = mods.get(dso)
+                if not path:
+                    found = subprocess.run(["find", os.path.join(kdir, "net"), os.path.join(kdir, "drivers"),
+                                            "-name", dso + ".ko"], capture_output=True, text=True).stdout.split()
+                    path = found[0] if found else None
+                tables[dso] = module_symbols(path) if path else None
+            t = tables[dso]
+            if t and t[0]:
+                i = bisect.bisect_right(t[0], int(sym, 16)) - 1
+                if i >= 0:
+                    sym = t[1][i]
+        # (Rust's crate disambiguators say nothing here)
+        sym = re.sub(r"\[[0-9a-f]{16}\]", "", sym)
+        agg[(dso, sym)] = agg.get((dso, sym), 0.0) + pct
+    return sorted(((v, k[0], k[1]) for k, v in agg.items()), reverse=True)
 
 
 def crr_summary(runs):
@@ -387,19 +467,40 @@ def markdown(res, traffics, arms, blocks):
                  "packet = share x the arm's median ns per packet in the blocks. The functions include the "
                  "client's (pktgen) and the sink's, which every arm pays alike. Full reports: "
                  "profile-ARM-TRAFFIC.txt.\n")
+        per_fn = {}
         for p in prof:
-            busy = [t for t in p["top"] if t["symbol"] not in IDLE_SYMBOLS]
-            idle = sum(t["pct"] for t in p["top"] if t["symbol"] in IDLE_SYMBOLS)
-            total = 100.0 - idle
+            rows = p.get("resolved") or [(t["pct"], "", t["symbol"]) for t in p["top"]]
+            idle = sum(r[0] for r in rows if r[2] in IDLE_SYMBOLS)
+            busy = [r for r in rows if r[2] not in IDLE_SYMBOLS]
+            total = sum(r[0] for r in busy)
             med = (res["summary"].get(p["traffic"], {}).get(p["arm"], {}).get("ns_per_pkt") or {}).get("median")
             ns = med or (p["usec"] * 1000.0 / p["sent"])
+            per_fn[(p["arm"], p["traffic"])] = {(r[1], r[2]): r[0] / total * ns for r in busy} if total else {}
+            by_dso = {}
+            for r in busy:
+                by_dso[r[1]] = by_dso.get(r[1], 0.0) + r[0]
             L.append(f"**{ARM_NAMES.get(p['arm'], p['arm'])}, {TRAFFIC_NAMES.get(p['traffic'], p['traffic'])}**: "
-                     f"{ns:.0f} ns per packet; {idle:.1f}% of the samples idle\n")
-            L.append("| share of busy | instructions per packet | function |")
+                     f"{ns:.0f} ns per packet; {idle:.1f}% of the samples idle; by module: "
+                     + ", ".join(f"{k or '?'} {v / total * ns:.0f}" for k, v in
+                                 sorted(by_dso.items(), key=lambda x: -x[1])[:6]) + "\n")
+            L.append("| share of busy | instructions per packet | module | function |")
+            L.append("|---|---|---|---|")
+            for r in busy[:30]:
+                share = r[0] / total if total > 0 else 0
+                L.append(f"| {100 * share:.2f}% | {share * ns:.0f} | {r[1]} | `{r[2][:110]}` |")
+            L.append("")
+        for t in ["est", "new"]:
+            a, b = per_fn.get(("drlb", t)), per_fn.get(("ideal", t))
+            if not a or not b:
+                continue
+            keys = set(a) | set(b)
+            diff = sorted(((a.get(k, 0) - b.get(k, 0), k) for k in keys), reverse=True)
+            L.append(f"**drlb minus the ideal forwarder, {TRAFFIC_NAMES[t]}**: instructions per packet by function "
+                     f"(sampled; total {sum(x for x, _ in diff):+.0f})\n")
+            L.append("| drlb - ideal | module | function |")
             L.append("|---|---|---|")
-            for t in busy[:30]:
-                share = t["pct"] / total if total > 0 else 0
-                L.append(f"| {100 * share:.2f}% | {share * ns:.0f} | `{t['symbol']}` |")
+            for x, k in diff[:25]:
+                L.append(f"| {x:+.0f} | {k[0]} | `{k[1][:110]}` |")
             L.append("")
     L.append("Plots: " + ", ".join(sorted(f for f in os.listdir(res["dir"]) if f.endswith(".png"))) + "\n")
     return "\n".join(L)

@@ -2,14 +2,16 @@
 # Where the instructions go: sourced by bench.sh after its blocks
 # (BENCH_EXTRAS), with arms.sh's topology up. For each of PROFILE_RUNS
 # ("drlb:est ideal:est ipvs:est drlb:new ipvs:new"), perf samples CPU 0
-# (where pktgen and the whole path run) on the cpu-clock event, 5000 times a
+# (where pktgen and the whole path run) on the cpu-clock event, 10000 times a
 # second of guest time, while PROFILE_PKTS (200000) packets pass. Under
 # -icount the guest's clock counts instructions, so a function's share of
 # the busy samples (idle ones, before and after the window, left out) is
 # its share of the instructions executed; times the arm's cost per packet,
-# it is instructions per packet. Writes
-# $OUT/profile-ARM-TRAFFIC.txt (perf report, by symbol) and one JSON line
-# per run in $OUT/profile.jsonl with the top symbols.
+# it is instructions per packet. Writes $OUT/perf-ARM-TRAFFIC.data, which
+# analyze.py reports on the host (the guest's perf leaves module addresses
+# unresolved; analyze.py resolves them from the modules' symbol tables),
+# $OUT/profile-ARM-TRAFFIC.txt (the guest's perf report, by symbol) and one
+# JSON line per run in $OUT/profile.jsonl.
 
 PROFILE_PKTS=${PROFILE_PKTS:-200000}
 if ! command -v perf >/dev/null; then
@@ -22,7 +24,7 @@ else
 		ARM=${run%%:*} traffic=${run#*:}
 		arm_up "$ARM" || { log "profile: $ARM: setup failed"; continue; }
 		data=$OUT/perf-$ARM-$traffic.data
-		perf record -q -e cpu-clock -F 5000 -C 0 -o "$data" >/dev/null 2>>"$OUT/bench.log" &
+		perf record -q -e cpu-clock -F 10000 -C 0 -o "$data" >/dev/null 2>>"$OUT/bench.log" &
 		perf_pid=$!
 		bench_snooze 0.5
 		window "$traffic" "$PROFILE_PKTS" 1024
@@ -30,7 +32,6 @@ else
 		wait "$perf_pid"
 		perf report -i "$data" --stdio --no-children --sort sym --percent-limit 0.3 \
 			>"$OUT/profile-$ARM-$traffic.txt" 2>/dev/null
-		rm -f "$data"
 		top=""
 		while read -r pct _ sym; do
 			[[ $pct == *% ]] || continue

@@ -43,7 +43,7 @@ export PATH="$(dirname "$VNG"):$(dirname "$VIRTIOFSD"):$PATH"
 env="export DRLB_KO=$mods/drlb/drlb.ko IDEAL_KO=$mods/ideal/ideal.ko DRLB_TOOL=$top/target/release/drlb-tool;"
 for v in BENCH_BLOCKS BENCH_PKTS BENCH_WARMUP BENCH_ARMS_LIST BENCH_TRAFFIC BENCH_EXTRAS BENCH_IPVS_TAB_BITS \
 	BENCH_SETTLE MEM_ENTRIES SCALE_CURVES SCALE_PKTS SCALE_CONNS SCALE_REALS SCALE_SERVICES SCALE_FLOOR_REPS \
-	CRR_BLOCKS CRR_REQUESTS CRR_CONCURRENCY; do
+	CRR_BLOCKS CRR_REQUESTS CRR_CONCURRENCY PROFILE_RUNS PROFILE_PKTS; do
 	[ -z "${!v+set}" ] || env+=" export $v='${!v}';"
 done
 echo "bench: booting the bench kernel under -icount shift=0,sleep=off (results in $out)"
