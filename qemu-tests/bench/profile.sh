@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Where the instructions go: sourced by bench.sh after its blocks
 # (BENCH_EXTRAS), with arms.sh's topology up. For each of PROFILE_RUNS
-# ("drlb:est ideal:est ipvs:est drlb:new ipvs:new"), perf samples CPU 0
+# ("drlb:est ideal:est ipvs:est drlb:new ideal:new ipvs:new"), perf samples CPU 0
 # (where pktgen and the whole path run) on the cpu-clock event, 10000 times a
 # second of guest time, while PROFILE_PKTS (200000) packets pass. Under
 # -icount the guest's clock counts instructions, so a function's share of
@@ -20,7 +20,7 @@ else
 	: >>"$OUT/profile.jsonl"
 	echo 0 >/proc/sys/kernel/kptr_restrict
 	echo -1 >/proc/sys/kernel/perf_event_paranoid
-	for run in ${PROFILE_RUNS:-drlb:est ideal:est ipvs:est drlb:new ipvs:new}; do
+	for run in ${PROFILE_RUNS:-drlb:est ideal:est ipvs:est drlb:new ideal:new ipvs:new}; do
 		ARM=${run%%:*} traffic=${run#*:}
 		arm_up "$ARM" || { log "profile: $ARM: setup failed"; continue; }
 		data=$OUT/perf-$ARM-$traffic.data
