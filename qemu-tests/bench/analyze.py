@@ -449,6 +449,20 @@ def markdown(res, traffics, arms, blocks):
         for k, v in crr["ratios"].items():
             L.append(f"| {names.get(k, k)} | {fmt_spread(v)} |")
         L.append("")
+    setups = {}
+    for s in res["extras"]["scale"]:
+        if s.get("setup_usec") is not None and s["curve"] in ("reals", "services"):
+            setups[(s["curve"], s["impl"], s["x"])] = s["setup_usec"]
+    if setups:
+        L.append("## Configuration time\n")
+        L.append("Guest time (instructions) to configure the service(s) and real servers of each scale point, from "
+                 "loading the module to the last real server resolved: drlb-tool's batch over one netlink socket, "
+                 "ipvsadm -R. Guest seconds; 1 s = 1e9 instructions.\n")
+        L.append("| curve | implementation | N | seconds |")
+        L.append("|---|---|---|---|")
+        for (c, impl, x), u in sorted(setups.items()):
+            L.append(f"| {SCALE_NAMES.get(c, c)} | {impl} | {x} | {u / 1e6:.3f} |")
+        L.append("")
     ns = [s for s in res["extras"]["scale"] if s["curve"] == "nonservice" and "ns_per_pkt" in s]
     if ns:
         base = next((s["ns_per_pkt"] for s in ns if s["impl"] == "nothing loaded"), None)

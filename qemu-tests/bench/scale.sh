@@ -46,6 +46,14 @@ scale_floor() {
 	_floor_ns[$key]=${s[${#s[@]} / 2]}
 }
 
+# timed CMD...: CMD, its guest time (instructions, in ns) in SETUP_USEC (us):
+# how long configuring N services or real servers takes
+timed() {
+	local t0=${EPOCHREALTIME/./}
+	"$@"
+	SETUP_USEC=$((${EPOCHREALTIME/./} - t0))
+}
+
 # point CURVE TRAFFIC IMPL X [WARMUP]: one measured window, recorded
 point() {
 	local curve=$1 t=$2 impl=$3 x=$4 warm=${5:-1024} fl=null
@@ -56,7 +64,7 @@ point() {
 		echo "{\"curve\":\"$curve\",\"traffic\":\"$t\",\"impl\":\"$impl\",\"x\":$x,\"error\":\"window failed\"}" >>"$OUT/scale.jsonl"
 		return 1
 	fi
-	echo "{\"curve\":\"$curve\",\"traffic\":\"${t%%:*}\",\"impl\":\"$impl\",\"x\":$x,\"usec\":$W_USEC,\"sent\":$W_SENT,\"delivered\":$W_DELIVERED,\"floor_ns\":$fl}" >>"$OUT/scale.jsonl"
+	echo "{\"curve\":\"$curve\",\"traffic\":\"${t%%:*}\",\"impl\":\"$impl\",\"x\":$x,\"usec\":$W_USEC,\"sent\":$W_SENT,\"delivered\":$W_DELIVERED,\"floor_ns\":$fl,\"setup_usec\":${SETUP_USEC:-null}}" >>"$OUT/scale.jsonl"
 	log "scale $curve $t $impl x=$x: $((W_USEC * 1000 / W_SENT)) ns/packet, $W_DELIVERED of $W_SENT delivered"
 }
 
@@ -135,10 +143,11 @@ for _curve in ${SCALE_CURVES:-conns reals services nonservice}; do
 		for x in "${_reals_x[@]}"; do
 			for impl in "drlb rr" "drlb maglev" "ipvs rr" "ipvs mh"; do
 				ARM=${impl%% *}
-				"${ARM}_up" "${impl#* }" "$x" 1
+				timed "${ARM}_up" "${impl#* }" "$x" 1
 				point reals new "$impl" "$x"
 				point reals est "$impl" "$x"
 				"${ARM}_down" "${impl#* }"
+				SETUP_USEC=
 			done
 		done
 		;;
@@ -148,10 +157,11 @@ for _curve in ${SCALE_CURVES:-conns reals services nonservice}; do
 		for x in "${_svcs_x[@]}"; do
 			for impl in drlb ipvs; do
 				ARM=$impl
-				"${impl}_up" rr 1 "$x"
+				timed "${impl}_up" rr 1 "$x"
 				point services est "$impl" "$x"
 				point services new "$impl" "$x"
 				"${impl}_down" rr
+				SETUP_USEC=
 			done
 		done
 		;;
