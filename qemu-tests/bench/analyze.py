@@ -333,6 +333,10 @@ def markdown(res, traffics, arms, blocks):
     L.append(f"- guest: kernel {m.get('kernel', '?')} (the bench kernel: no lockdep, KFENCE, kmemleak...), "
              f"{m.get('cpus', '?')} vCPUs, QEMU TCG with `-icount shift=0,sleep=off`: "
              "1 ns of guest time = 1 instruction, idle time skipped")
+    L.append(f"- host: {h.get('host_cpus', '?')} CPUs, load average {h.get('host_load', '?')} at the start"
+             + (f", {h['host_load_end']} at the end; the guest ran {h['guest_host_seconds']} s of host time"
+                if "host_load_end" in h else "")
+             + " (none of which enters the figures: they count guest instructions)")
     L.append(f"- {len(blocks)} blocks (ABBA order), {m.get('pkts', '?')} packets of 60 B UDP a window after "
              f"{m.get('warmup', '?')} of warm-up; established = 1024 flows, all-new = a new 5-tuple every packet")
     ipvs = res["arms"].get("ipvs", {})

@@ -58,6 +58,15 @@ set +e
 set -e
 kill $tail_pid 2>/dev/null || true
 echo "bench: the guest ran $(($(date +%s) - start)) s"
+# (what the host was doing is not in the figures, but is kept beside them)
+"$py" - "$out/host.json" "$(($(date +%s) - start))" "$(cut -d' ' -f1-3 /proc/loadavg)" <<'PY'
+import json, sys
+p = sys.argv[1]
+h = json.load(open(p))
+h["guest_host_seconds"] = int(sys.argv[2])
+h["host_load_end"] = sys.argv[3]
+json.dump(h, open(p, "w"))
+PY
 [ -f "$out/finished" ] || { echo "bench: the guest did not finish (see $out/console.log)" >&2; exit 1; }
 "$py" "$here/analyze.py" "$out" ${prev:+--previous "$prev"}
 [ "$(cat "$out/finished")" = 0 ] || { echo "bench: some windows failed (see $out/bench.log)" >&2; exit 1; }
