@@ -10,6 +10,12 @@
 #                  cycles (DRLB_LIFECYCLE_CYCLES=N for another count)
 #   make floods    the floods scenario with 60 s floods (FLOOD_SECONDS=N)
 #   make demo      boot the guest and show drlb balancing between two nginx
+#   make bench     drlb against IPVS-DR, plain forwarding and an ideal forwarder,
+#                  on the bench kernel (no debug options) under QEMU -icount:
+#                  results, table and plots in qemu-tests/out/bench-DATE/
+#   make bench-kernel  build (or reuse the cached) bench kernel only
+#   make bench-smoke   the bench's arms for a few seconds on the test kernel
+#                  (a scenario of make test too)
 #   make fuzz      the genetlink fuzzer's long run: 100,000 messages as root and
 #                  100,000 without CAP_NET_ADMIN (FUZZ_COUNT=N, FUZZ_SEED=S)
 #   make install   drlb-tool and vrrpd, with drlb-tool's man page and completions
@@ -20,7 +26,8 @@ TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 QT := $(TOP)/qemu-tests
 ENV := . $(QT)/env.sh
 
-.PHONY: all deps kernel kdir module tools test host-test guest-test lifecycle floods demo fuzz install clean
+.PHONY: all deps kernel kdir module tools test host-test guest-test lifecycle floods demo fuzz install clean \
+	bench bench-kernel bench-module bench-smoke
 
 all: module tools
 
@@ -66,6 +73,21 @@ test: deps
 
 demo: module tools
 	@$(QT)/run.sh --demo
+
+# The benchmark (qemu-tests/bench/): its own kernel, without the test
+# kernel's debug options, and drlb.ko and the ideal forwarder built against
+# it in target/bench-bench/ (the normal drlb.ko is untouched).
+bench-kernel: deps
+	@$(QT)/kernel.sh build bench
+
+bench-module: bench-kernel
+	@$(QT)/bench/build.sh bench >/dev/null
+
+bench: bench-module tools
+	@$(QT)/bench/run.sh
+
+bench-smoke: module tools
+	@$(QT)/run.sh bench-smoke
 
 # (the scenario `make test` runs with 1000 messages each way)
 FUZZ_COUNT ?= 100000

@@ -15,6 +15,10 @@ packages=(
 	# test tools used inside the guest
 	iproute2 iputils-ping ipvsadm keepalived nginx-light iperf3 tcpdump tshark
 	socat kmod ethtool jq curl netsniff-ng
+	# make bench's plots (Debian's python3, not a venv)
+	python3-matplotlib
+	# make bench's TCP connection rate (ab against nginx)
+	apache2-utils
 )
 
 missing=()

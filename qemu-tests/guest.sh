@@ -10,7 +10,7 @@ OUT=$1; shift
 here=$(cd "$(dirname "$0")" && pwd)
 TESTS_DIR=${TESTS_DIR:-$here/tests}
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-export DRLB_KO DRLB_TOOL VRRPD
+export DRLB_KO DRLB_TOOL VRRPD IDEAL_KO
 : >"$OUT/results"
 : >"$OUT/starts"
 

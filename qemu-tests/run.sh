@@ -60,6 +60,10 @@ if [ $mode = selftest ] || [ "$tests_dir" = "$here/selftest" ]; then
 	make -s -C "$kdir" M="$here/selftest/leak" "${KMAKE_VARS[@]}" modules >/dev/null ||
 		{ echo "run.sh: cannot build the self-test's leaking module" >&2; exit 1; }
 fi
+# The bench-smoke scenario loads the benchmark's ideal forwarder, built for
+# this kernel in a directory of its own.
+bench_mods=$(KDIR=$kdir "$here/bench/build.sh" test) ||
+	{ echo "run.sh: cannot build the benchmark's ideal.ko" >&2; exit 1; }
 out=$here/out/$(date +%Y%m%d-%H%M%S)-$$
 mkdir -p "$out"
 ln -sfn "$out" "$here/out/latest"
@@ -77,7 +81,7 @@ esac
 
 # vng runs its helpers (virtme-run) and virtiofsd from PATH.
 export PATH="$(dirname "$VNG"):$(dirname "$VIRTIOFSD"):$PATH"
-env="export DRLB_KO=$top/drlb.ko DRLB_TOOL=$top/target/release/drlb-tool VRRPD=$top/target/release/vrrpd;"
+env="export DRLB_KO=$top/drlb.ko DRLB_TOOL=$top/target/release/drlb-tool VRRPD=$top/target/release/vrrpd IDEAL_KO=$bench_mods/ideal/ideal.ko;"
 # (and the knobs a scenario or the harness reads, when set: numbers)
 for v in DRLB_LIFECYCLE_CYCLES FLOOD_SECONDS FUZZ_COUNT FUZZ_SEED SCENARIO_TIMEOUT; do
 	[ -z "${!v:-}" ] || env+=" export $v=${!v};"
