@@ -15,7 +15,10 @@
 //!   loop; their results move real servers up and down.
 //! - drlb: whenever something changes, and every second to undo changes
 //!   made by hand or to follow a module that came back, the module is
-//!   brought to the plan of [`crate::services`] through [`crate::lb`].
+//!   brought to the plan of [`crate::services`] through [`crate::lb`]. The
+//!   generic-netlink controller's notifications say at once when the
+//!   module is loaded, unloaded or reloaded ([`crate::genl`]): a fresh
+//!   module gets its namespace state first, then every service.
 //! - The control socket, the metrics endpoint, and signals: SIGHUP
 //!   reloads as a diff ([`crate::reload`]), SIGTERM releases every
 //!   instance.
@@ -24,9 +27,10 @@ use crate::checks::{Checks, Due, ProbeId, ProbeKey, Recorded};
 use crate::config::{self, Config};
 use crate::control::{self, Request};
 use crate::fsm::{Action, Event, State};
+use crate::genl::{self, Seen, Step, SyncInput};
 use crate::health::Health;
 use crate::instance::{Cause, Running};
-use crate::lb::Lb;
+use crate::lb::{FamilyMonitor, Lb};
 use crate::link::{self, LinkMonitor};
 use crate::links::Links;
 use crate::probe::Prober;
@@ -60,6 +64,7 @@ const SIGNALS: Token = Token(0);
 const CONTROL: Token = Token(1);
 const METRICS: Token = Token(2);
 const LINKS: Token = Token(3);
+const FAMILIES: Token = Token(4);
 const INSTANCE: usize = 1;
 const PROBE: usize = 2;
 const CONN: usize = 3;
@@ -167,6 +172,9 @@ pub struct Daemon {
     /// The interfaces, kept by `monitor`'s events.
     links: Links,
     monitor: LinkMonitor,
+    /// The controller's notifications (None: they could not be joined,
+    /// and the periodic sync finds a module that came or went).
+    families: Option<FamilyMonitor>,
     /// When instances whose interface was made anew retry their socket.
     next_reopen: Option<Duration>,
     /// The last plan, per virtual server.
@@ -225,6 +233,20 @@ impl Daemon {
         links.replace(link::dump().map_err(|e| io::Error::other(format!("rtnetlink: {e}")))?);
         poll.registry()
             .register(&mut SourceFd(&monitor.raw_fd()), LINKS, Interest::READABLE)?;
+        let families = match FamilyMonitor::open() {
+            Ok(f) => {
+                poll.registry().register(
+                    &mut SourceFd(&f.raw_fd()),
+                    FAMILIES,
+                    Interest::READABLE,
+                )?;
+                Some(f)
+            }
+            Err(e) => {
+                warn!("generic netlink controller: {e}: drlb's loading and unloading will be found by the periodic sync only");
+                None
+            }
+        };
         let seed = u64::from(std::process::id())
             ^ Instant::now().elapsed().as_nanos() as u64
             ^ std::time::SystemTime::now()
@@ -255,6 +277,7 @@ impl Daemon {
             next_ramp: None,
             links,
             monitor,
+            families,
             next_reopen: None,
             plans: vec![],
             ns_active: None,
@@ -332,6 +355,7 @@ impl Daemon {
                     CONTROL => self.accept_control(now),
                     METRICS => self.accept_metrics(now),
                     LINKS => self.links_readable(now),
+                    FAMILIES => self.families_readable(now),
                     Token(t) => {
                         let id = t & ((1 << KIND_SHIFT) - 1);
                         match t >> KIND_SHIFT {
@@ -497,6 +521,36 @@ impl Daemon {
             for i in 0..self.instances.len() {
                 self.follow_links(i, now);
             }
+        }
+    }
+
+    /// The controller's notifications: drlb loaded (or reloaded) is
+    /// programmed at once, its state first; drlb unloaded is waited for.
+    /// Lost notifications cost a look at the family's id.
+    fn families_readable(&mut self, now: Duration) {
+        let Some(f) = self.families.as_mut() else {
+            return;
+        };
+        let (events, err) = f.read();
+        let mut fresh = false;
+        for ev in &events {
+            match self.lb.event(ev) {
+                Seen::Same => {}
+                Seen::Gone => {
+                    warn!("drlb was unloaded: waiting for it to be loaded again");
+                    self.ns_active = None;
+                }
+                Seen::Fresh { .. } => fresh = true,
+            }
+        }
+        if let Some(e) = err {
+            warn!("generic netlink controller: {e}: looking at drlb's family again");
+            self.lb.forget();
+            fresh = true;
+        }
+        if fresh {
+            self.dirty.all("drlb was loaded".into());
+            self.sync(now);
         }
     }
 
@@ -812,18 +866,19 @@ impl Daemon {
         }
     }
 
-    /// [`Daemon::sync`]'s work. Logs what it changed, and why.
+    /// [`Daemon::sync`]'s work, in the order [`genl::steps`] gives: the
+    /// namespace switch first (on a fresh module, standby before any
+    /// service exists, unless an instance is MASTER here), then the
+    /// services. Logs what it changed, and why.
     fn sync_module(&mut self, now: Duration) {
         let dirty = std::mem::take(&mut self.dirty);
         let periodic = now >= self.next_sync;
-        let full = dirty.all || periodic || self.plans.len() != self.cfg.virtual_servers.len();
+        let mut full = dirty.all || periodic || self.plans.len() != self.cfg.virtual_servers.len();
         // (ops that no change of ours explains undo a change made by hand)
-        let why = dirty.why.clone().filter(|_| !dirty.is_clean());
+        let mut why = dirty.why.clone().filter(|_| !dirty.is_clean());
         self.last_sync = now;
         if full {
-            self.next_sync = now + SYNC_INTERVAL;
-            self.plans = self.plans(now);
-            self.next_ramp = self.ramp_step_due(now);
+            self.plan_all(now);
         } else {
             for &i in &dirty.services {
                 self.plans[i] = self.plan(i, now);
@@ -836,53 +891,42 @@ impl Daemon {
                 return; // the module is away: the periodic sync retries
             }
         }
+        let driving = self.namespace_active();
+        let has_services = !self.cfg.virtual_servers.is_empty();
+        if driving.is_none() && !has_services && !self.lb.manages_any() {
+            return; // (pure VRRP: drlb is none of its business)
+        }
         let had_error = self.lb.error.clone();
-        if !self.cfg.virtual_servers.is_empty() || self.lb.manages_any() {
-            let result = if full {
-                let pairs: Vec<_> = self.cfg.virtual_servers.iter().zip(&self.plans).collect();
-                self.lb.sync(&pairs)
+        let fresh = match self.lb.reach() {
+            Ok(f) => f,
+            Err(_) => return self.sync_failed(had_error),
+        };
+        if let Some(Seen::Fresh { first }) = fresh {
+            let id = self.lb.family().unwrap_or_default();
+            if first {
+                info!("drlb found (generic netlink family {id}): its state first, then its services");
             } else {
-                let pairs: Vec<_> = dirty
-                    .services
-                    .iter()
-                    .map(|&i| (&self.cfg.virtual_servers[i], &self.plans[i]))
-                    .collect();
-                self.lb.sync_some(&pairs)
-            };
-            match result {
-                Ok(s) => {
-                    if s.reappeared {
-                        info!("drlb is reachable again: programming it");
-                        self.ns_active = None;
-                    }
-                    for op in &s.ops {
-                        match &why {
-                            Some(w) => info!("drlb-tool {op}  # {w}"),
-                            None => warn!("drlb-tool {op}  # put back: changed outside vrrpd"),
-                        }
-                    }
-                }
-                Err(_) => {
-                    if had_error != self.lb.error {
-                        if let Some(e) = &self.lb.error {
-                            error!("drlb: {e} (retrying every second)");
-                        }
-                    }
-                    return;
-                }
+                info!("drlb was loaded or reloaded (generic netlink family {id}): its state first, then its services");
+            }
+            self.ns_active = None;
+            why = Some("drlb was loaded".into());
+            if !full {
+                full = true;
+                self.plan_all(now);
             }
         }
-        // The namespace switch: kept true while instances drive it; set
-        // active once otherwise (a fresh module, or a services-only file).
-        let want = match self.namespace_active() {
-            Some(a) => Some(a),
-            None if self.ns_active.is_none() && !self.cfg.virtual_servers.is_empty() => Some(true),
-            None => None,
-        };
-        if let Some(active) = want {
-            match self.lb.set_namespace(active) {
-                Ok(changed) => {
-                    if changed || self.ns_active != Some(active) {
+        let steps = genl::steps(&SyncInput {
+            fresh: fresh.is_some(),
+            full,
+            driving,
+            known: self.ns_active,
+            has_services,
+            manages_any: self.lb.manages_any(),
+        });
+        for step in steps {
+            match step {
+                Step::Namespace(active) => match self.lb.set_namespace(active) {
+                    Ok(changed) => {
                         if changed {
                             info!(
                                 "drlb: namespace {}",
@@ -891,12 +935,51 @@ impl Daemon {
                         }
                         self.ns_active = Some(active);
                     }
-                }
-                Err(e) => {
-                    if had_error.is_none() {
-                        error!("drlb: {e:#} (retrying every second)");
+                    Err(_) => return self.sync_failed(had_error),
+                },
+                Step::AllServices | Step::SomeServices => {
+                    let result = if step == Step::AllServices {
+                        let pairs: Vec<_> =
+                            self.cfg.virtual_servers.iter().zip(&self.plans).collect();
+                        self.lb.sync(&pairs)
+                    } else {
+                        let pairs: Vec<_> = dirty
+                            .services
+                            .iter()
+                            .map(|&i| (&self.cfg.virtual_servers[i], &self.plans[i]))
+                            .collect();
+                        self.lb.sync_some(&pairs)
+                    };
+                    match result {
+                        Ok(s) => {
+                            for op in &s.ops {
+                                match &why {
+                                    Some(w) => info!("drlb-tool {op}  # {w}"),
+                                    None => {
+                                        warn!("drlb-tool {op}  # put back: changed outside vrrpd")
+                                    }
+                                }
+                            }
+                        }
+                        Err(_) => return self.sync_failed(had_error),
                     }
                 }
+            }
+        }
+    }
+
+    /// Every virtual server's plan, afresh.
+    fn plan_all(&mut self, now: Duration) {
+        self.next_sync = now + SYNC_INTERVAL;
+        self.plans = self.plans(now);
+        self.next_ramp = self.ramp_step_due(now);
+    }
+
+    /// A sync could not reach the module: said once per new error.
+    fn sync_failed(&mut self, had_error: Option<String>) {
+        if had_error != self.lb.error {
+            if let Some(e) = &self.lb.error {
+                error!("drlb: {e} (retrying every second)");
             }
         }
     }

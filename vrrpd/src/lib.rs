@@ -19,6 +19,7 @@ pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod fsm;
+pub mod genl;
 pub mod health;
 pub mod instance;
 pub mod lb;
