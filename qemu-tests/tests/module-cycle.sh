@@ -54,11 +54,11 @@ log "ok: FAULT, because drlb is not loaded"
 snooze 2
 alive dir1
 [ "$(vrrp_state dir1)" = FAULT ] || fail "dir1 left FAULT without drlb: $(vrrp_state dir1)"
-t0=$(now_ms)
 insmod "$DRLB_KO"
+t0=$(now_ms)
 wait_held dir1 "active rr:active:21/1,22/1" 10
 wait_state dir1 MASTER 10
-log "ok: dir1 MASTER, drlb programmed and active $(($(now_ms) - t0)) ms after insmod"
+log "ok: dir1 MASTER, drlb programmed and active $(($(now_ms) - t0)) ms after insmod returned"
 wait_resolved dir1
 out=$(requests tcp "$VIP4" 80 4)
 expect_eq "$(distinct "$out")" 2 "real servers answering through dir1"
@@ -73,11 +73,11 @@ snooze 1.5
 alive dir1
 alive dir2
 expect_eq "$(vrrp_state dir1) $(vrrp_state dir2)" "MASTER BACKUP" "VRRP states while drlb is away"
-t0=$(now_ms)
 insmod "$DRLB_KO"
+t0=$(now_ms)
 wait_held dir1 "active rr:active:21/1,22/1" 10
 wait_held dir2 "standby rr:standby:21/1,22/1" 10
-log "ok: both programmed again $(($(now_ms) - t0)) ms after insmod"
+log "ok: both programmed again $(($(now_ms) - t0)) ms after insmod returned"
 alive dir1
 alive dir2
 expect_eq "$(vrrp_state dir1) $(vrrp_state dir2)" "MASTER BACKUP" "VRRP states after the reload"
@@ -92,6 +92,10 @@ for line in "${after[@]:${#before[@]}}"; do
 	esac
 done
 expect_eq "$first" standby "dir2's first request to the reloaded module"
+# (heard from the generic netlink controller, not found by polling)
+[[ ${after[*]:${#before[@]}} == *"drlb was unloaded: waiting"*"drlb was loaded (generic netlink family"* ]] ||
+	fail "dir2's vrrpd did not hear drlb go and come: ${after[*]:${#before[@]}}"
+log "ok: dir2's vrrpd heard drlb go and come from the controller"
 wait_resolved dir1
 out=$(requests tcp "$VIP4" 80 4)
 expect_eq "$(distinct "$out")" 2 "real servers answering through dir1 after the reload"

@@ -532,7 +532,6 @@ impl Daemon {
             return;
         };
         let (events, err) = f.read();
-        let mut fresh = false;
         for ev in &events {
             match self.lb.event(ev) {
                 Seen::Same => {}
@@ -540,16 +539,21 @@ impl Daemon {
                     warn!("drlb was unloaded: waiting for it to be loaded again");
                     self.ns_active = None;
                 }
-                Seen::Fresh { .. } => fresh = true,
+                Seen::Fresh { .. } => {
+                    info!(
+                        "drlb was loaded (generic netlink family {})",
+                        self.lb.family().unwrap_or_default()
+                    );
+                    self.dirty.all("drlb was loaded".into());
+                }
             }
         }
         if let Some(e) = err {
             warn!("generic netlink controller: {e}: looking at drlb's family again");
             self.lb.forget();
-            fresh = true;
+            self.dirty.all("generic netlink notifications lost".into());
         }
-        if fresh {
-            self.dirty.all("drlb was loaded".into());
+        if self.dirty.all {
             self.sync(now);
         }
     }
@@ -904,7 +908,9 @@ impl Daemon {
         if let Some(Seen::Fresh { first }) = fresh {
             let id = self.lb.family().unwrap_or_default();
             if first {
-                info!("drlb found (generic netlink family {id}): its state first, then its services");
+                info!(
+                    "drlb found (generic netlink family {id}): its state first, then its services"
+                );
             } else {
                 info!("drlb was loaded or reloaded (generic netlink family {id}): its state first, then its services");
             }

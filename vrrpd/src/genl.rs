@@ -381,7 +381,11 @@ mod tests {
             known: Some(true),
             ..input()
         };
-        assert_eq!(steps(&s), [Step::AllServices], "not again: the operator may have set standby");
+        assert_eq!(
+            steps(&s),
+            [Step::AllServices],
+            "not again: the operator may have set standby"
+        );
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! The logic is free of I/O and tested on the host: the VRRP wire format
 //! [`packet`] and state machine [`fsm`], the configuration [`config`], a
 //! real server's [`health`], the check scheduler [`checks`], the
-//! interfaces as rtnetlink reports them ([`links`]), rate-limited logs
+//! interfaces as rtnetlink reports them ([`links`]), the drlb module's
+//! coming and going and a sync's order ([`genl`]), rate-limited logs
 //! ([`loglimit`]), what the module should hold ([`services`]), what a
 //! reload changes ([`reload`]), HTTP check exchanges ([`probe::http`]),
 //! the metrics format ([`metrics`]) and log lines ([`logger`]). The
