@@ -22,6 +22,10 @@
 //! - The control socket, the metrics endpoint, and signals: SIGHUP
 //!   reloads as a diff ([`crate::reload`]), SIGTERM releases every
 //!   instance.
+//! - The service manager ([`crate::notify`], under systemd's
+//!   `Type=notify`): `READY=1` once every instance has started,
+//!   `RELOADING=1` ... `READY=1` around a reload, `STOPPING=1`, and a
+//!   `STATUS=` line with the instances' states.
 
 use crate::checks::{Checks, Due, ProbeId, ProbeKey, Recorded};
 use crate::config::{self, Config};
@@ -33,6 +37,7 @@ use crate::instance::{Cause, Running};
 use crate::lb::{FamilyMonitor, Lb};
 use crate::link::{self, LinkMonitor};
 use crate::links::Links;
+use crate::notify::Notifier;
 use crate::probe::Prober;
 use crate::reload::{self, Change, Drain};
 use crate::serve::{self, Conn, Framing, Next};
@@ -183,20 +188,42 @@ pub struct Daemon {
     ns_active: Option<bool>,
     /// Our own uid: its peers may drain.
     uid: u32,
+    /// The service manager (systemd), if it asked to be told.
+    notifier: Notifier,
 }
 
 /// Runs the daemon with the configuration at `path` until SIGTERM.
 pub fn run(path: &Path, socket: Option<PathBuf>) -> io::Result<()> {
-    let cfg = config::load(path).map_err(|errs| {
-        io::Error::other(
-            errs.iter()
-                .map(|e| e.to_string())
-                .collect::<Vec<_>>()
-                .join("\n"),
-        )
-    })?;
-    let mut d = Daemon::new(path, socket, cfg)?;
-    d.start()?;
+    // (first: the variable leaves the environment before anything starts)
+    let notifier = Notifier::from_env().unwrap_or_else(|e| {
+        warn!("not telling the service manager: {e}");
+        Notifier::none()
+    });
+    let started = config::load(path)
+        .map_err(|errs| {
+            io::Error::other(
+                errs.iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            )
+        })
+        .and_then(|cfg| Daemon::new(path, socket, cfg));
+    let mut d = match started {
+        Ok(d) => d,
+        Err(e) => {
+            let _ = notifier.status(&format!("not started: {e}"));
+            return Err(e);
+        }
+    };
+    d.notifier = notifier;
+    if let Err(e) = d.start() {
+        let _ = d.notifier.status(&e.to_string());
+        return Err(e);
+    }
+    // Every instance has started (its socket open, its state machine
+    // running) and every check is scheduled: the unit is up.
+    d.tell(|n, s| n.ready(s), "");
     d.run_loop()
 }
 
@@ -283,6 +310,7 @@ impl Daemon {
             ns_active: None,
             // SAFETY: geteuid has no preconditions.
             uid: unsafe { libc::geteuid() },
+            notifier: Notifier::none(),
         })
     }
 
@@ -339,7 +367,16 @@ impl Daemon {
                         while let Some((sig, pid)) = read_signal(&self.sigfd) {
                             if sig == libc::SIGHUP {
                                 info!("SIGHUP from pid {pid}: reloading");
-                                self.reload(now);
+                                if let Err(e) = self.notifier.reloading() {
+                                    warn!("telling the service manager: {e}");
+                                }
+                                // (READY=1 after a refused file too: the
+                                // daemon runs on, as it was)
+                                let prefix = match self.reload(now) {
+                                    Ok(()) => String::new(),
+                                    Err(e) => format!("reload refused: {e}; "),
+                                };
+                                self.tell(|n, s| n.ready(s), &prefix);
                             } else {
                                 let name = if sig == libc::SIGINT {
                                     "SIGINT"
@@ -730,6 +767,51 @@ impl Daemon {
         if let Some(c) = self.instances[i].1.notify(state) {
             self.children.push(c);
         }
+        if state != "STOP" {
+            self.tell(|n, s| n.status(s), "");
+        }
+    }
+
+    // ---- the service manager ----
+
+    /// `STATUS=`: each instance's state (or how many are in each, when
+    /// there are many), then the virtual servers and checks.
+    fn status_text(&self) -> String {
+        let names: Vec<String> = self
+            .instances
+            .iter()
+            .map(|(_, r)| format!("{} {}", r.name(), crate::instance::state_name(r.state())))
+            .collect();
+        let instances = if names.is_empty() {
+            "no instances".to_string()
+        } else if names.len() <= 8 {
+            names.join(", ")
+        } else {
+            let mut counts = std::collections::BTreeMap::new();
+            for (_, r) in &self.instances {
+                *counts
+                    .entry(crate::instance::state_name(r.state()))
+                    .or_insert(0) += 1;
+            }
+            let by: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
+            format!("{} instances: {}", names.len(), by.join(", "))
+        };
+        format!(
+            "{instances}; {} virtual server(s), {} check(s)",
+            self.cfg.virtual_servers.len(),
+            self.checks.len()
+        )
+    }
+
+    /// Sends the service manager `what`, with the status after `prefix`;
+    /// a failure is logged (it changes nothing else).
+    fn tell(&self, what: impl Fn(&Notifier, &str) -> io::Result<()>, prefix: &str) {
+        if !self.notifier.enabled() {
+            return;
+        }
+        if let Err(e) = what(&self.notifier, &format!("{prefix}{}", self.status_text())) {
+            warn!("telling the service manager: {e}");
+        }
     }
 
     /// The namespace switch: active unless instances drive it (`lb`, the
@@ -992,15 +1074,16 @@ impl Daemon {
 
     // ---- reload and stop ----
 
-    /// SIGHUP: applies only what changed. A bad file changes nothing.
-    fn reload(&mut self, now: Duration) {
+    /// SIGHUP: applies only what changed. A bad file changes nothing,
+    /// and its first error is returned.
+    fn reload(&mut self, now: Duration) -> Result<(), String> {
         let new = match config::load(&self.path) {
             Ok(c) => c,
             Err(errs) => {
-                for e in errs {
+                for e in &errs {
                     error!("reload refused: {e}");
                 }
-                return;
+                return Err(errs.first().map(|e| e.to_string()).unwrap_or_default());
             }
         };
         let running: Vec<&config::InstanceConfig> =
@@ -1022,10 +1105,10 @@ impl Daemon {
             })
             .collect();
         if !missing.is_empty() {
-            for m in missing {
+            for m in &missing {
                 error!("reload refused: {m}");
             }
-            return;
+            return Err(missing[0].clone());
         }
         if new.metrics_listen != self.cfg.metrics_listen {
             if let Some(mut old) = self.metrics.take() {
@@ -1081,6 +1164,7 @@ impl Daemon {
             self.cfg.virtual_servers.len(),
             self.checks.len()
         );
+        Ok(())
     }
 
     /// SIGTERM: every instance resigns (drlb standby, VIPs removed, a
@@ -1088,6 +1172,9 @@ impl Daemon {
     /// daemon finds them and changes only what differs.
     fn stop(&mut self, now: Duration) {
         info!("stopping: releasing every instance");
+        if let Err(e) = self.notifier.stopping("stopping: releasing every instance") {
+            warn!("telling the service manager: {e}");
+        }
         while !self.instances.is_empty() {
             self.notify(0, "STOP");
             self.remove_instance(0, now, "shutdown");

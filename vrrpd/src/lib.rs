@@ -9,7 +9,8 @@
 //! coming and going and a sync's order ([`genl`]), rate-limited logs
 //! ([`loglimit`]), what the module should hold ([`services`]), what a
 //! reload changes ([`reload`]), HTTP check exchanges ([`probe::http`]),
-//! the metrics format ([`metrics`]) and log lines ([`logger`]). The
+//! the metrics format ([`metrics`]), log lines ([`logger`]) and the
+//! service manager's messages ([`notify`]). The
 //! [`daemon`]'s event loop drives them through the edges: VRRP instances
 //! ([`instance`], [`sock`], [`link`]), probes ([`probe`]), the drlb module
 //! ([`lb`]), the control socket ([`control`], [`serve`]) and the reports
@@ -29,6 +30,7 @@ pub mod links;
 pub mod logger;
 pub mod loglimit;
 pub mod metrics;
+pub mod notify;
 pub mod packet;
 pub mod probe;
 pub mod reload;
