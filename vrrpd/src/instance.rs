@@ -6,7 +6,8 @@
 //! them (switching drlb) need the whole daemon.
 
 use crate::config::{InstanceConfig, VirtualIp};
-use crate::fsm::{Action, Event, Instance, State};
+use crate::fsm::{Action, Event, Hold, Instance, State};
+use crate::track::{self, Tracker};
 use crate::link;
 use crate::links::Links;
 use crate::loglimit::{Hit, LogLimit, Summary};
@@ -17,6 +18,7 @@ use serde_json::json;
 use std::collections::BTreeMap;
 use std::io;
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::process::Child;
 use std::time::{Duration, SystemTime};
 
@@ -44,11 +46,21 @@ pub enum Cause {
     Vip,
     /// It could not switch drlb (the module, or the namespace's state).
     Drlb,
+    /// A tracked script or file without a weight failed.
+    Track,
+    /// Another member of its sync group is in Fault.
+    Group,
 }
 
 impl Cause {
     /// Every cause, as metrics list them.
-    pub const ALL: [Cause; 3] = [Cause::Interface, Cause::Vip, Cause::Drlb];
+    pub const ALL: [Cause; 5] = [
+        Cause::Interface,
+        Cause::Vip,
+        Cause::Drlb,
+        Cause::Track,
+        Cause::Group,
+    ];
 
     /// Its name in metrics and status.
     pub fn name(self) -> &'static str {
@@ -56,6 +68,8 @@ impl Cause {
             Cause::Interface => "interface",
             Cause::Vip => "vip",
             Cause::Drlb => "drlb",
+            Cause::Track => "track",
+            Cause::Group => "sync_group",
         }
     }
 }
@@ -138,6 +152,12 @@ pub struct Running {
     pub counters: Counters,
     /// Discarded packets and send errors, logged once per interval.
     logs: LogLimit,
+    /// What it tracks, and what that says of its priority.
+    tracker: Tracker,
+    /// Why each tracked file could not be read, as last logged.
+    file_errors: BTreeMap<PathBuf, String>,
+    /// Its sync group's name, if it is in one.
+    group: Option<String>,
 }
 
 impl Running {
@@ -151,7 +171,11 @@ impl Running {
         let sock = VrrpSocket::open(&cfg.interface, link.index, src)?;
         let fsm = Instance::new(cfg.fsm_params(src)).map_err(io::Error::other)?;
         let rx = cfg.rx_check();
+        let tracker = Tracker::new(&cfg);
         let mut r = Self {
+            tracker,
+            file_errors: BTreeMap::new(),
+            group: None,
             ifindex: link.index,
             mac: link.mac,
             cfg,
@@ -174,6 +198,8 @@ impl Running {
         };
         r.link_fault = r.link_check(links);
         r.up = r.link_fault.is_none();
+        r.track_links(links);
+        r.read_track_files();
         Ok(r)
     }
 
@@ -224,12 +250,14 @@ impl Running {
             }
             Some(_) => {}
         }
+        // (weighted ones change the priority: see the tracker)
         self.cfg
             .track_interfaces
             .iter()
-            .find_map(|t| match links.get(t) {
-                None => Some(format!("tracked interface {t} is gone")),
-                Some(l) if !l.up => Some(format!("tracked interface {t} is down")),
+            .filter(|t| t.weight == 0)
+            .find_map(|t| match links.get(&t.name) {
+                None => Some(format!("tracked interface {} is gone", t.name)),
+                Some(l) if !l.up => Some(format!("tracked interface {} is down", t.name)),
                 Some(_) => None,
             })
     }
@@ -304,6 +332,7 @@ impl Running {
             }
         }
         self.link_fault = self.link_check(links);
+        self.track_links(links);
         let up = self.link_fault.is_none();
         if up == self.up {
             return None;
@@ -324,11 +353,106 @@ impl Running {
         actions
     }
 
-    /// A priority change from a reload, in place.
+    /// A priority change from a reload, in place: tracking's offsets
+    /// apply to the new one.
     pub fn set_priority(&mut self, now: Duration, priority: u8) -> Vec<Action> {
         self.cfg.priority = priority;
-        self.rx.priority = priority;
-        self.fsm.set_priority(now, priority)
+        self.tracker.set_base(priority);
+        self.tracking(now).0
+    }
+
+    /// Its sync group, if any: a member becomes master only with its group.
+    pub fn set_group(&mut self, group: Option<String>) {
+        self.fsm.set_synced(group.is_some());
+        self.group = group;
+    }
+
+    /// Its sync group's name.
+    pub fn group(&self) -> Option<&str> {
+        self.group.as_deref()
+    }
+
+    /// How its sync group sees it.
+    pub fn view(&self) -> crate::sync::View {
+        crate::sync::View::of(&self.fsm)
+    }
+
+    /// Its priority now: the configured one with tracking's offsets.
+    pub fn effective_priority(&self) -> u8 {
+        self.fsm.params().priority
+    }
+
+    /// Weighted tracked interfaces take their state from `links`.
+    fn track_links(&mut self, links: &Links) {
+        let states: Vec<(String, bool)> = self
+            .tracker
+            .interfaces()
+            .map(|t| (t.name.clone(), links.get(&t.name).is_some_and(|l| l.up)))
+            .collect();
+        for (name, up) in states {
+            self.tracker.set_interface(&name, up);
+        }
+    }
+
+    /// The tracked scripts (the daemon runs them).
+    pub fn track_scripts(&self) -> impl Iterator<Item = &crate::config::TrackScript> {
+        self.tracker.scripts()
+    }
+
+    /// A result of a tracked script's run; whether its state changed.
+    pub fn script_result(&mut self, s: &crate::config::TrackScript, ok: bool) -> bool {
+        self.tracker.script_result(s, ok)
+    }
+
+    /// Reads its tracked files (each a small integer); a file that cannot
+    /// be read counts as 0, logged when the reason changes.
+    pub fn read_track_files(&mut self) {
+        let paths: Vec<PathBuf> = self.tracker.files().map(|f| f.path.clone()).collect();
+        for path in paths {
+            let (value, problem) = track::parse_file(std::fs::read_to_string(&path));
+            match problem {
+                Some(p) => {
+                    if self.file_errors.get(&path) != Some(&p) {
+                        warn!("{}: track_file {}: {p}", self.name(), path.display());
+                        self.file_errors.insert(path.clone(), p);
+                    }
+                }
+                None => {
+                    if self.file_errors.remove(&path).is_some() {
+                        info!("{}: track_file {} reads {value}", self.name(), path.display());
+                    }
+                }
+            }
+            self.tracker.set_file(&path, value);
+        }
+    }
+
+    /// Brings its priority and its tracking hold to what tracking says:
+    /// the actions a new priority needs (a master advertises it at once),
+    /// and the hold event to feed, with its reason.
+    pub fn tracking(&mut self, now: Duration) -> (Vec<Action>, Option<(Event, String)>) {
+        let v = self.tracker.verdict();
+        let mut actions = vec![];
+        let current = self.fsm.params().priority;
+        if v.priority != current {
+            info!(
+                "{}: priority {} -> {} (configured {}, tracking {:+})",
+                self.name(),
+                current,
+                v.priority,
+                self.cfg.priority,
+                i32::from(v.priority) - i32::from(self.cfg.priority)
+            );
+            self.rx.priority = v.priority;
+            actions = self.fsm.set_priority(now, v.priority);
+        }
+        let held = self.fsm.held(Hold::Track);
+        let ev = match (&v.fault, held) {
+            (Some(why), false) => Some((Event::Hold(Hold::Track), why.clone())),
+            (None, true) => Some((Event::Release(Hold::Track), "tracking is well again".into())),
+            _ => None,
+        };
+        (actions, ev)
     }
 
     fn note_change(&mut self, now: Duration, before: State, event: Event, why: &str) {
@@ -340,6 +464,8 @@ impl Running {
         if after == State::Fault {
             let cause = match (&self.unable, event) {
                 (_, Event::InterfaceDown) => Cause::Interface,
+                (_, Event::Hold(Hold::Track)) => Cause::Track,
+                (_, Event::Hold(Hold::Group)) => Cause::Group,
                 (Some((c, _)), _) if self.up => *c,
                 _ => Cause::Interface,
             };
@@ -398,9 +524,16 @@ impl Running {
         if self.fsm.state() != State::Fault {
             return None;
         }
+        let track = self.tracker.verdict().fault;
+        let group = self
+            .fsm
+            .held(Hold::Group)
+            .then(|| format!("another member of sync group {} is in FAULT", self.group().unwrap_or("?")));
         let parts: Vec<&str> = [
             self.link_fault.as_deref(),
             self.unable.as_ref().map(|(_, w)| w.as_str()),
+            track.as_deref(),
+            group.as_deref(),
         ]
         .into_iter()
         .flatten()
@@ -412,6 +545,8 @@ impl Running {
     pub fn fault_cause(&self, cause: Cause) -> bool {
         match cause {
             Cause::Interface => self.link_fault.is_some(),
+            Cause::Track => self.fsm.held(Hold::Track),
+            Cause::Group => self.fsm.held(Hold::Group),
             c => self.unable.as_ref().is_some_and(|(u, _)| *u == c),
         }
     }
@@ -436,7 +571,7 @@ impl Running {
                     self.master = None;
                 }
             }
-            Action::Retry => {}
+            Action::Retry | Action::WantMaster => {}
         }
         Ok(())
     }
@@ -701,6 +836,8 @@ impl Running {
             "version": self.cfg.version.number(),
             "state": state_name(self.fsm.state()),
             "priority": self.cfg.priority,
+            "effective_priority": self.effective_priority(),
+            "sync_group": self.group,
             "master": self.master.map(|m| m.to_string()),
             "virtual_ips": self.cfg.virtual_ips.iter().map(|v| v.to_string()).collect::<Vec<_>>(),
             "fault_reason": self.fault_reason(),
@@ -736,6 +873,6 @@ mod tests {
     #[test]
     fn causes_have_names() {
         let names: Vec<_> = Cause::ALL.iter().map(|c| c.name()).collect();
-        assert_eq!(names, ["interface", "vip", "drlb"]);
+        assert_eq!(names, ["interface", "vip", "drlb", "track", "sync_group"]);
     }
 }

@@ -10,7 +10,8 @@
 //! ([`loglimit`]), what the module should hold ([`services`]), what a
 //! reload changes ([`reload`]), HTTP check exchanges ([`probe::http`]),
 //! the metrics format ([`metrics`]), log lines ([`logger`]) and the
-//! service manager's messages ([`notify`]). The
+//! service manager's messages ([`notify`]), sync groups ([`sync`]) and
+//! tracking's priority ([`track`]). The
 //! [`daemon`]'s event loop drives them through the edges: VRRP instances
 //! ([`instance`], [`sock`], [`link`]), probes ([`probe`]), the drlb module
 //! ([`lb`]), the control socket ([`control`], [`serve`]) and the reports
@@ -38,3 +39,5 @@ pub mod serve;
 pub mod services;
 pub mod sock;
 pub mod status;
+pub mod sync;
+pub mod track;

@@ -18,7 +18,8 @@
 //! `use_vmac` is refused while vrrpd cannot do it: the daemon would not
 //! run such an instance, so the check says so, with its line.
 
-use super::Validator;
+use super::track::Trackers;
+use super::{TrackFile, TrackInterface, TrackScript, Validator};
 use crate::fsm;
 use crate::packet::{self, Auth, Version};
 use serde::Deserialize;
@@ -63,8 +64,13 @@ pub struct InstanceConfig {
     pub unicast_peers: Vec<IpAddr>,
     /// VRRPv2 simple password (at most 8 bytes).
     pub auth_pass: Option<String>,
-    /// Interfaces whose failure puts the instance into Fault.
-    pub track_interfaces: Vec<String>,
+    /// Tracked interfaces: down means Fault (weight 0), or a priority
+    /// offset.
+    pub track_interfaces: Vec<TrackInterface>,
+    /// Tracked scripts (`[[track_script]]`), with this instance's weights.
+    pub track_scripts: Vec<TrackScript>,
+    /// Tracked files (`[[track_file]]`), with this instance's weights.
+    pub track_files: Vec<TrackFile>,
     /// Script run on state changes.
     pub notify: Option<PathBuf>,
     /// Drive drlb (active on master, standby otherwise). Default true.
@@ -173,15 +179,30 @@ pub(super) struct RawInstance {
     unicast_src: Option<Spanned<String>>,
     unicast_peers: Option<Vec<Spanned<String>>>,
     auth_pass: Option<Spanned<String>>,
-    track_interfaces: Option<Vec<Spanned<String>>>,
+    track_interfaces: Option<Vec<Spanned<toml::Value>>>,
+    track_scripts: Option<Vec<Spanned<toml::Value>>>,
+    track_files: Option<Vec<Spanned<toml::Value>>>,
     notify: Option<Spanned<String>>,
     use_vmac: Option<Spanned<bool>>,
     lb: Option<bool>,
 }
 
+impl RawInstance {
+    /// Its name and priority (100 unless given, or out of range), for the
+    /// sync groups' checks.
+    pub(super) fn name_and_priority(&self) -> (String, u8) {
+        let p = self.priority.as_ref().map_or(100, |p| *p.get_ref());
+        (self.name.get_ref().clone(), u8::try_from(p).unwrap_or(100))
+    }
+}
+
 impl Validator {
     /// Check one instance; `None` if anything in it is wrong.
-    pub(super) fn instance(&mut self, raw: &Spanned<RawInstance>) -> Option<InstanceConfig> {
+    pub(super) fn instance(
+        &mut self,
+        raw: &Spanned<RawInstance>,
+        trackers: &Trackers,
+    ) -> Option<InstanceConfig> {
         let before = self.errors.len();
         let line = self.line(raw.span());
         let r = raw.get_ref();
@@ -214,12 +235,9 @@ impl Validator {
             .auth_pass
             .as_ref()
             .and_then(|a| self.auth_pass(version, a));
-        let track_interfaces = r
-            .track_interfaces
-            .iter()
-            .flatten()
-            .map(|t| self.ifname(t))
-            .collect();
+        let track_interfaces = self.track_interfaces(r.track_interfaces.as_ref());
+        let track_scripts = self.track_scripts(r.track_scripts.as_ref(), trackers);
+        let track_files = self.track_files(r.track_files.as_ref(), trackers);
         let notify = r
             .notify
             .as_ref()
@@ -244,13 +262,15 @@ impl Validator {
             unicast_peers,
             auth_pass,
             track_interfaces,
+            track_scripts,
+            track_files,
             notify,
             lb: r.lb.unwrap_or(true),
             line,
         })
     }
 
-    fn ifname(&mut self, value: &Spanned<String>) -> String {
+    pub(super) fn ifname(&mut self, value: &Spanned<String>) -> String {
         let name = value.get_ref();
         let ok = !name.is_empty()
             && name.len() <= MAX_IFNAME
@@ -556,7 +576,13 @@ virtual_ips = ["198.51.100.10/32"]
         assert_eq!(i.unicast_src, Some("192.0.2.1".parse().unwrap()));
         assert_eq!(i.unicast_peers.len(), 2);
         assert_eq!(i.auth(), Auth::pass("secret").unwrap());
-        assert_eq!(i.track_interfaces, ["eth1"]);
+        assert_eq!(
+            i.track_interfaces,
+            [TrackInterface {
+                name: "eth1".into(),
+                weight: 0
+            }]
+        );
         assert_eq!(i.notify, Some(PathBuf::from("/etc/vrrpd/notify.sh")));
         assert!(!i.lb);
         let vips: Vec<String> = i.virtual_ips.iter().map(ToString::to_string).collect();

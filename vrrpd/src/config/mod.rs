@@ -26,8 +26,10 @@
 
 mod instance;
 mod service;
+mod track;
 
 pub use instance::{InstanceConfig, VirtualIp};
+pub use track::{SyncGroup, TrackFile, TrackInterface, TrackScript};
 pub use service::{CheckKind, CheckSpec, HttpCheck, OnFail, RealServer, ServiceKey, VirtualServer};
 
 use serde::Deserialize;
@@ -46,12 +48,21 @@ pub struct Config {
     pub virtual_servers: Vec<VirtualServer>,
     /// Where the Prometheus endpoint listens, if anywhere.
     pub metrics_listen: Option<SocketAddr>,
+    /// The `[[sync_group]]` tables, in file order.
+    pub sync_groups: Vec<SyncGroup>,
 }
 
 impl Config {
     /// The instance named `name`.
     pub fn instance(&self, name: &str) -> Option<&InstanceConfig> {
         self.instances.iter().find(|i| i.name == name)
+    }
+
+    /// The sync group instance `name` is in, if any.
+    pub fn sync_group_of(&self, name: &str) -> Option<&SyncGroup> {
+        self.sync_groups
+            .iter()
+            .find(|g| g.instances.iter().any(|i| i == name))
     }
 
     /// The virtual server `key`.
@@ -121,8 +132,19 @@ pub fn check(text: &str) -> Result<Config, Vec<ConfigError>> {
         line_starts: line_starts(text),
         errors: Vec::new(),
     };
-    let instances: Vec<_> = raw.instance.iter().filter_map(|i| v.instance(i)).collect();
+    let trackers = v.trackers(&raw.track_script, &raw.track_file);
+    let instances: Vec<_> = raw
+        .instance
+        .iter()
+        .filter_map(|i| v.instance(i, &trackers))
+        .collect();
     v.duplicate_instances(&raw.instance);
+    let priorities = raw
+        .instance
+        .iter()
+        .map(|i| i.get_ref().name_and_priority())
+        .collect();
+    let sync_groups = v.sync_groups(&raw.sync_group, &priorities);
     let virtual_servers = v.virtual_servers(&raw.virtual_server, &instances);
     if raw.instance.is_empty() && raw.virtual_server.is_empty() {
         v.error(
@@ -149,6 +171,7 @@ pub fn check(text: &str) -> Result<Config, Vec<ConfigError>> {
             instances,
             virtual_servers,
             metrics_listen,
+            sync_groups,
         })
     } else {
         v.errors.sort_by_key(|e| e.line);
@@ -164,6 +187,12 @@ struct RawConfig {
     instance: Vec<Spanned<instance::RawInstance>>,
     #[serde(default)]
     virtual_server: Vec<Spanned<service::RawVirtualServer>>,
+    #[serde(default)]
+    sync_group: Vec<Spanned<track::RawSyncGroup>>,
+    #[serde(default)]
+    track_script: Vec<Spanned<track::RawTrackScript>>,
+    #[serde(default)]
+    track_file: Vec<Spanned<track::RawTrackFile>>,
 }
 
 /// Where each line starts, for [`Validator::line`].
