@@ -525,10 +525,13 @@ impl Running {
             return None;
         }
         let track = self.tracker.verdict().fault;
-        let group = self
-            .fsm
-            .held(Hold::Group)
-            .then(|| format!("another member of sync group {} is in FAULT", self.group().unwrap_or("?")));
+        // (its group holds every member, itself too: said only of others)
+        let group = (self.fsm.held(Hold::Group) && !self.fsm.own_fault()).then(|| {
+            format!(
+                "another member of sync group {} is in FAULT",
+                self.group().unwrap_or("?")
+            )
+        });
         let parts: Vec<&str> = [
             self.link_fault.as_deref(),
             self.unable.as_ref().map(|(_, w)| w.as_str()),
