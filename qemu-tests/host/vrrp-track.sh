@@ -105,7 +105,7 @@ wait_instance dir1 vi2 MASTER 10
 wait_instance dir2 vi1 BACKUP 5
 wait_instance dir2 vi2 BACKUP 5
 
-log "sync group: dir2's vi1 alone outranks dir1's (reload to 200): dir2 takes vi1, and vi2 follows it to BACKUP on dir1"
+log "sync group: dir2's vi1 alone outranks dir1's (reload to 200): dir2 stays BACKUP, its vi2 not wanting MASTER"
 group 200 100 >"$VRRP_DIR/g2.toml"
 vrrpd_signal dir2 HUP
 # dir2's vi1 preempts when dir1's adverts at 150 time out; its vi2 (100)
@@ -114,3 +114,13 @@ snooze 6
 expect_eq "$(instance_state dir2 vi1) $(instance_state dir2 vi2)" "BACKUP BACKUP" "dir2's states (its vi2 does not want MASTER)"
 expect_eq "$(instance_state dir1 vi1) $(instance_state dir1 vi2)" "MASTER MASTER" "dir1's states"
 log "ok: a group goes MASTER only when every member wants to"
+
+log "sync group: both of dir2's outrank dir1's (reload to 200, 200): dir2 masters both, dir1 backs both"
+group 200 200 >"$VRRP_DIR/g2.toml"
+vrrpd_signal dir2 HUP
+wait_instance dir2 vi1 MASTER 10
+wait_instance dir2 vi2 MASTER 5
+wait_instance dir1 vi1 BACKUP 5
+wait_instance dir1 vi2 BACKUP 5
+grep -q "sync group g1: a member went BACKUP" "$VRRP_DIR/dir1.log" ||
+	grep -q "advert from .* priority 200" "$VRRP_DIR/dir1.log" || fail "dir1 did not log why it went BACKUP"

@@ -794,10 +794,8 @@ impl Daemon {
             .instances
             .iter()
             .any(|(_, r)| !r.cfg.track_files.is_empty());
-        self.next_track_files = files.then(|| {
-            self.next_track_files
-                .unwrap_or(now + TRACK_FILE_INTERVAL)
-        });
+        self.next_track_files =
+            files.then(|| self.next_track_files.unwrap_or(now + TRACK_FILE_INTERVAL));
     }
 
     /// A track script's run finished (or timed out, or could not start):

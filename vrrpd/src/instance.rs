@@ -7,12 +7,12 @@
 
 use crate::config::{InstanceConfig, VirtualIp};
 use crate::fsm::{Action, Event, Hold, Instance, State};
-use crate::track::{self, Tracker};
 use crate::link;
 use crate::links::Links;
 use crate::loglimit::{Hit, LogLimit, Summary};
 use crate::packet::{Advert, RxCheck, RxError, Version, MCAST_V4, MCAST_V6};
 use crate::sock::VrrpSocket;
+use crate::track::{self, Tracker};
 use log::{debug, error, info, log, warn, Level};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -419,7 +419,11 @@ impl Running {
                 }
                 None => {
                     if self.file_errors.remove(&path).is_some() {
-                        info!("{}: track_file {} reads {value}", self.name(), path.display());
+                        info!(
+                            "{}: track_file {} reads {value}",
+                            self.name(),
+                            path.display()
+                        );
                     }
                 }
             }

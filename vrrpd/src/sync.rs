@@ -326,7 +326,10 @@ mod tests {
         // One wants, one is master already: the backup goes.
         assert_eq!(
             orders(
-                &[v(Backup, true, false, false), v(Master, false, false, false)],
+                &[
+                    v(Backup, true, false, false),
+                    v(Master, false, false, false)
+                ],
                 &[]
             ),
             [(0, Event::SyncMaster)]

@@ -290,11 +290,17 @@ mod tests {
 
     #[test]
     fn an_unweighted_script_or_file_means_fault() {
-        let mut t = tracker("track_scripts = [\"hard\"]\ntrack_files = [\"f0\"]", SCRIPTS);
+        let mut t = tracker(
+            "track_scripts = [\"hard\"]\ntrack_files = [\"f0\"]",
+            SCRIPTS,
+        );
         let hard = script(&t, "hard");
         assert_eq!(t.verdict().fault, None);
         t.script_result(&hard, false);
-        assert_eq!(t.verdict().fault.as_deref(), Some("track_script hard failed"));
+        assert_eq!(
+            t.verdict().fault.as_deref(),
+            Some("track_script hard failed")
+        );
         assert_eq!(t.verdict().priority, 100, "the priority stays");
         t.script_result(&hard, true);
         assert_eq!(t.verdict().fault, None);
@@ -350,7 +356,10 @@ mod tests {
 
     #[test]
     fn the_owner_keeps_255() {
-        let mut t = tracker("priority = 255\ntrack_scripts = [\"neg\", \"hard\"]", SCRIPTS);
+        let mut t = tracker(
+            "priority = 255\ntrack_scripts = [\"neg\", \"hard\"]",
+            SCRIPTS,
+        );
         let neg = script(&t, "neg");
         t.script_result(&neg, false);
         assert_eq!(t.verdict().priority, 255);

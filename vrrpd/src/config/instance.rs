@@ -12,7 +12,8 @@
 //! preempt_delay_ms = 0
 //! virtual_ips = ["198.51.100.10/32"]
 //! # optional: unicast_src, unicast_peers = [..], auth_pass (v2),
-//! # track_interfaces = [..], notify = "/path/script", lb = true (drive drlb)
+//! # track_interfaces, track_scripts, track_files (see track.rs),
+//! # notify = "/path/script", lb = true (drive drlb)
 //! ```
 //!
 //! `use_vmac` is refused while vrrpd cannot do it: the daemon would not

@@ -29,8 +29,8 @@ mod service;
 mod track;
 
 pub use instance::{InstanceConfig, VirtualIp};
-pub use track::{SyncGroup, TrackFile, TrackInterface, TrackScript};
 pub use service::{CheckKind, CheckSpec, HttpCheck, OnFail, RealServer, ServiceKey, VirtualServer};
+pub use track::{SyncGroup, TrackFile, TrackInterface, TrackScript};
 
 use serde::Deserialize;
 use std::fmt;

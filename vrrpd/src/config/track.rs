@@ -162,13 +162,8 @@ impl Validator {
                 );
             }
             let command = self.nonempty("command", &r.command);
-            let interval_ms: u64 = self.opt_range(
-                "interval_ms",
-                r.interval_ms.as_ref(),
-                10,
-                3_600_000,
-                1000,
-            );
+            let interval_ms: u64 =
+                self.opt_range("interval_ms", r.interval_ms.as_ref(), 10, 3_600_000, 1000);
             let timeout_ms: u64 = self.opt_range(
                 "timeout_ms",
                 r.timeout_ms.as_ref(),
@@ -210,7 +205,8 @@ impl Validator {
                 );
             }
             let weight = r.weight.as_ref().map_or(1, |w| self.weight(w));
-            t.files.insert(name.clone(), TrackFile { name, path, weight });
+            t.files
+                .insert(name.clone(), TrackFile { name, path, weight });
         }
         t
     }
@@ -513,12 +509,26 @@ track_files = [\"prio\", { name = \"prio\" }]\n",
         let s = &a.track_scripts;
         assert_eq!((s[0].name.as_str(), s[0].weight), ("chk", -60));
         assert_eq!(
-            (s[0].interval.as_millis(), s[0].timeout.as_millis(), s[0].rise, s[0].fall),
+            (
+                s[0].interval.as_millis(),
+                s[0].timeout.as_millis(),
+                s[0].rise,
+                s[0].fall
+            ),
             (1000, 1000, 1, 1)
         );
-        assert_eq!((s[1].name.as_str(), s[1].weight), ("chk2", 20), "the instance's weight wins");
         assert_eq!(
-            (s[1].interval.as_millis(), s[1].timeout.as_millis(), s[1].rise, s[1].fall),
+            (s[1].name.as_str(), s[1].weight),
+            ("chk2", 20),
+            "the instance's weight wins"
+        );
+        assert_eq!(
+            (
+                s[1].interval.as_millis(),
+                s[1].timeout.as_millis(),
+                s[1].rise,
+                s[1].fall
+            ),
             (2000, 2000, 2, 3)
         );
         let f = &a.track_files;
@@ -535,19 +545,43 @@ track_files = [\"prio\", { name = \"prio\" }]\n",
             let errs = check(&text).unwrap_err();
             assert_eq!(errs.len(), 1, "{errs:?}");
             assert_eq!(errs[0].line, line, "{errs:?}");
-            assert!(errs[0].message.contains(needle), "{:?} lacks {needle:?}", errs[0].message);
+            assert!(
+                errs[0].message.contains(needle),
+                "{:?} lacks {needle:?}",
+                errs[0].message
+            );
         };
-        e(inst("track_scripts = [\"nope\"]"), 5, "no [[track_script]] named `nope`");
-        e(inst("track_files = [\"nope\"]"), 5, "no [[track_file]] named `nope`");
+        e(
+            inst("track_scripts = [\"nope\"]"),
+            5,
+            "no [[track_script]] named `nope`",
+        );
+        e(
+            inst("track_files = [\"nope\"]"),
+            5,
+            "no [[track_file]] named `nope`",
+        );
         e(
             inst("track_interfaces = [{ name = \"eth1\", weight = -300 }]"),
             5,
             "weight -300 out of range: must be -254..=254",
         );
-        e(inst("track_interfaces = [{ nam = \"eth1\" }]"), 5, "unknown field `nam`");
+        e(
+            inst("track_interfaces = [{ nam = \"eth1\" }]"),
+            5,
+            "unknown field `nam`",
+        );
         e(inst("track_interfaces = [3]"), 5, "each entry is a name");
-        e(inst("track_interfaces = [{ weight = 3 }]"), 5, "each entry is a name");
-        e(inst("track_interfaces = [\"eth1\", \"eth1\"]"), 5, "listed twice");
+        e(
+            inst("track_interfaces = [{ weight = 3 }]"),
+            5,
+            "each entry is a name",
+        );
+        e(
+            inst("track_interfaces = [\"eth1\", \"eth1\"]"),
+            5,
+            "listed twice",
+        );
         e(
             inst("track_interfaces = [\"averyveryverylongname\"]"),
             5,
