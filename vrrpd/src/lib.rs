@@ -18,9 +18,11 @@
 
 pub mod checks;
 pub mod config;
+pub mod owner;
 pub mod control;
 pub mod daemon;
 pub mod fsm;
+pub mod garp;
 pub mod genl;
 pub mod health;
 pub mod instance;
@@ -38,3 +40,4 @@ pub mod serve;
 pub mod services;
 pub mod sock;
 pub mod status;
+pub mod vmac;
