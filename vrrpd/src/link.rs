@@ -494,6 +494,8 @@ const IFF_UP: u32 = 1;
 pub const DEVCONF_RP_FILTER: u16 = 8;
 /// arp_filter.
 pub const DEVCONF_ARP_FILTER: u16 = 13;
+/// arp_announce.
+pub const DEVCONF_ARP_ANNOUNCE: u16 = 18;
 /// arp_ignore.
 pub const DEVCONF_ARP_IGNORE: u16 = 19;
 /// accept_local.

@@ -3,9 +3,11 @@
 //! keepalived makes it: private mode, created down, with arp_ignore=1,
 //! accept_local=1 and rp_filter=0, and no IPv6 address of its own making
 //! (an IPv6 instance gets its interface's link-local address, the
-//! adverts' source). Its interface gets arp_ignore=1 and arp_filter=1
-//! while any VMAC sits on it, so that only the macvlan answers ARP for
-//! the VIPs, with the virtual MAC; the old values come back after.
+//! adverts' source). Its interface gets arp_ignore=1, arp_filter=1 and
+//! arp_announce=2 while any VMAC sits on it, so that only the macvlan
+//! answers ARP for the VIPs, with the virtual MAC, and nothing names a
+//! VIP from the interface's MAC; the old values come back after. All are
+//! set over rtnetlink (IFLA_INET_CONF), not /proc/sys.
 //!
 //! The master brings it up and puts the VIPs on it; adverts and
 //! gratuitous ARPs leave through it, from the virtual MAC. A backup keeps
@@ -22,26 +24,35 @@ use std::io;
 use std::net::IpAddr;
 use std::sync::Mutex;
 
-/// Interfaces with VMACs on them: how many, and their arp_ignore and
-/// arp_filter from before the first.
-static BASES: Mutex<Option<HashMap<String, (usize, u32, u32)>>> = Mutex::new(None);
+/// What a VMAC sets on its interface: arp_ignore=1 (the interface does
+/// not answer ARP for the VIPs, which are the macvlan's), arp_filter=1,
+/// and arp_announce=2 (its own ARP requests, for a client it answers,
+/// name its own address, not the VIP: a request from the VIP would teach
+/// the client the interface's MAC for it).
+const BASE_CONF: [(u16, &str, u32); 3] = [
+    (link::DEVCONF_ARP_IGNORE, "arp_ignore", 1),
+    (link::DEVCONF_ARP_FILTER, "arp_filter", 1),
+    (link::DEVCONF_ARP_ANNOUNCE, "arp_announce", 2),
+];
+
+/// Interfaces with VMACs on them: how many, and their [`BASE_CONF`]
+/// settings from before the first.
+type Held = (usize, Vec<(u16, u32)>);
+static BASES: Mutex<Option<HashMap<String, Held>>> = Mutex::new(None);
 
 fn hold_base(name: &str, index: u32) {
     let mut g = BASES.lock().unwrap_or_else(|e| e.into_inner());
     let e = g.get_or_insert_with(HashMap::new).entry(name.to_string()).or_insert_with(|| {
-        (
-            0,
-            link::read_devconf(name, "arp_ignore").unwrap_or(0),
-            link::read_devconf(name, "arp_filter").unwrap_or(0),
-        )
+        let old = BASE_CONF
+            .iter()
+            .map(|(k, key, _)| (*k, link::read_devconf(name, key).unwrap_or(0)))
+            .collect();
+        (0, old)
     });
     e.0 += 1;
-    if let Err(e) = link::set_devconf(
-        index,
-        &[(link::DEVCONF_ARP_IGNORE, 1), (link::DEVCONF_ARP_FILTER, 1)],
-        false,
-    ) {
-        warn!("{name}: setting arp_ignore=1 and arp_filter=1 for the VMAC: {e} (the interface may answer ARP for the VIPs with its own MAC)");
+    let conf: Vec<(u16, u32)> = BASE_CONF.iter().map(|(k, _, v)| (*k, *v)).collect();
+    if let Err(e) = link::set_devconf(index, &conf, false) {
+        warn!("{name}: setting arp_ignore=1, arp_filter=1 and arp_announce=2 for the VMAC: {e} (clients may learn the interface's own MAC for the VIPs)");
     }
 }
 
@@ -53,16 +64,9 @@ fn release_base(name: &str) {
     if e.0 > 0 {
         return;
     }
-    let (_, ignore, filter) = map.remove(name).expect("held");
+    let (_, old) = map.remove(name).expect("held");
     if let Ok(index) = link::index_of(name) {
-        let _ = link::set_devconf(
-            index,
-            &[
-                (link::DEVCONF_ARP_IGNORE, ignore),
-                (link::DEVCONF_ARP_FILTER, filter),
-            ],
-            false,
-        );
+        let _ = link::set_devconf(index, &old, false);
     }
 }
 
