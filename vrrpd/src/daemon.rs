@@ -510,6 +510,12 @@ impl Daemon {
                 Interest::READABLE,
             )
             .map_err(not_started)?;
+        if let Some(fd) = r.vmac_fd() {
+            self.poll
+                .registry()
+                .register(&mut SourceFd(&fd), token(INSTANCE, id), Interest::READABLE)
+                .map_err(not_started)?;
+        }
         let first = if r.up {
             vec![]
         } else {
@@ -527,6 +533,9 @@ impl Daemon {
         self.instance_event(i, now, Event::Shutdown, why);
         let (_, r) = self.instances.remove(i);
         let _ = self.poll.registry().deregister(&mut SourceFd(&r.raw_fd()));
+        if let Some(fd) = r.vmac_fd() {
+            let _ = self.poll.registry().deregister(&mut SourceFd(&fd));
+        }
     }
 
     fn instance_readable(&mut self, id: usize, now: Duration) {
@@ -615,6 +624,15 @@ impl Daemon {
                         Interest::READABLE,
                     ) {
                         error!("{}: registering its new socket: {e}", r.name());
+                    }
+                    if let Some(fd) = r.vmac_fd() {
+                        if let Err(e) = self.poll.registry().register(
+                            &mut SourceFd(&fd),
+                            token(INSTANCE, *id),
+                            Interest::READABLE,
+                        ) {
+                            error!("{}: registering its macvlan's socket: {e}", r.name());
+                        }
                     }
                 }
                 Err(e) => {

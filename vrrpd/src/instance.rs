@@ -239,6 +239,12 @@ impl Running {
         self.sock.raw_fd()
     }
 
+    /// Its macvlan's socket's descriptor, if it has one (registered with
+    /// the same token as [`Running::raw_fd`]).
+    pub fn vmac_fd(&self) -> Option<std::os::fd::RawFd> {
+        self.vmac.as_ref().map(|v| v.raw_fd())
+    }
+
     /// When it next needs [`Event::Timer`], a GARP burst, or a summary of
     /// its rate-limited logs.
     pub fn next_deadline(&self) -> Option<Duration> {
@@ -726,8 +732,16 @@ impl Running {
     /// events (with a reason for the log) for the caller to handle.
     pub fn receive(&mut self, now: Duration) -> Vec<(Event, String)> {
         let mut out = vec![];
+        // While the macvlan is up, adverts are read from it alone: a peer
+        // with the same virtual MAC reaches only it, and any other reaches
+        // both (the interface's copy is drained and dropped).
+        if self.vmac.as_ref().is_some_and(|v| v.is_up()) {
+            while let Ok(Some(_)) = self.sock.recv() {}
+        } else if let Some(v) = &self.vmac {
+            while let Ok(Some(_)) = v.tx().recv() {}
+        }
         loop {
-            let pkt = match self.sock.recv() {
+            let pkt = match self.tx_sock().recv() {
                 Ok(Some(p)) => p,
                 Ok(None) => return out,
                 Err(e) => {

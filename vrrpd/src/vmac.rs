@@ -131,7 +131,10 @@ impl Vmac {
         if src.is_ipv6() {
             link::set_address(true, index, src, 64)?;
         }
-        v.tx = VrrpSocket::open_tx(name, index, src)?;
+        // (joined: while it is up, a peer's adverts from the same virtual
+        // MAC reach the macvlan only, as if they were its own frames
+        // looped back; the kernel's macvlan gives them to no one else)
+        v.tx = VrrpSocket::open(name, index, src)?;
         Ok(v)
     }
 
@@ -149,7 +152,13 @@ impl Vmac {
         self.up
     }
 
-    /// The socket adverts leave through while it is up.
+    /// Its descriptor, for the event loop.
+    pub fn raw_fd(&self) -> std::os::fd::RawFd {
+        self.tx.raw_fd()
+    }
+
+    /// The socket adverts leave through, and are received on, while it
+    /// is up.
     pub fn tx(&self) -> &VrrpSocket {
         &self.tx
     }
