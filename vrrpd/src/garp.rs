@@ -123,10 +123,7 @@ mod tests {
 
     #[test]
     fn keepalived_defaults_two_bursts_of_five() {
-        assert_eq!(
-            run(GarpConfig::default(), 60.0, None),
-            [(0.0, 5), (5.0, 5)]
-        );
+        assert_eq!(run(GarpConfig::default(), 60.0, None), [(0.0, 5), (5.0, 5)]);
     }
 
     #[test]
@@ -151,10 +148,7 @@ mod tests {
             [(0.0, 2), (2.0, 2), (3.0, 1), (6.0, 1), (9.0, 1)]
         );
         // leaving master at 4 s: the refresh at 6 s never comes
-        assert_eq!(
-            run(cfg, 10.0, Some(4.0)),
-            [(0.0, 2), (2.0, 2), (3.0, 1)]
-        );
+        assert_eq!(run(cfg, 10.0, Some(4.0)), [(0.0, 2), (2.0, 2), (3.0, 1)]);
     }
 
     #[test]

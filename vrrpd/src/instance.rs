@@ -8,12 +8,12 @@
 use crate::config::{InstanceConfig, VirtualIp};
 use crate::fsm::{Action, Event, Instance, State};
 use crate::garp::GarpSchedule;
-use crate::vmac::Vmac;
 use crate::link;
 use crate::links::Links;
 use crate::loglimit::{Hit, LogLimit, Summary};
 use crate::packet::{Advert, RxCheck, RxError, Version, MCAST_V4, MCAST_V6};
 use crate::sock::VrrpSocket;
+use crate::vmac::Vmac;
 use log::{debug, error, info, log, warn, Level};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -484,7 +484,11 @@ impl Running {
                 self.master = Some(self.src);
                 if let Some(v) = self.vmac.as_mut() {
                     v.set_up(true).map_err(|e| {
-                        format!("cannot bring the macvlan {} up: {}", v.name, link::describe(&e))
+                        format!(
+                            "cannot bring the macvlan {} up: {}",
+                            v.name,
+                            link::describe(&e)
+                        )
                     })?;
                 }
                 self.add_vips()?;
@@ -494,7 +498,10 @@ impl Running {
                 self.remove_vips();
                 if let Some(v) = self.vmac.as_mut() {
                     if let Err(e) = v.set_up(false) {
-                        error!("{}: bringing the macvlan {} down: {e}", self.cfg.name, v.name);
+                        error!(
+                            "{}: bringing the macvlan {} down: {e}",
+                            self.cfg.name, v.name
+                        );
                     }
                 }
                 self.garps.left_master();
@@ -600,7 +607,12 @@ impl Running {
             return;
         }
         let index = self.vip_ifindex();
-        for v in self.cfg.virtual_ips.iter().filter(|v| !self.owned.contains(&v.addr)) {
+        for v in self
+            .cfg
+            .virtual_ips
+            .iter()
+            .filter(|v| !self.owned.contains(&v.addr))
+        {
             if let Err(e) = link::set_address(false, index, v.addr, v.prefix_len) {
                 error!("{}: removing {v}: {e}", self.name());
             }

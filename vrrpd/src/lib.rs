@@ -18,7 +18,6 @@
 
 pub mod checks;
 pub mod config;
-pub mod owner;
 pub mod control;
 pub mod daemon;
 pub mod fsm;
@@ -33,6 +32,7 @@ pub mod logger;
 pub mod loglimit;
 pub mod metrics;
 pub mod notify;
+pub mod owner;
 pub mod packet;
 pub mod probe;
 pub mod reload;

@@ -452,7 +452,9 @@ pub fn addresses(name: &str) -> io::Result<Vec<IpAddr>> {
             libc::AF_INET => {
                 // SAFETY: an AF_INET address is a sockaddr_in.
                 let sin = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in) };
-                out.push(IpAddr::V4(Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr))));
+                out.push(IpAddr::V4(Ipv4Addr::from(u32::from_be(
+                    sin.sin_addr.s_addr,
+                ))));
             }
             libc::AF_INET6 => {
                 // SAFETY: an AF_INET6 address is a sockaddr_in6.
@@ -548,7 +550,11 @@ pub fn macvlan_request(name: &str, parent: u32, mac: [u8; 6]) -> Vec<u8> {
     attr(&mut body, IFLA_LINK, &parent.to_ne_bytes());
     attr(&mut body, IFLA_ADDRESS, &mac);
     let mut data = vec![];
-    attr(&mut data, IFLA_MACVLAN_MODE, &MACVLAN_MODE_PRIVATE.to_ne_bytes());
+    attr(
+        &mut data,
+        IFLA_MACVLAN_MODE,
+        &MACVLAN_MODE_PRIVATE.to_ne_bytes(),
+    );
     let mut info = vec![];
     attr(&mut info, IFLA_INFO_KIND, b"macvlan\0");
     nested(&mut info, IFLA_INFO_DATA, &data);
@@ -605,7 +611,11 @@ pub fn set_devconf(index: u32, conf: &[(u16, u32)], no_v6_addrs: bool) -> io::Re
 /// Brings interface `index` up or down.
 pub fn set_up(index: u32, up: bool) -> io::Result<()> {
     let body = ifinfomsg(index, if up { IFF_UP } else { 0 }, IFF_UP);
-    done(request(&nl_message(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, &body))?)
+    done(request(&nl_message(
+        RTM_NEWLINK,
+        NLM_F_REQUEST | NLM_F_ACK,
+        &body,
+    ))?)
 }
 
 /// Deletes interface `index`; one already gone is no error.
@@ -708,7 +718,10 @@ mod tests {
     #[test]
     fn a_macvlan_request_is_private_mode_with_the_vmac() {
         let m = macvlan_request("vrrp.51", 7, virtual_mac(51, false));
-        assert_eq!(u32::from_ne_bytes(m[0..4].try_into().unwrap()) as usize, m.len());
+        assert_eq!(
+            u32::from_ne_bytes(m[0..4].try_into().unwrap()) as usize,
+            m.len()
+        );
         assert_eq!(u16::from_ne_bytes([m[4], m[5]]), RTM_NEWLINK);
         let top = attrs(&m[32..]);
         assert_eq!(top[0], (IFLA_IFNAME, b"vrrp.51\0".to_vec()));

@@ -139,7 +139,12 @@ impl VrrpSocket {
             len: 1,
             filter: drop_all.as_mut_ptr(),
         };
-        setopt(s.fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &prog)?;
+        setopt(
+            s.fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_ATTACH_FILTER,
+            &prog,
+        )?;
         Ok(s)
     }
 

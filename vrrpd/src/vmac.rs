@@ -42,13 +42,16 @@ static BASES: Mutex<Option<HashMap<String, Held>>> = Mutex::new(None);
 
 fn hold_base(name: &str, index: u32) {
     let mut g = BASES.lock().unwrap_or_else(|e| e.into_inner());
-    let e = g.get_or_insert_with(HashMap::new).entry(name.to_string()).or_insert_with(|| {
-        let old = BASE_CONF
-            .iter()
-            .map(|(k, key, _)| (*k, link::read_devconf(name, key).unwrap_or(0)))
-            .collect();
-        (0, old)
-    });
+    let e = g
+        .get_or_insert_with(HashMap::new)
+        .entry(name.to_string())
+        .or_insert_with(|| {
+            let old = BASE_CONF
+                .iter()
+                .map(|(k, key, _)| (*k, link::read_devconf(name, key).unwrap_or(0)))
+                .collect();
+            (0, old)
+        });
     e.0 += 1;
     let conf: Vec<(u16, u32)> = BASE_CONF.iter().map(|(k, _, v)| (*k, *v)).collect();
     if let Err(e) = link::set_devconf(index, &conf, false) {
@@ -105,8 +108,12 @@ impl Vmac {
             }
             link::delete_link(old.index)?;
         }
-        link::add_macvlan(name, base_index, mac)
-            .map_err(|e| io::Error::other(format!("creating the macvlan {name} on {base}: {}", link::describe(&e))))?;
+        link::add_macvlan(name, base_index, mac).map_err(|e| {
+            io::Error::other(format!(
+                "creating the macvlan {name} on {base}: {}",
+                link::describe(&e)
+            ))
+        })?;
         let index = link::index_of(name)?;
         // (from here on, dropping it deletes the macvlan)
         hold_base(base, base_index);

@@ -43,13 +43,23 @@ fn check_config_takes_use_vmac_and_refuses_a_bad_one_with_its_line() {
     let d = Dir::new("vmac");
     let f = d.file("vmac.toml", &format!("{INSTANCE}use_vmac = true\n"));
     let out = vrrpd(&["check-config", &f]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    let f = d.file("bad.toml", &format!("{INSTANCE}use_vmac = \"vrrpd-no-if\"\n"));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let f = d.file(
+        "bad.toml",
+        &format!("{INSTANCE}use_vmac = \"vrrpd-no-if\"\n"),
+    );
     let out = vrrpd(&["check-config", &f]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains(&format!("{f}:6: use_vmac: the macvlan cannot be named vrrpd-no-if")),
+        err.contains(&format!(
+            "{f}:6: use_vmac: the macvlan cannot be named vrrpd-no-if"
+        )),
         "{err}"
     );
     // The daemon refuses it the same way, before anything starts.

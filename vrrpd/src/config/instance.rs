@@ -432,11 +432,15 @@ impl Validator {
             if let Some(v) = &r.use_vmac {
                 let name = match v.get_ref() {
                     UseVmac::On(false) => None,
-                    UseVmac::On(true) => u8::try_from(*r.vrid.get_ref()).ok().map(default_vmac_name),
+                    UseVmac::On(true) => {
+                        u8::try_from(*r.vrid.get_ref()).ok().map(default_vmac_name)
+                    }
                     UseVmac::Name(n) => Some(n.clone()),
                 };
                 if let Some(name) = name {
-                    if let Some((other, first)) = vmacs.insert(name.clone(), (r.name.get_ref(), line)) {
+                    if let Some((other, first)) =
+                        vmacs.insert(name.clone(), (r.name.get_ref(), line))
+                    {
                         let msg = format!(
                             "use_vmac: the macvlan {name} is already instance `{other}`'s (line {first}): name this one, use_vmac = \"...\""
                         );
@@ -822,7 +826,11 @@ virtual_ips = ["198.51.100.10/32"]
         ]);
         assert_eq!(
             (t.delay, t.repeat, t.refresh),
-            (std::time::Duration::ZERO, 2, std::time::Duration::from_secs(60))
+            (
+                std::time::Duration::ZERO,
+                2,
+                std::time::Duration::from_secs(60)
+            )
         );
         assert_error(
             &with(&["garp_master_repeat = 0"]),
