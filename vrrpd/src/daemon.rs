@@ -571,6 +571,12 @@ impl Daemon {
             )
             .map_err(not_started)?;
         r.set_group(self.cfg.sync_group_of(&name).map(|g| g.name.clone()));
+        if let Some(fd) = r.vmac_fd() {
+            self.poll
+                .registry()
+                .register(&mut SourceFd(&fd), token(INSTANCE, id), Interest::READABLE)
+                .map_err(not_started)?;
+        }
         let mut first = if r.up {
             vec![]
         } else {
@@ -594,6 +600,9 @@ impl Daemon {
         self.instance_event(i, now, Event::Shutdown, why);
         let (_, r) = self.instances.remove(i);
         let _ = self.poll.registry().deregister(&mut SourceFd(&r.raw_fd()));
+        if let Some(fd) = r.vmac_fd() {
+            let _ = self.poll.registry().deregister(&mut SourceFd(&fd));
+        }
         self.run_groups(now);
     }
 
@@ -683,6 +692,15 @@ impl Daemon {
                         Interest::READABLE,
                     ) {
                         error!("{}: registering its new socket: {e}", r.name());
+                    }
+                    if let Some(fd) = r.vmac_fd() {
+                        if let Err(e) = self.poll.registry().register(
+                            &mut SourceFd(&fd),
+                            token(INSTANCE, *id),
+                            Interest::READABLE,
+                        ) {
+                            error!("{}: registering its macvlan's socket: {e}", r.name());
+                        }
                     }
                 }
                 Err(e) => {

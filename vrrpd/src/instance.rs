@@ -7,12 +7,14 @@
 
 use crate::config::{InstanceConfig, VirtualIp};
 use crate::fsm::{Action, Event, Hold, Instance, State};
+use crate::garp::GarpSchedule;
 use crate::link;
 use crate::links::Links;
 use crate::loglimit::{Hit, LogLimit, Summary};
 use crate::packet::{Advert, RxCheck, RxError, Version, MCAST_V4, MCAST_V6};
 use crate::sock::VrrpSocket;
 use crate::track::{self, Tracker};
+use crate::vmac::Vmac;
 use log::{debug, error, info, log, warn, Level};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -21,11 +23,6 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::Child;
 use std::time::{Duration, SystemTime};
-
-/// keepalived's defaults: 5 gratuitous ARPs on becoming master, and 5
-/// more 5 s later (garp_master_repeat, garp_master_delay).
-const GARP_COUNT: u32 = 5;
-const GARP_REFRESH: Duration = Duration::from_secs(5);
 
 /// A state's name, as status and notify scripts show it.
 pub fn state_name(s: State) -> &'static str {
@@ -121,6 +118,46 @@ fn source(cfg: &InstanceConfig) -> io::Result<IpAddr> {
     })
 }
 
+/// Warns (as keepalived does) when a priority-255 instance's interface
+/// lacks one of its VIPs: RFC 5798 keeps 255 for the address owner
+/// ([`crate::owner`]). The VIPs it does own, which are the interface's
+/// and which it never removes.
+fn warn_not_owner(cfg: &InstanceConfig) -> Vec<IpAddr> {
+    if cfg.priority != crate::fsm::OWNER_PRIORITY {
+        return vec![];
+    }
+    let held = link::addresses(&cfg.interface).unwrap_or_default();
+    let missing = crate::owner::not_owned(cfg.priority, &cfg.virtual_ips, &held);
+    for vip in &missing {
+        warn!("{}", crate::owner::warning(&cfg.name, &cfg.interface, *vip));
+    }
+    cfg.virtual_ips
+        .iter()
+        .map(|v| v.addr)
+        .filter(|a| !missing.contains(a))
+        .collect()
+}
+
+/// The instance's macvlan, if it has `use_vmac`.
+fn open_vmac(
+    cfg: &InstanceConfig,
+    index: u32,
+    src: IpAddr,
+    links: &Links,
+) -> io::Result<Option<Vmac>> {
+    let Some(name) = &cfg.vmac else {
+        return Ok(None);
+    };
+    let v = Vmac::create(name, &cfg.interface, index, cfg.vrid, src, links)?;
+    info!(
+        "{}: virtual MAC {} on the macvlan {name} (index {})",
+        cfg.name,
+        mac_text(v.mac),
+        v.index
+    );
+    Ok(Some(v))
+}
+
 /// One running instance.
 pub struct Running {
     /// Its configuration.
@@ -144,8 +181,13 @@ pub struct Running {
     /// on it yet.
     reopen: bool,
     holds_vips: bool,
-    /// GARP bursts still to send.
-    garp_at: Vec<Duration>,
+    /// Gratuitous ARPs still to send.
+    garps: GarpSchedule,
+    /// The virtual MAC's macvlan (`use_vmac`).
+    vmac: Option<Vmac>,
+    /// VIPs an owner (priority 255) found on its interface at start: the
+    /// interface's own, never removed.
+    owned: Vec<IpAddr>,
     master: Option<IpAddr>,
     last_change: Option<(SystemTime, String)>,
     /// Counters.
@@ -168,10 +210,13 @@ impl Running {
             .get(&cfg.interface)
             .ok_or_else(|| io::Error::other(format!("no interface {}", cfg.interface)))?;
         let src = source(&cfg)?;
+        let owned = warn_not_owner(&cfg);
         let sock = VrrpSocket::open(&cfg.interface, link.index, src)?;
+        let vmac = open_vmac(&cfg, link.index, src, links)?;
         let fsm = Instance::new(cfg.fsm_params(src)).map_err(io::Error::other)?;
         let rx = cfg.rx_check();
         let tracker = Tracker::new(&cfg);
+        let garps = GarpSchedule::new(cfg.garp);
         let mut r = Self {
             tracker,
             file_errors: BTreeMap::new(),
@@ -190,7 +235,9 @@ impl Running {
             // Unknown: a VIP left behind (a daemon killed with -9) is
             // removed when the instance first settles as backup.
             holds_vips: true,
-            garp_at: vec![],
+            garps,
+            vmac,
+            owned,
             master: None,
             last_change: None,
             counters: Counters::default(),
@@ -218,12 +265,18 @@ impl Running {
         self.sock.raw_fd()
     }
 
+    /// Its macvlan's socket's descriptor, if it has one (registered with
+    /// the same token as [`Running::raw_fd`]).
+    pub fn vmac_fd(&self) -> Option<std::os::fd::RawFd> {
+        self.vmac.as_ref().map(|v| v.raw_fd())
+    }
+
     /// When it next needs [`Event::Timer`], a GARP burst, or a summary of
     /// its rate-limited logs.
     pub fn next_deadline(&self) -> Option<Duration> {
         [
             self.fsm.next_deadline(),
-            self.garp_at.first().copied(),
+            self.garps.next_deadline(),
             self.logs.next_flush(),
         ]
         .into_iter()
@@ -294,6 +347,9 @@ impl Running {
             .ok_or_else(|| io::Error::other(format!("no interface {name}")))?;
         let src = source(&self.cfg)?;
         self.sock = VrrpSocket::open(&name, l.index, src)?;
+        // (the macvlan went with the old interface)
+        self.vmac = None;
+        self.vmac = open_vmac(&self.cfg, l.index, src, links)?;
         info!(
             "{}: {name} has a new index {} (was {}): the VRRP socket is open on it",
             self.cfg.name, l.index, self.ifindex
@@ -568,12 +624,29 @@ impl Running {
             Action::SendAdvert { priority } => self.advertise(now, priority),
             Action::BecomeMaster => {
                 self.master = Some(self.src);
+                if let Some(v) = self.vmac.as_mut() {
+                    v.set_up(true).map_err(|e| {
+                        format!(
+                            "cannot bring the macvlan {} up: {}",
+                            v.name,
+                            link::describe(&e)
+                        )
+                    })?;
+                }
                 self.add_vips()?;
-                self.garp_at = vec![now, now + GARP_REFRESH];
+                self.garps.became_master(now);
             }
             Action::BecomeBackup | Action::EnterInit | Action::EnterFault => {
                 self.remove_vips();
-                self.garp_at.clear();
+                if let Some(v) = self.vmac.as_mut() {
+                    if let Err(e) = v.set_up(false) {
+                        error!(
+                            "{}: bringing the macvlan {} down: {e}",
+                            self.cfg.name, v.name
+                        );
+                    }
+                }
+                self.garps.left_master();
                 if a == Action::EnterFault {
                     self.master = None;
                 }
@@ -613,7 +686,7 @@ impl Running {
         };
         for dst in dsts {
             match advert.encode(self.src, dst) {
-                Ok(bytes) => match self.sock.send(self.src, dst, &bytes) {
+                Ok(bytes) => match self.tx_sock().send(self.src, dst, &bytes) {
                     Ok(()) => self.counters.adverts_sent += 1,
                     Err(e) if self.fsm.state() == State::Fault => drop(e), // the link is down
                     Err(e) => {
@@ -627,6 +700,20 @@ impl Running {
         }
     }
 
+    /// The socket adverts leave through: the macvlan's while it is up
+    /// (from the virtual MAC), else the interface's.
+    fn tx_sock(&self) -> &VrrpSocket {
+        match &self.vmac {
+            Some(v) if v.is_up() => v.tx(),
+            _ => &self.sock,
+        }
+    }
+
+    /// Where the VIPs go: the macvlan, or the interface.
+    fn vip_ifindex(&self) -> u32 {
+        self.vmac.as_ref().map_or(self.ifindex, |v| v.index)
+    }
+
     /// Why a VIP could not be added, with what would fix it.
     fn vip_error(&self, v: &VirtualIp, e: &io::Error) -> String {
         let hint = match e.raw_os_error() {
@@ -636,7 +723,7 @@ impl Running {
         };
         format!(
             "cannot add {v} to {}: {}{hint}",
-            self.cfg.interface,
+            self.vmac.as_ref().map_or(&self.cfg.interface, |m| &m.name),
             link::describe(e)
         )
     }
@@ -648,7 +735,7 @@ impl Running {
             return Ok(());
         }
         for (n, v) in self.cfg.virtual_ips.iter().enumerate() {
-            if let Err(e) = link::set_address(true, self.ifindex, v.addr, v.prefix_len) {
+            if let Err(e) = link::set_address(true, self.vip_ifindex(), v.addr, v.prefix_len) {
                 self.holds_vips = n > 0;
                 return Err(self.vip_error(v, &e));
             }
@@ -661,8 +748,14 @@ impl Running {
         if !self.holds_vips {
             return;
         }
-        for v in &self.cfg.virtual_ips {
-            if let Err(e) = link::set_address(false, self.ifindex, v.addr, v.prefix_len) {
+        let index = self.vip_ifindex();
+        for v in self
+            .cfg
+            .virtual_ips
+            .iter()
+            .filter(|v| !self.owned.contains(&v.addr))
+        {
+            if let Err(e) = link::set_address(false, index, v.addr, v.prefix_len) {
                 error!("{}: removing {v}: {e}", self.name());
             }
         }
@@ -683,14 +776,19 @@ impl Running {
         link::may_change_addresses(v.addr.is_ipv6()).map_err(|e| self.vip_error(v, &e))
     }
 
-    /// Sends a GARP burst if one is due; never from an unknown or all-zero
-    /// MAC.
+    /// Sends the gratuitous ARPs (unsolicited NAs) due; never from an
+    /// unknown or all-zero MAC. With a VMAC, from the virtual MAC out of
+    /// the macvlan.
     pub fn garp(&mut self, now: Duration) {
-        if self.garp_at.first().is_none_or(|t| *t > now) {
+        let count = self.garps.due(now);
+        if count == 0 {
             return;
         }
-        self.garp_at.remove(0);
-        let Some(mac) = self.mac.filter(|m| *m != [0; 6]) else {
+        let (mac, index) = match &self.vmac {
+            Some(v) => (Some(v.mac), v.index),
+            None => (self.mac, self.ifindex),
+        };
+        let Some(mac) = mac.filter(|m| *m != [0; 6]) else {
             if self.logs.hit(now, "garp").0 == Hit::Log {
                 warn!(
                     "{}: not announcing the VIPs: {} has no MAC address",
@@ -701,8 +799,8 @@ impl Running {
             return;
         };
         let vips: Vec<IpAddr> = self.cfg.virtual_ips.iter().map(|v| v.addr).collect();
-        for _ in 0..GARP_COUNT {
-            if let Err(e) = link::announce(self.ifindex, mac, &vips) {
+        for _ in 0..count {
+            if let Err(e) = link::announce(index, mac, &vips) {
                 if self.logs.hit(now, "garp").0 == Hit::Log {
                     warn!("{}: announcing the VIPs: {e}", self.name());
                 }
@@ -788,8 +886,16 @@ impl Running {
     /// events (with a reason for the log) for the caller to handle.
     pub fn receive(&mut self, now: Duration) -> Vec<(Event, String)> {
         let mut out = vec![];
+        // While the macvlan is up, adverts are read from it alone: a peer
+        // with the same virtual MAC reaches only it, and any other reaches
+        // both (the interface's copy is drained and dropped).
+        if self.vmac.as_ref().is_some_and(|v| v.is_up()) {
+            while let Ok(Some(_)) = self.sock.recv() {}
+        } else if let Some(v) = &self.vmac {
+            while let Ok(Some(_)) = v.tx().recv() {}
+        }
         loop {
-            let pkt = match self.sock.recv() {
+            let pkt = match self.tx_sock().recv() {
                 Ok(Some(p)) => p,
                 Ok(None) => return out,
                 Err(e) => {
@@ -849,6 +955,7 @@ impl Running {
             "virtual_ips": self.cfg.virtual_ips.iter().map(|v| v.to_string()).collect::<Vec<_>>(),
             "fault_reason": self.fault_reason(),
             "mac": self.mac.map(mac_text),
+            "vmac": self.vmac.as_ref().map(|v| json!({"name": v.name, "mac": mac_text(v.mac), "up": v.is_up()})),
             "last_transition": at,
             "last_transition_reason": reason,
             "transitions": self.counters.transitions,
