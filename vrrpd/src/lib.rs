@@ -24,6 +24,7 @@ pub mod fsm;
 pub mod genl;
 pub mod health;
 pub mod instance;
+pub mod keepalived;
 pub mod lb;
 pub mod link;
 pub mod links;
