@@ -82,11 +82,15 @@ pub fn convert(nodes: &[Node]) -> Result<Converted, Vec<Problem>> {
             .sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
         return Err(c.problems);
     }
-    let mut toml = String::from(
-        "# Converted from keepalived.conf by `vrrpd import-keepalived`.\n",
-    );
+    let mut toml = String::from("# Converted from keepalived.conf by `vrrpd import-keepalived`.\n");
     toml.push_str(&c.header);
-    for section in [&c.instances, &c.sync_groups, &c.scripts, &c.files, &c.services] {
+    for section in [
+        &c.instances,
+        &c.sync_groups,
+        &c.scripts,
+        &c.files,
+        &c.services,
+    ] {
         for t in section {
             toml.push('\n');
             toml.push_str(&t.text);
@@ -244,7 +248,10 @@ impl Conv {
             _ => {
                 self.refuse(
                     n,
-                    &format!("{} `{v}`: must be a whole number in {lo}..={hi}", n.keyword()),
+                    &format!(
+                        "{} `{v}`: must be a whole number in {lo}..={hi}",
+                        n.keyword()
+                    ),
                 );
                 None
             }
@@ -512,7 +519,10 @@ impl Conv {
         let priority = match (priority, &master) {
             (Some(p), _) => p,
             (None, Some(m)) => {
-                t.push_str(&self.note(m, "state MASTER without a priority: keepalived makes it 255, the address owner"));
+                t.push_str(&self.note(
+                    m,
+                    "state MASTER without a priority: keepalived makes it 255, the address owner",
+                ));
                 255
             }
             (None, None) => 100,
@@ -613,21 +623,34 @@ impl Conv {
                 [w, v] if w == "weight" => match v.parse::<i64>() {
                     Ok(x) if (-254..=254).contains(&x) => Some(x),
                     _ => {
-                        self.refuse(s, &format!("{what} {name}: weight `{v}` must be in -254..=254"));
+                        self.refuse(
+                            s,
+                            &format!("{what} {name}: weight `{v}` must be in -254..=254"),
+                        );
                         continue;
                     }
                 },
                 [w, _, r] if w == "weight" && r == "reverse" => {
-                    self.refuse(s, &format!("{what} {name}: `reverse` weights are not supported"));
+                    self.refuse(
+                        s,
+                        &format!("{what} {name}: `reverse` weights are not supported"),
+                    );
                     continue;
                 }
                 _ => {
-                    self.refuse(s, &format!("{what} {name}: only `weight N` may follow the name"));
+                    self.refuse(
+                        s,
+                        &format!("{what} {name}: only `weight N` may follow the name"),
+                    );
                     continue;
                 }
             };
             if what != "track_interface" {
-                let kind = if what == "track_script" { "vrrp_script" } else { "vrrp_track_file" };
+                let kind = if what == "track_script" {
+                    "vrrp_script"
+                } else {
+                    "vrrp_track_file"
+                };
                 self.refs.push((kind, name.clone(), s.clone()));
             }
             out.push(match (what, weight) {
@@ -672,7 +695,10 @@ impl Conv {
             }
         }
         if members.is_empty() {
-            return self.refuse(n, &format!("vrrp_sync_group {name}: no group {{ ... }} of instances"));
+            return self.refuse(
+                n,
+                &format!("vrrp_sync_group {name}: no group {{ ... }} of instances"),
+            );
         }
         let text = format!(
             "[[sync_group]]\nname = {}\ninstances = [{}]\n",
@@ -709,11 +735,16 @@ impl Conv {
                         Ok(x) if (-254..=254).contains(&x) => weight = x,
                         _ => self.refuse(s, &format!("weight `{w}` must be in -254..=254")),
                     },
-                    [_, r] if r == "reverse" => self.refuse(s, "`reverse` weights are not supported"),
+                    [_, r] if r == "reverse" => {
+                        self.refuse(s, "`reverse` weights are not supported")
+                    }
                     _ => self.refuse(s, "weight takes a number"),
                 },
                 "user" => self.refuse(s, "user: vrrpd runs scripts as its own user"),
-                "init_fail" => self.refuse(s, "init_fail: vrrpd's track scripts start as keepalived's default"),
+                "init_fail" => self.refuse(
+                    s,
+                    "init_fail: vrrpd's track scripts start as keepalived's default",
+                ),
                 _ => self.unsupported(s, "vrrp_script"),
             }
         }
@@ -746,10 +777,15 @@ impl Conv {
                         Ok(x) if (-254..=254).contains(&x) => weight = x,
                         _ => self.refuse(s, &format!("weight `{w}` must be in -254..=254")),
                     },
-                    [_, r] if r == "reverse" => self.refuse(s, "`reverse` weights are not supported"),
+                    [_, r] if r == "reverse" => {
+                        self.refuse(s, "`reverse` weights are not supported")
+                    }
                     _ => self.refuse(s, "weight takes a number"),
                 },
-                "init_file" => self.refuse(s, "init_file: vrrpd does not create the file; create it before vrrpd starts"),
+                "init_file" => self.refuse(
+                    s,
+                    "init_file: vrrpd does not create the file; create it before vrrpd starts",
+                ),
                 _ => self.unsupported(s, "vrrp_track_file"),
             }
         }
@@ -773,7 +809,10 @@ impl Conv {
                 _ => &self.files,
             };
             if !defined.iter().any(|t| t.name == name) {
-                self.refuse(&at, &format!("{kind} {name} is not defined (or was not converted)"));
+                self.refuse(
+                    &at,
+                    &format!("{kind} {name} is not defined (or was not converted)"),
+                );
             }
         }
     }
@@ -790,7 +829,10 @@ impl Conv {
             [ip, port] => match (ip.parse::<IpAddr>(), port.parse::<u16>()) {
                 (Ok(ip), Ok(port)) if port != 0 => (ip, port),
                 _ => {
-                    return self.refuse(n, &format!("virtual_server {ip} {port}: not an address and a port"));
+                    return self.refuse(
+                        n,
+                        &format!("virtual_server {ip} {port}: not an address and a port"),
+                    );
                 }
             },
             _ => return self.refuse(n, "virtual_server takes an address and a port"),
@@ -802,6 +844,7 @@ impl Conv {
         let mut protocol = "tcp";
         let mut scheduler = "wlc".to_string();
         let mut kind_dr = false;
+        let mut kind_given = false;
         let mut extra = String::new();
         let mut defaults = CheckDefaults::default();
         let mut inhibit_vs = false;
@@ -827,9 +870,15 @@ impl Conv {
                 }
                 "lb_kind" | "lvs_method" => match self.one(s) {
                     Some("DR") => kind_dr = true,
-                    Some(o @ ("NAT" | "TUN")) => self.refuse(s, &format!("{} {o}: drlb forwards by direct routing (DR) only", s.keyword())),
-                    Some(o) => self.refuse(s, &format!("{} `{o}`: must be DR (NAT and TUN are not supported)", s.keyword())),
-                    None => {}
+                    Some(o @ ("NAT" | "TUN")) => {
+                        kind_given = true;
+                        self.refuse(s, &format!("{} {o}: drlb forwards by direct routing (DR) only", s.keyword()));
+                    }
+                    Some(o) => {
+                        kind_given = true;
+                        self.refuse(s, &format!("{} `{o}`: must be DR (NAT and TUN are not supported)", s.keyword()));
+                    }
+                    None => kind_given = true,
                 },
                 "protocol" => match self.one(s) {
                     Some("TCP") => protocol = "tcp",
@@ -877,14 +926,13 @@ impl Conv {
                 _ => self.unsupported(s, "virtual_server"),
             }
         }
-        if !kind_dr {
+        if !kind_dr && !kind_given {
             self.refuse(n, "virtual_server without lb_kind DR: keepalived's default is NAT, and drlb forwards by direct routing only (add lb_kind DR if the real servers hold the VIP)");
         }
         let mut real_tables = vec![];
         let mut on_fail: Option<(bool, &Node)> = None;
         for r in reals {
-            let Some((text, check, inhibit)) =
-                self.real_server(r, ip, port, &defaults, alpha)
+            let Some((text, check, inhibit)) = self.real_server(r, ip, port, &defaults, alpha)
             else {
                 continue;
             };
@@ -956,7 +1004,12 @@ impl Conv {
         }
         if let Some(p) = rport {
             if p.parse::<u16>().ok() != Some(port) {
-                self.refuse(r, &format!("real_server port {p}: direct routing keeps the service's port ({port})"));
+                self.refuse(
+                    r,
+                    &format!(
+                        "real_server port {p}: direct routing keeps the service's port ({port})"
+                    ),
+                );
             }
         }
         let mut weight = 1;
@@ -1028,8 +1081,17 @@ impl Conv {
                 (_, "retry" | "nb_get_retry") => d.retry = self.int(s, 0, 99),
                 (_, "delay_before_retry") => d.delay_before_retry_ms = self.secs(s),
                 (_, "delay_loop") => d.delay_loop_ms = self.secs(s),
-                (_, "bindto" | "bind_port" | "bind_if") => self.refuse(s, &format!("{}: vrrpd's checks use the kernel's choice of source", s.keyword())),
-                (_, "warmup") => self.refuse(s, "warmup: vrrpd spreads the first checks over their first interval"),
+                (_, "bindto" | "bind_port" | "bind_if") => self.refuse(
+                    s,
+                    &format!(
+                        "{}: vrrpd's checks use the kernel's choice of source",
+                        s.keyword()
+                    ),
+                ),
+                (_, "warmup") => self.refuse(
+                    s,
+                    "warmup: vrrpd spreads the first checks over their first interval",
+                ),
                 (_, "fwmark") => self.refuse(s, "fwmark: vrrpd's checks are not marked"),
                 ("HTTP_GET" | "SSL_GET", "url") => urls.push(s),
                 ("HTTP_GET" | "SSL_GET", "virtualhost") => d.host = self.one(s).map(str::to_string),
@@ -1046,8 +1108,13 @@ impl Conv {
                     None => {}
                 },
                 ("MISC_CHECK", "misc_timeout") => misc_timeout = self.secs(s),
-                ("MISC_CHECK", "misc_dynamic") => self.refuse(s, "misc_dynamic: vrrpd's exec checks say up or down; they do not set weights"),
-                ("MISC_CHECK", "user") => self.refuse(s, "user: vrrpd runs exec checks as its own user"),
+                ("MISC_CHECK", "misc_dynamic") => self.refuse(
+                    s,
+                    "misc_dynamic: vrrpd's exec checks say up or down; they do not set weights",
+                ),
+                ("MISC_CHECK", "user") => {
+                    self.refuse(s, "user: vrrpd runs exec checks as its own user")
+                }
                 _ => self.unsupported(s, kind),
             }
         }
@@ -1080,7 +1147,10 @@ impl Conv {
                 match urls.len() {
                     0 => self.refuse(c, &format!("{kind} without a url")),
                     1 => {}
-                    _ => self.refuse(urls[1], "a second url: vrrpd's http checks request one path"),
+                    _ => self.refuse(
+                        urls[1],
+                        "a second url: vrrpd's http checks request one path",
+                    ),
                 }
                 let url = urls.first()?;
                 let mut path = None;
@@ -1129,5 +1199,587 @@ impl Conv {
             _ => {}
         }
         Some(lines)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keepalived::parse::{self, tests::Mem};
+    use std::path::Path;
+
+    const DIRECTOR1: &str = include_str!("../../tests/keepalived/lvs-dr/director1.conf");
+    const DIRECTOR2: &str = include_str!("../../tests/keepalived/lvs-dr/director2.conf");
+    const WEB: &str = include_str!("../../tests/keepalived/lvs-dr/services/web.conf");
+    const IPV6: &str = include_str!("../../tests/keepalived/ipv6.conf");
+    const SYNC: &str = include_str!("../../tests/keepalived/sync-scripts.conf");
+
+    fn files(files: &[(&str, &str)], main: &str) -> Result<Converted, Vec<Problem>> {
+        let nodes = parse::parse(&Mem::new(files), Path::new(main))?;
+        convert(&nodes)
+    }
+
+    fn conv(text: &str) -> Result<Converted, Vec<Problem>> {
+        files(&[("/k/keepalived.conf", text)], "/k/keepalived.conf")
+    }
+
+    /// The problems as (line, message).
+    fn refused(text: &str) -> Vec<(usize, String)> {
+        match conv(text) {
+            Ok(c) => panic!("converted:\n{}", c.toml),
+            Err(p) => p.into_iter().map(|p| (p.line, p.message)).collect(),
+        }
+    }
+
+    fn lvs(main: &str) -> Converted {
+        files(
+            &[
+                ("/etc/keepalived/keepalived.conf", main),
+                ("/etc/keepalived/services/web.conf", WEB),
+            ],
+            "/etc/keepalived/keepalived.conf",
+        )
+        .unwrap()
+    }
+
+    /// The result without the keys of the agreed forms that this branch's
+    /// config does not take yet (use_vmac, GARP tuning, sync groups,
+    /// weighted tracking), checked by `config::check`.
+    fn check_supported(toml_text: &str) -> crate::config::Config {
+        let mut v: toml::Table = toml::from_str(toml_text).unwrap();
+        for k in ["sync_group", "track_script", "track_file"] {
+            v.remove(k);
+        }
+        if let Some(toml::Value::Array(insts)) = v.get_mut("instance") {
+            for i in insts {
+                let t = i.as_table_mut().unwrap();
+                for k in [
+                    "use_vmac",
+                    "garp_master_delay_ms",
+                    "garp_master_repeat",
+                    "garp_master_refresh_ms",
+                    "track_scripts",
+                    "track_files",
+                ] {
+                    t.remove(k);
+                }
+                if let Some(toml::Value::Array(ifs)) = t.get_mut("track_interfaces") {
+                    for x in ifs.iter_mut() {
+                        if let Some(n) = x.as_table().and_then(|t| t.get("name")).cloned() {
+                            *x = n;
+                        }
+                    }
+                }
+            }
+        }
+        crate::config::check(&toml::to_string(&v).unwrap())
+            .unwrap_or_else(|e| panic!("{e:?}\n{toml_text}"))
+    }
+
+    #[test]
+    fn the_lvs_dr_director() {
+        let c = lvs(DIRECTOR1);
+        assert_eq!(
+            c.toml,
+            r#"# Converted from keepalived.conf by `vrrpd import-keepalived`.
+# note: notification_email: vrrpd sends no mail; not converted
+# note: notification_email_from: vrrpd sends no mail; not converted
+# note: smtp_server: vrrpd sends no mail; not converted
+# note: smtp_connect_timeout: vrrpd sends no mail; not converted
+# note: router_id: vrrpd has no router id; not converted
+
+[[instance]]
+name = "VI_1"
+interface = "eth0"
+vrid = 51
+# note: state MASTER: vrrpd starts every instance as a backup (priority 255 takes over at once); the priorities elect the master within 3 adverts
+priority = 150
+version = 2
+advert_interval_ms = 1000
+virtual_ips = ["192.168.100.10/24"]
+auth_pass = "s3cret"
+
+[[virtual_server]]
+protocol = "tcp"
+address = "192.168.100.10:80"
+scheduler = "wlc"
+on_fail = "drain"
+persistence = 50
+sorry_server = "192.168.100.30"
+
+[virtual_server.check]
+type = "http"
+interval_ms = 2000
+fast_interval_ms = 1000
+timeout_ms = 1000
+rise = 1
+fall = 3
+initial = "up"
+path = "/healthz"
+status = 200
+
+[[virtual_server.real]]
+address = "192.168.100.21"
+weight = 1
+
+[[virtual_server.real]]
+address = "192.168.100.22"
+weight = 1
+"#
+        );
+        // Each note names its file and line.
+        assert_eq!(c.notes.len(), 6);
+        assert_eq!(
+            c.notes[5].to_string(),
+            "/etc/keepalived/keepalived.conf:16: note: state MASTER: vrrpd starts every instance as a backup (priority 255 takes over at once); the priorities elect the master within 3 adverts"
+                .replace(": note", "")
+        );
+        let cfg = check_supported(&c.toml);
+        let vs = &cfg.virtual_servers[0];
+        assert_eq!(vs.instance.as_deref(), Some("VI_1"));
+        assert_eq!(vs.reals.len(), 2);
+        assert!(vs.reals.iter().all(|r| r
+            .check
+            .as_ref()
+            .is_some_and(|c| c.fall == 3 && c.initial_up)));
+        // The other director: the same but its priority, and no note about MASTER.
+        let c2 = lvs(DIRECTOR2);
+        let cfg2 = check_supported(&c2.toml);
+        assert_eq!(
+            (cfg.instances[0].priority, cfg2.instances[0].priority),
+            (150, 100)
+        );
+        assert_eq!(cfg.virtual_servers, cfg2.virtual_servers);
+        assert!(!c2.toml.contains("state MASTER"));
+    }
+
+    #[test]
+    fn the_ipv6_director() {
+        let c = conv(IPV6).unwrap();
+        let cfg = check_supported(&c.toml);
+        let i = &cfg.instances[0];
+        assert_eq!(i.version, crate::packet::Version::V3);
+        assert_eq!((i.advert_interval_ms, i.preempt), (500, false));
+        assert_eq!(
+            i.unicast_peers,
+            vec!["fd00:1::3".parse::<IpAddr>().unwrap()]
+        );
+        let [tls, dns] = &cfg.virtual_servers[..] else {
+            panic!()
+        };
+        assert_eq!(tls.address.to_string(), "[fd00:1::10]:443");
+        assert_eq!(tls.scheduler.name(), "maglev");
+        assert!(tls.mh_port);
+        assert_eq!(tls.on_fail, crate::config::OnFail::Remove);
+        // Two different checks: one each.
+        let kinds: Vec<_> = tls
+            .reals
+            .iter()
+            .map(|r| r.check.as_ref().unwrap().kind.name())
+            .collect();
+        assert_eq!(kinds, ["https", "tcp"]);
+        assert!(tls
+            .reals
+            .iter()
+            .all(|r| !r.check.as_ref().unwrap().initial_up));
+        let crate::config::CheckKind::Https(h) = &tls.reals[0].check.as_ref().unwrap().kind else {
+            panic!()
+        };
+        assert_eq!(
+            (h.path.as_str(), h.status, h.host.as_deref()),
+            ("/health", 204, Some("www.example.com"))
+        );
+        assert_eq!(dns.proto, 17);
+        let chk = dns.reals[0].check.as_ref().unwrap();
+        assert_eq!(
+            chk.kind,
+            crate::config::CheckKind::Exec(vec![
+                "/usr/local/bin/check_dns".into(),
+                "fd00:1::21".into(),
+                "example.com".into()
+            ])
+        );
+        assert_eq!((chk.fall, chk.timeout.as_millis()), (1, 3000));
+    }
+
+    #[test]
+    fn sync_groups_and_scripts() {
+        let c = conv(SYNC).unwrap();
+        let v: toml::Table = toml::from_str(&c.toml).unwrap();
+        let want: toml::Table = toml::from_str(
+            r#"
+[[sync_group]]
+name = "VG_1"
+instances = ["VI_EXT", "VI_INT"]
+
+[[track_script]]
+name = "chk_haproxy"
+command = "/usr/bin/pgrep -x haproxy"
+interval_ms = 2000
+timeout_ms = 3000
+rise = 2
+fall = 2
+weight = -20
+
+[[track_script]]
+name = "chk_disk"
+command = "/usr/local/bin/check disk 'var lib'"
+interval_ms = 10000
+timeout_ms = 10000
+rise = 1
+fall = 1
+weight = 0
+
+[[track_file]]
+name = "prio_file"
+path = "/run/keepalived/prio"
+weight = 5
+"#,
+        )
+        .unwrap();
+        for k in ["sync_group", "track_script", "track_file"] {
+            assert_eq!(v[k], want[k], "{k}");
+        }
+        let ext = v["instance"][0].as_table().unwrap();
+        let int = v["instance"][1].as_table().unwrap();
+        let keys = |t: &toml::Table, ks: &[&str]| -> Vec<String> {
+            ks.iter()
+                .map(|k| t.get(*k).map_or("-".into(), |x| x.to_string()))
+                .collect()
+        };
+        assert_eq!(
+            keys(
+                ext,
+                &[
+                    "use_vmac",
+                    "garp_master_delay_ms",
+                    "garp_master_repeat",
+                    "garp_master_refresh_ms",
+                    "preempt_delay_ms",
+                    "version"
+                ]
+            ),
+            ["true", "10000", "3", "60000", "30000", "2"]
+        );
+        assert_eq!(
+            keys(ext, &["track_interfaces", "track_scripts", "track_files"]),
+            [
+                r#"["eth2", { name = "eth3", weight = -10 }]"#,
+                r#"["chk_haproxy", { name = "chk_disk", weight = -50 }]"#,
+                r#"[{ name = "prio_file" }]"#
+            ]
+        );
+        // Global GARP defaults reach every instance; its own repeat only VI_EXT.
+        assert_eq!(
+            keys(
+                int,
+                &[
+                    "use_vmac",
+                    "garp_master_delay_ms",
+                    "garp_master_repeat",
+                    "auth_pass"
+                ]
+            ),
+            [r#""vrrp.int""#, "10000", "-", r#""internal""#]
+        );
+        let cfg = check_supported(&c.toml);
+        assert_eq!(cfg.instances.len(), 2);
+        assert_eq!(cfg.instances[0].virtual_ips.len(), 2);
+    }
+
+    #[test]
+    fn every_problem_with_its_line() {
+        let text = "\
+global_defs {
+    vrrp_strict
+}
+vrrp_instance A {
+    interface eth0
+    virtual_router_id 1
+    virtual_ipaddress {
+        10.0.0.1/24 label eth0:1
+        10.0.0.2 dev eth9
+    }
+    virtual_ipaddress_excluded {
+        10.0.0.3
+    }
+    notify_master /bin/true
+    track_script {
+        nowhere
+    }
+    frobnicate 1
+}
+virtual_server fwmark 1 {
+}
+virtual_server 10.0.0.1 80 {
+    lb_algo lblc
+    lb_kind NAT
+    real_server 10.0.0.21 8080 {
+        HTTP_GET {
+            url {
+                path /
+                digest 9b3a0c85a887a256d6939da88aabd8cd
+            }
+        }
+    }
+}
+virtual_server 10.0.0.1 81 {
+    lb_kind TUN
+    sorry_server 10.0.0.30 82
+}
+virtual_server 10.0.0.1 82 {
+    real_server 10.0.0.21 82 {
+    }
+}
+";
+        let got = refused(text);
+        let want: &[(usize, &str)] = &[
+            (2, "vrrp_strict"),
+            (8, "label"),
+            (9, "dev eth9"),
+            (11, "virtual_ipaddress_excluded"),
+            (14, "notify_master"),
+            (16, "vrrp_script nowhere is not defined"),
+            (18, "`frobnicate` in vrrp_instance"),
+            (20, "fwmark"),
+            (23, "lb_algo lblc"),
+            (24, "lb_kind NAT"),
+            (25, "real_server port 8080"),
+            (29, "digest"),
+            (35, "lb_kind TUN"),
+            (36, "sorry_server port 82"),
+            (38, "without lb_kind DR"),
+        ];
+        let mut rest = got.clone();
+        for (line, what) in want {
+            let i = rest
+                .iter()
+                .position(|(l, m)| l == line && m.contains(what))
+                .unwrap_or_else(|| panic!("no problem `{what}` at line {line}: {got:#?}"));
+            rest.remove(i);
+        }
+        assert!(rest.is_empty(), "unexpected: {rest:#?}");
+        // In file order, with the file.
+        let lines: Vec<usize> = got.iter().map(|g| g.0).collect();
+        assert!(lines.windows(2).all(|w| w[0] <= w[1]), "{lines:?}");
+        let p = conv(text).unwrap_err();
+        assert!(
+            p[0].to_string()
+                .starts_with("/k/keepalived.conf:2: vrrp_strict"),
+            "{}",
+            p[0]
+        );
+    }
+
+    #[test]
+    fn problems_in_included_files_name_them() {
+        let err = files(
+            &[
+                ("/k/keepalived.conf", "include conf.d/*.conf\n"),
+                (
+                    "/k/conf.d/a.conf",
+                    "virtual_server 10.0.0.1 80 {\n  lb_kind DR\n  lb_algo dh\n}\n",
+                ),
+            ],
+            "/k/keepalived.conf",
+        )
+        .unwrap_err();
+        assert_eq!(err.len(), 1, "{err:?}");
+        assert_eq!(err[0].to_string(), "/k/conf.d/a.conf:3: lb_algo dh: drlb schedules with rr, wrr, lc, wlc, sh or mh (maglev) only");
+    }
+
+    const VI: &str = "vrrp_instance V {\n interface eth0\n virtual_router_id 7\n";
+
+    fn instance(body: &str) -> toml::Table {
+        let c = conv(&format!("{VI}{body}}}\n")).unwrap();
+        let v: toml::Table = toml::from_str(&c.toml).unwrap();
+        v["instance"][0].as_table().unwrap().clone()
+    }
+
+    #[test]
+    fn instance_defaults_and_versions() {
+        let t = instance(" virtual_ipaddress {\n  10.0.0.1\n }\n");
+        // keepalived's defaults, written out: v2 (vrrpd's default is 3).
+        assert_eq!(t["version"].as_integer(), Some(2));
+        assert_eq!(t["priority"].as_integer(), Some(100));
+        assert_eq!(t["advert_interval_ms"].as_integer(), Some(1000));
+        assert_eq!(t["virtual_ips"].to_string(), r#"["10.0.0.1/32"]"#);
+        assert!(t.get("preempt").is_none());
+        // IPv6 makes it v3.
+        let t = instance(" virtual_ipaddress {\n  2001:db8::1\n }\n");
+        assert_eq!(t["version"].as_integer(), Some(3));
+        assert_eq!(t["virtual_ips"].to_string(), r#"["2001:db8::1/128"]"#);
+        // state MASTER without a priority: 255, as keepalived.
+        let c = conv(&format!(
+            "{VI} state MASTER\n virtual_ipaddress {{\n 10.0.0.1\n }}\n}}\n"
+        ))
+        .unwrap();
+        assert!(c.toml.contains("priority = 255\n"), "{}", c.toml);
+        assert!(c
+            .notes
+            .iter()
+            .any(|n| n.message.contains("keepalived makes it 255")));
+        // v3 from global_defs, sub-second.
+        let c = conv(&format!("global_defs {{\n vrrp_version 3\n}}\n{VI} advert_int 0.05\n virtual_ipaddress {{\n 10.0.0.1\n }}\n}}\n")).unwrap();
+        assert!(
+            c.toml.contains("version = 3\nadvert_interval_ms = 50\n"),
+            "{}",
+            c.toml
+        );
+    }
+
+    #[test]
+    fn instance_refusals() {
+        let vip = " virtual_ipaddress {\n  10.0.0.1\n }\n";
+        for (body, what) in [
+            (" advert_int 0.5\n", "VRRPv2 takes whole seconds"),
+            (
+                " version 3\n authentication {\n  auth_type PASS\n  auth_pass x\n }\n",
+                "VRRPv3 has none",
+            ),
+            (
+                " authentication {\n  auth_type AH\n  auth_pass x\n }\n",
+                "auth_type AH",
+            ),
+            (
+                " authentication {\n  auth_pass 123456789\n }\n",
+                "longer than 8",
+            ),
+            (
+                " virtual_ipaddress {\n  2001:db8::2\n }\n",
+                "one family per instance",
+            ),
+            (
+                " track_interface {\n  eth1 weight -10 reverse\n }\n",
+                "`reverse` weights",
+            ),
+            (" track_interface {\n  eth1 prio 3\n }\n", "only `weight N`"),
+            (" notify \"/bin/notify arg\"\n", "wrap it in a script"),
+            (" unicast_peer {\n  10.0.0.9 min_ttl 2\n }\n", "min_ttl"),
+            (" priority 0\n", "1..=255"),
+        ] {
+            let got = refused(&format!("{VI}{vip}{body}}}\n"));
+            assert!(got.iter().any(|(_, m)| m.contains(what)), "{body}: {got:?}");
+        }
+        let got = refused("vrrp_instance V {\n virtual_ipaddress {\n  10.0.0.1\n }\n}\n");
+        assert_eq!(got, [(1, "vrrp_instance V: no interface".to_string())]);
+    }
+
+    #[test]
+    fn sync_group_and_script_references() {
+        let got = refused(
+            "vrrp_sync_group G {\n group {\n  A B\n }\n notify_master /x\n}\nvrrp_script s {\n interval 2\n}\n",
+        );
+        assert_eq!(
+            got.iter().map(|g| g.0).collect::<Vec<_>>(),
+            [3, 3, 5, 7],
+            "{got:?}"
+        );
+        assert!(
+            got[0].1.contains("vrrp_instance A is not defined"),
+            "{got:?}"
+        );
+        assert!(got[3].1.contains("no script"), "{got:?}");
+    }
+
+    fn service(body: &str) -> Result<Converted, Vec<Problem>> {
+        conv(&format!(
+            "virtual_server 10.0.0.1 80 {{\n lb_kind DR\n{body}}}\n"
+        ))
+    }
+
+    #[test]
+    fn service_mappings() {
+        let c = service(" persistence_timeout\n lb_algo sh\n real_server 10.0.0.21 80 {\n  weight 3\n  TCP_CHECK {\n  }\n }\n real_server 10.0.0.22 {\n  MISC_CHECK {\n   misc_path /bin/check\n  }\n }\n real_server 10.0.0.23 80\n").unwrap();
+        let cfg = check_supported(&c.toml);
+        let vs = &cfg.virtual_servers[0];
+        assert_eq!((vs.persistence, vs.scheduler.name()), (360, "sh"));
+        // keepalived's defaults: delay_loop 60 s, 1 retry after 1 s, 5 s
+        // connect timeout; a MISC_CHECK: no retry, timeout = delay_loop.
+        let tcp = vs.reals[0].check.as_ref().unwrap();
+        assert_eq!(vs.reals[0].weight, 3);
+        assert_eq!(
+            (
+                tcp.interval.as_millis(),
+                tcp.fast_interval.as_millis(),
+                tcp.timeout.as_millis(),
+                tcp.rise,
+                tcp.fall,
+                tcp.port
+            ),
+            (60_000, 1000, 5000, 1, 2, 80)
+        );
+        let misc = vs.reals[1].check.as_ref().unwrap();
+        assert_eq!((misc.fall, misc.timeout.as_millis()), (1, 60_000));
+        // No checker: always up.
+        assert!(vs.reals[2].check.is_none());
+        // Without status_code: 200, with a note.
+        let c = service(" real_server 10.0.0.21 80 {\n  HTTP_GET {\n   url {\n    path /\n   }\n   connect_port 8080\n  }\n }\n").unwrap();
+        assert!(c.toml.contains("port = 8080\n"), "{}", c.toml);
+        assert!(
+            c.toml.contains("# note: url without status_code"),
+            "{}",
+            c.toml
+        );
+        assert_eq!(c.notes[0].line, 5);
+        assert_eq!(
+            check_supported(&c.toml).virtual_servers[0].reals[0]
+                .check
+                .as_ref()
+                .unwrap()
+                .port,
+            8080
+        );
+    }
+
+    #[test]
+    fn service_refusals() {
+        for (body, what) in [
+            (" real_server 10.0.0.21 80 {\n  inhibit_on_failure\n }\n real_server 10.0.0.22 80 {\n }\n", "inhibit_on_failure here but not"),
+            (" real_server 10.0.0.21 80 {\n  TCP_CHECK {\n  }\n  MISC_CHECK {\n   misc_path /x\n  }\n }\n", "a second checker"),
+            (" real_server 10.0.0.21 80 {\n  HTTP_GET {\n   url {\n    path /\n    status_code 200-299\n   }\n  }\n }\n", "no ranges"),
+            (" real_server 10.0.0.21 80 {\n  HTTP_GET {\n  }\n }\n", "without a url"),
+            (" real_server 10.0.0.21 80 {\n  MISC_CHECK {\n   misc_path /x\n   misc_dynamic\n  }\n }\n", "misc_dynamic"),
+            (" real_server 10.0.0.21 80 {\n  SMTP_CHECK {\n  }\n }\n", "SMTP_CHECK"),
+            (" real_server 2001:db8::1 80 {\n }\n", "family"),
+            (" protocol SCTP\n", "TCP and UDP only"),
+            (" quorum 2\n", "no quorum"),
+        ] {
+            let got = service(body).map(|c| c.toml).unwrap_err();
+            assert!(got.iter().any(|p| p.message.contains(what)), "{body}: {got:?}");
+        }
+    }
+
+    #[test]
+    fn script_lines() {
+        assert_eq!(
+            argv(r#"/bin/a "b c" 'd "e"' f"#),
+            ["/bin/a", "b c", "d \"e\"", "f"]
+        );
+        assert_eq!(
+            shell_line(&argv(r#"/bin/a "b c" "it's" $HOME"#)),
+            r#"/bin/a 'b c' 'it'\''s' '$HOME'"#
+        );
+        // Unquoted script words are one command line too.
+        let c = conv("vrrp_script s {\n script /bin/pidof nginx\n}\n").unwrap();
+        assert!(
+            c.toml.contains(
+                "command = \"/bin/pidof nginx\"\ninterval_ms = 1000\ntimeout_ms = 1000\n"
+            ),
+            "{}",
+            c.toml
+        );
+    }
+
+    #[test]
+    fn unknown_top_level_and_globals() {
+        let got = refused(
+            "global_defs {\n vrrp_mcast_group4 224.0.0.19\n}\nvirtual_server_group g {\n}\nfoo\n",
+        );
+        assert_eq!(
+            got.iter().map(|g| g.0).collect::<Vec<_>>(),
+            [2, 4, 6],
+            "{got:?}"
+        );
     }
 }

