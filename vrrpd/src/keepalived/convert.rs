@@ -1103,10 +1103,11 @@ impl Conv {
                 ("SSL_GET", "enable_sni") => {
                     let _ = self.args(s, 0);
                 }
-                ("MISC_CHECK", "misc_path") => match self.one(s) {
-                    Some(p) => misc_path = Some(argv(p)),
-                    None => {}
-                },
+                ("MISC_CHECK", "misc_path") => {
+                    if let Some(p) = self.one(s) {
+                        misc_path = Some(argv(p));
+                    }
+                }
                 ("MISC_CHECK", "misc_timeout") => misc_timeout = self.secs(s),
                 ("MISC_CHECK", "misc_dynamic") => self.refuse(
                     s,
@@ -1158,13 +1159,14 @@ impl Conv {
                 for u in self.block(url) {
                     match u.keyword() {
                         "path" => path = self.one(u).map(str::to_string),
-                        "status_code" => match self.one(u) {
-                            Some(v) => match v.parse::<u16>() {
-                                Ok(s) if (100..=599).contains(&s) => status = Some(s),
-                                _ => self.refuse(u, &format!("status_code {v}: vrrpd expects one status (no ranges or lists)")),
-                            },
-                            None => {}
-                        },
+                        "status_code" => {
+                            if let Some(v) = self.one(u) {
+                                match v.parse::<u16>() {
+                                    Ok(s) if (100..=599).contains(&s) => status = Some(s),
+                                    _ => self.refuse(u, &format!("status_code {v}: vrrpd expects one status (no ranges or lists)")),
+                                }
+                            }
+                        }
                         "digest" => self.refuse(u, "digest: vrrpd does not compare an MD5 of the page; check for a status, or use a MISC_CHECK"),
                         "virtualhost" => d.host = self.one(u).map(str::to_string),
                         "regex" | "regex_no_match" | "regex_options" | "regex_stack" => self.refuse(u, &format!("{}: vrrpd's http checks look for a fixed substring only (`expect` in the TOML)", u.keyword())),
