@@ -31,7 +31,11 @@ fn scratch(name: &str) -> PathBuf {
 #[test]
 fn fixtures_convert_and_pass_check_config() {
     let d = scratch("ok");
-    for name in ["lvs-dr/director1.conf", "lvs-dr/director2.conf", "ipv6.conf"] {
+    for name in [
+        "lvs-dr/director1.conf",
+        "lvs-dr/director2.conf",
+        "ipv6.conf",
+    ] {
         let out = vrrpd(&["import-keepalived", &fixture(name)]);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(0), "{name}: {err}");
@@ -56,14 +60,22 @@ fn fixtures_convert_and_pass_check_config() {
     assert!(text.contains("address = \"192.168.100.10:80\""), "{text}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains(&format!("{}:16: note: state MASTER", fixture("lvs-dr/director1.conf"))),
+        err.contains(&format!(
+            "{}:16: note: state MASTER",
+            fixture("lvs-dr/director1.conf")
+        )),
         "{err}"
     );
     // Sync groups and scripts convert to the agreed forms.
     let out = vrrpd(&["import-keepalived", &fixture("sync-scripts.conf")]);
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8_lossy(&out.stdout);
-    for key in ["[[sync_group]]", "[[track_script]]", "[[track_file]]", "use_vmac = true"] {
+    for key in [
+        "[[sync_group]]",
+        "[[track_script]]",
+        "[[track_file]]",
+        "use_vmac = true",
+    ] {
         assert!(text.contains(key), "{key}: {text}");
     }
     let _ = std::fs::remove_dir_all(&d);
@@ -100,7 +112,10 @@ fn every_problem_is_printed_and_nothing_converted() {
     ] {
         assert!(err.contains(&want), "{want}: {err}");
     }
-    let out = vrrpd(&["import-keepalived", d.join("missing.conf").to_str().unwrap()]);
+    let out = vrrpd(&[
+        "import-keepalived",
+        d.join("missing.conf").to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.conf:0: cannot read"));
     let _ = std::fs::remove_dir_all(&d);
