@@ -26,6 +26,7 @@ pub mod garp;
 pub mod genl;
 pub mod health;
 pub mod instance;
+pub mod keepalived;
 pub mod lb;
 pub mod link;
 pub mod links;
