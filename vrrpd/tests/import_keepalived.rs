@@ -35,6 +35,7 @@ fn fixtures_convert_and_pass_check_config() {
         "lvs-dr/director1.conf",
         "lvs-dr/director2.conf",
         "ipv6.conf",
+        "sync-scripts.conf",
     ] {
         let out = vrrpd(&["import-keepalived", &fixture(name)]);
         let err = String::from_utf8_lossy(&out.stderr);
