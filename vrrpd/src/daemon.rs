@@ -652,6 +652,7 @@ impl Daemon {
                 Seen::Gone => {
                     warn!("drlb was unloaded: waiting for it to be loaded again");
                     self.ns_active = None;
+                    self.drlb_gone(now);
                 }
                 Seen::Fresh { .. } => {
                     info!(
@@ -921,6 +922,17 @@ impl Daemon {
         None
     }
 
+    /// drlb went away: a master that drives it can no longer do its job
+    /// (the VIP would take traffic nobody forwards), so it resigns into
+    /// Fault, its peer takes over, and it checks again until drlb is back.
+    fn drlb_gone(&mut self, now: Duration) {
+        for i in 0..self.instances.len() {
+            if self.instances[i].1.state() == State::Master && self.drives_drlb(i) {
+                self.unable(i, now, Cause::Drlb, "drlb was unloaded".into());
+            }
+        }
+    }
+
     /// Instance `i` cannot do a master's job, for `why`: it resigns into
     /// Fault (or stays there, when a check failed) and checks again later.
     fn unable(&mut self, i: usize, now: Duration, cause: Cause, why: String) {
@@ -1156,6 +1168,10 @@ impl Daemon {
     fn sync(&mut self, now: Duration) {
         let was_away = self.lb.error.is_some();
         self.sync_module(now);
+        if self.lb.error.is_some() && self.lb.family().is_none() {
+            // (not reached at all: unloaded, and the notification lost)
+            self.drlb_gone(now);
+        }
         if was_away && self.lb.error.is_none() {
             for i in 0..self.instances.len() {
                 let r = &self.instances[i].1;
