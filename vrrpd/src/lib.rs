@@ -17,6 +17,7 @@
 //! ([`lb`]), the control socket ([`control`], [`serve`]) and the reports
 //! ([`status`]).
 
+pub mod ah;
 pub mod checks;
 pub mod config;
 pub mod control;

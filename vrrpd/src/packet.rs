@@ -71,6 +71,10 @@ pub enum Auth {
     None,
     /// Auth type 1: simple text password, zero-padded to 8 octets.
     Pass([u8; AUTH_LEN]),
+    /// Auth type 2: IP Authentication Header (see [`crate::ah`]), keyed
+    /// with the password zero-padded to 8 octets; the data field is zero.
+    /// The key never goes on the wire: a decoded advert carries zeros.
+    Ah([u8; AUTH_LEN]),
 }
 
 impl Auth {
@@ -85,17 +89,43 @@ impl Auth {
         Some(Auth::Pass(data))
     }
 
+    /// IP AH auth keyed with a string of at most 8 bytes.
+    pub fn ah(password: &str) -> Option<Self> {
+        match Self::pass(password)? {
+            Auth::Pass(k) => Some(Auth::Ah(k)),
+            _ => None,
+        }
+    }
+
     /// The value of the Auth Type field.
     pub fn type_number(&self) -> u8 {
         match self {
             Auth::None => 0,
             Auth::Pass(_) => 1,
+            Auth::Ah(_) => 2,
+        }
+    }
+
+    /// The AH key, if this is AH.
+    pub fn ah_key(&self) -> Option<&[u8; AUTH_LEN]> {
+        match self {
+            Auth::Ah(k) => Some(k),
+            _ => None,
+        }
+    }
+
+    /// Whether a received advert's auth matches this configured one: the
+    /// same password, or both AH (whose ICV is checked on the IP packet).
+    pub fn accepts(&self, received: &Auth) -> bool {
+        match (self, received) {
+            (Auth::Ah(_), Auth::Ah(_)) => true,
+            _ => self == received,
         }
     }
 
     fn data(&self) -> [u8; AUTH_LEN] {
         match self {
-            Auth::None => [0; AUTH_LEN],
+            Auth::None | Auth::Ah(_) => [0; AUTH_LEN],
             Auth::Pass(d) => *d,
         }
     }
@@ -281,8 +311,8 @@ pub enum DecodeError {
         /// Checksum computed over the message.
         computed: u16,
     },
-    /// v2 auth type other than 0 (none) or 1 (simple text password);
-    /// 2 (IP AH) is not supported.
+    /// v2 auth type other than 0 (none), 1 (simple text password) or
+    /// 2 (IP AH).
     BadAuthType(u8),
 }
 
@@ -364,6 +394,7 @@ fn decode_auth(auth_type: u8, data: &[u8]) -> Result<Auth, DecodeError> {
             pass.copy_from_slice(&data[..AUTH_LEN]);
             Ok(Auth::Pass(pass))
         }
+        2 => Ok(Auth::Ah([0; AUTH_LEN])),
         t => Err(DecodeError::BadAuthType(t)),
     }
 }
@@ -544,7 +575,7 @@ impl RxCheck {
         if self.priority == 255 {
             return Err(RxError::LocalIsOwner);
         }
-        if self.version == Version::V2 && advert.auth != self.auth {
+        if self.version == Version::V2 && !self.auth.accepts(&advert.auth) {
             return Err(RxError::AuthMismatch);
         }
         let address_mismatch = !self.same_addrs(&advert.addrs);
@@ -643,6 +674,18 @@ mod tests {
         assert_eq!(&bytes[4..8], &[1, 1, 0x13, 0x40]);
         assert_eq!(&bytes[12..], b"secret\0\0");
         assert_eq!(Advert::decode(&bytes, SRC4, DST4).unwrap(), a);
+    }
+
+    #[test]
+    fn v2_ah_advert_has_type_2_and_zero_data() {
+        let a = v2(Auth::ah("secret").unwrap());
+        let bytes = a.encode(SRC4, DST4).unwrap();
+        assert_eq!(&bytes[4..8], &[2, 1, 0x4e, 0x8c]);
+        assert_eq!(&bytes[12..], &[0; AUTH_LEN]);
+        assert_eq!(
+            Advert::decode(&bytes, SRC4, DST4).unwrap().auth,
+            Auth::Ah([0; AUTH_LEN])
+        );
     }
 
     #[test]
@@ -830,8 +873,8 @@ mod tests {
             })
         );
         let mut ah = V2_BYTES.to_vec();
-        ah[4] = 2;
-        assert_eq!(dec(&fix_v2(ah)), Err(DecodeError::BadAuthType(2)));
+        ah[4] = 3;
+        assert_eq!(dec(&fix_v2(ah)), Err(DecodeError::BadAuthType(3)));
         let dst6 = IpAddr::V6(MCAST_V6);
         assert_eq!(
             Advert::decode(&V2_BYTES, src6(), dst6),
@@ -1021,6 +1064,18 @@ mod tests {
             Err(RxError::AuthMismatch)
         );
         assert_eq!(c.check(255, &v2(Auth::None)), Err(RxError::AuthMismatch));
+        assert_eq!(
+            c.check(255, &v2(Auth::ah("secret").unwrap())),
+            Err(RxError::AuthMismatch)
+        );
+        // AH: the type is compared here, the ICV on the IP packet.
+        let ah = RxCheck {
+            auth: Auth::ah("secret").unwrap(),
+            ..rx(Version::V2)
+        };
+        assert_eq!(ah.check(255, &v2(Auth::Ah([0; AUTH_LEN]))), Ok(OK));
+        assert_eq!(ah.check(255, &v2(c.auth)), Err(RxError::AuthMismatch));
+        assert_eq!(ah.check(255, &v2(Auth::None)), Err(RxError::AuthMismatch));
         assert_eq!(
             rx(Version::V2).check(255, &v2(c.auth)),
             Err(RxError::AuthMismatch)

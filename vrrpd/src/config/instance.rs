@@ -12,6 +12,7 @@
 //! preempt_delay_ms = 0
 //! virtual_ips = ["198.51.100.10/32"]
 //! # optional: unicast_src, unicast_peers = [..], auth_pass (v2),
+//! # auth_type = "PASS" (default with auth_pass) or "AH" (v2, IPv4),
 //! # track_interfaces, track_scripts, track_files (see track.rs),
 //! # notify = "/path/script", lb = true (drive drlb)
 //! use_vmac = true           # or the macvlan's name; default "vrrp.<vrid>"
@@ -64,8 +65,11 @@ pub struct InstanceConfig {
     pub unicast_src: Option<IpAddr>,
     /// Unicast peers; empty means multicast.
     pub unicast_peers: Vec<IpAddr>,
-    /// VRRPv2 simple password (at most 8 bytes).
+    /// VRRPv2 password (at most 8 bytes): a simple password, or the AH key.
     pub auth_pass: Option<String>,
+    /// `auth_type = "AH"`: the password keys an IP Authentication Header
+    /// instead of going in the advert.
+    pub auth_ah: bool,
     /// Tracked interfaces: down means Fault (weight 0), or a priority
     /// offset.
     pub track_interfaces: Vec<TrackInterface>,
@@ -99,10 +103,8 @@ impl InstanceConfig {
 
     /// The configured v2 authentication.
     pub fn auth(&self) -> Auth {
-        self.auth_pass
-            .as_deref()
-            .and_then(Auth::pass)
-            .unwrap_or_default()
+        let make = if self.auth_ah { Auth::ah } else { Auth::pass };
+        self.auth_pass.as_deref().and_then(make).unwrap_or_default()
     }
 
     /// The state machine's parameters; `primary_addr` is the interface's
@@ -186,6 +188,7 @@ pub(super) struct RawInstance {
     unicast_src: Option<Spanned<String>>,
     unicast_peers: Option<Vec<Spanned<String>>>,
     auth_pass: Option<Spanned<String>>,
+    auth_type: Option<Spanned<String>>,
     track_interfaces: Option<Vec<Spanned<toml::Value>>>,
     track_scripts: Option<Vec<Spanned<toml::Value>>>,
     track_files: Option<Vec<Spanned<toml::Value>>>,
@@ -258,6 +261,9 @@ impl Validator {
             .auth_pass
             .as_ref()
             .and_then(|a| self.auth_pass(version, a));
+        let auth_ah = r.auth_type.as_ref().is_some_and(|t| {
+            self.auth_type(version, family_v6, t, r.auth_pass.is_some())
+        });
         let track_interfaces = self.track_interfaces(r.track_interfaces.as_ref());
         let track_scripts = self.track_scripts(r.track_scripts.as_ref(), trackers);
         let track_files = self.track_files(r.track_files.as_ref(), trackers);
@@ -313,6 +319,7 @@ impl Validator {
             unicast_src,
             unicast_peers,
             auth_pass,
+            auth_ah,
             track_interfaces,
             track_scripts,
             track_files,
@@ -440,6 +447,43 @@ impl Validator {
             self.error(value.span(), "auth_pass must be 1 to 8 bytes".to_string());
         }
         Some(pass.clone())
+    }
+
+    /// `auth_type`: "PASS" or "AH" (true), v2 only, with an `auth_pass`;
+    /// AH is IPv4's.
+    fn auth_type(
+        &mut self,
+        version: Version,
+        family_v6: Option<bool>,
+        value: &Spanned<String>,
+        has_pass: bool,
+    ) -> bool {
+        let ah = match value.get_ref().as_str() {
+            "AH" => true,
+            "PASS" => false,
+            other => {
+                self.error(
+                    value.span(),
+                    format!("auth_type must be \"PASS\" or \"AH\", not {other:?}"),
+                );
+                return false;
+            }
+        };
+        if version == Version::V3 {
+            self.error(
+                value.span(),
+                "auth_type is only allowed with version = 2 (VRRPv3 has no authentication)"
+                    .to_string(),
+            );
+        } else if !has_pass {
+            self.error(
+                value.span(),
+                "auth_type needs an auth_pass (the password, or the AH key)".to_string(),
+            );
+        } else if ah && family_v6 == Some(true) {
+            self.error(value.span(), "auth_type = \"AH\" is IPv4 only".to_string());
+        }
+        ah
     }
 
     /// Two instances may not share a name, nor (interface, vrid, family).
@@ -926,6 +970,44 @@ virtual_ips = ["198.51.100.10/32"]
             &with(&["version = 2", "auth_pass = \"\""]),
             7,
             "1 to 8 bytes",
+        );
+    }
+
+    #[test]
+    fn auth_type() {
+        let ah = check(&with(&[
+            "version = 2",
+            "auth_pass = \"secret\"",
+            "auth_type = \"AH\"",
+        ]))
+        .unwrap()
+        .instances
+        .remove(0);
+        assert_eq!(ah.auth(), Auth::ah("secret").unwrap());
+        assert_eq!(ah.rx_check().auth, Auth::ah("secret").unwrap());
+        let pass = check(&with(&[
+            "version = 2",
+            "auth_pass = \"secret\"",
+            "auth_type = \"PASS\"",
+        ]))
+        .unwrap()
+        .instances
+        .remove(0);
+        assert_eq!(pass.auth(), Auth::pass("secret").unwrap());
+        assert_error(
+            &with(&["auth_pass = \"secret\"", "version = 2", "auth_type = \"ah\""]),
+            8,
+            "auth_type must be \"PASS\" or \"AH\", not \"ah\"",
+        );
+        assert_error(
+            &with(&["auth_type = \"AH\""]),
+            6,
+            "auth_type is only allowed with version = 2",
+        );
+        assert_error(
+            &with(&["version = 2", "auth_type = \"AH\""]),
+            7,
+            "auth_type needs an auth_pass",
         );
     }
 
