@@ -12,7 +12,7 @@ use crate::link;
 use crate::links::Links;
 use crate::loglimit::{Hit, LogLimit, Summary};
 use crate::packet::{Advert, RxCheck, RxError, Version, MCAST_V4, MCAST_V6};
-use crate::sock::VrrpSocket;
+use crate::sock::{Received, VrrpSocket};
 use crate::track::{self, Tracker};
 use crate::vmac::Vmac;
 use log::{debug, error, info, log, warn, Level};
@@ -148,7 +148,7 @@ fn open_vmac(
     let Some(name) = &cfg.vmac else {
         return Ok(None);
     };
-    let v = Vmac::create(name, &cfg.interface, index, cfg.vrid, src, links)?;
+    let v = Vmac::create(name, &cfg.interface, index, cfg.vrid, src, links, cfg.auth_ah)?;
     info!(
         "{}: virtual MAC {} on the macvlan {name} (index {})",
         cfg.name,
@@ -156,6 +156,15 @@ fn open_vmac(
         v.index
     );
     Ok(Some(v))
+}
+
+/// The instance's socket on its interface: VRRP's protocol, or AH's.
+fn open_socket(cfg: &InstanceConfig, index: u32, src: IpAddr) -> io::Result<VrrpSocket> {
+    if cfg.auth_ah {
+        VrrpSocket::open_ah(&cfg.interface, index, src, false)
+    } else {
+        VrrpSocket::open(&cfg.interface, index, src)
+    }
 }
 
 /// One running instance.
@@ -200,6 +209,8 @@ pub struct Running {
     file_errors: BTreeMap<PathBuf, String>,
     /// Its sync group's name, if it is in one.
     group: Option<String>,
+    /// AH sequence numbers, sent and accepted (`auth_type = "AH"`).
+    ah_seq: crate::ah::Sequence,
 }
 
 impl Running {
@@ -211,7 +222,7 @@ impl Running {
             .ok_or_else(|| io::Error::other(format!("no interface {}", cfg.interface)))?;
         let src = source(&cfg)?;
         let owned = warn_not_owner(&cfg);
-        let sock = VrrpSocket::open(&cfg.interface, link.index, src)?;
+        let sock = open_socket(&cfg, link.index, src)?;
         let vmac = open_vmac(&cfg, link.index, src, links)?;
         let fsm = Instance::new(cfg.fsm_params(src)).map_err(io::Error::other)?;
         let rx = cfg.rx_check();
@@ -242,6 +253,7 @@ impl Running {
             last_change: None,
             counters: Counters::default(),
             logs: LogLimit::default(),
+            ah_seq: Default::default(),
         };
         r.link_fault = r.link_check(links);
         r.up = r.link_fault.is_none();
@@ -346,7 +358,7 @@ impl Running {
             .get(&name)
             .ok_or_else(|| io::Error::other(format!("no interface {name}")))?;
         let src = source(&self.cfg)?;
-        self.sock = VrrpSocket::open(&name, l.index, src)?;
+        self.sock = open_socket(&self.cfg, l.index, src)?;
         // (the macvlan went with the old interface)
         self.vmac = None;
         self.vmac = open_vmac(&self.cfg, l.index, src, links)?;
@@ -685,7 +697,8 @@ impl Running {
                 .collect()
         };
         for dst in dsts {
-            match advert.encode(self.src, dst) {
+            let sealed = advert.encode(self.src, dst).map(|b| self.seal(dst, b));
+            match sealed {
                 Ok(bytes) => match self.tx_sock().send(self.src, dst, &bytes) {
                     Ok(()) => self.counters.adverts_sent += 1,
                     Err(e) if self.fsm.state() == State::Fault => drop(e), // the link is down
@@ -697,6 +710,47 @@ impl Running {
                 },
                 Err(e) => error!("{}: encoding an advert: {e}", self.name()),
             }
+        }
+    }
+
+    /// With AH, the whole IPv4 packet around `vrrp`, with the next
+    /// sequence number; otherwise `vrrp` itself.
+    fn seal(&mut self, dst: IpAddr, vrrp: Vec<u8>) -> Vec<u8> {
+        let (Some(key), IpAddr::V4(src), IpAddr::V4(dst)) = (self.rx.auth.ah_key(), self.src, dst)
+        else {
+            return vrrp;
+        };
+        let (seq, id) = self.ah_seq.next();
+        crate::ah::Seal {
+            key,
+            src,
+            dst,
+            id,
+            seq,
+            unicast: !self.cfg.unicast_peers.is_empty(),
+        }
+        .packet(&vrrp)
+    }
+
+    /// AH: the VRRP message inside `pkt`, once its header is keepalived's,
+    /// its ICV and SPI hold and its sequence number is new. A packet for
+    /// another VRID is handed on unverified (it is another router's, with
+    /// its own key), to be counted as such.
+    fn open_ah<'p>(&mut self, pkt: &'p Received) -> Result<&'p [u8], &'static str> {
+        let Some(key) = self.rx.auth.ah_key() else {
+            return Ok(&pkt.payload);
+        };
+        let o = crate::ah::Opened::parse(&pkt.packet).map_err(|_| "ah_malformed")?;
+        if o.vrrp().get(1) != Some(&self.cfg.vrid) {
+            return Ok(o.vrrp());
+        }
+        let unicast = !self.cfg.unicast_peers.is_empty();
+        match o.verify(key, unicast).and_then(|()| self.ah_seq.accept(o.seq)) {
+            Ok(()) => Ok(o.vrrp()),
+            Err(crate::ah::AhError::Malformed) => Err("ah_malformed"),
+            Err(crate::ah::AhError::BadIcv) => Err("ah_icv"),
+            Err(crate::ah::AhError::BadSpi { .. }) => Err("ah_spi"),
+            Err(crate::ah::AhError::Replay { .. }) => Err("ah_replay"),
         }
     }
 
@@ -914,7 +968,22 @@ impl Running {
                 });
                 continue;
             }
-            match self.rx.receive(pkt.ttl, &pkt.payload, pkt.src, pkt.dst) {
+            let payload = if pkt.ttl != crate::packet::REQUIRED_TTL {
+                &pkt.payload[..] // (refused for its TTL first, as always)
+            } else {
+                match self.open_ah(&pkt) {
+                    Ok(p) => p,
+                    Err(reason) => {
+                        let why = match crate::ah::Opened::parse(&pkt.packet) {
+                            Ok(o) => format!("from {}: AH {reason} (seq {}, last {})", pkt.src, o.seq, self.ah_seq.last()),
+                            Err(e) => format!("from {}: {e}", pkt.src),
+                        };
+                        self.discard(now, reason, || why);
+                        continue;
+                    }
+                }
+            };
+            match self.rx.receive(pkt.ttl, payload, pkt.src, pkt.dst) {
                 Ok((advert, _)) => {
                     self.counters.adverts_received += 1;
                     let interval = u16::try_from(advert.interval_cs()).unwrap_or(u16::MAX);

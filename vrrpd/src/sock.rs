@@ -4,6 +4,7 @@
 //! address, or the IPv6 link-local one) and hands back each received packet
 //! with its TTL, source and destination.
 
+use crate::ah::IPPROTO_AH;
 use crate::packet::{IPPROTO_VRRP, MCAST_V4, MCAST_V6};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -19,6 +20,8 @@ pub struct Received {
     pub dst: IpAddr,
     /// The VRRP message (the IP payload).
     pub payload: Vec<u8>,
+    /// IPv4: the whole packet, header included (AH covers the header).
+    pub packet: Vec<u8>,
 }
 
 /// One interface's VRRP socket.
@@ -26,6 +29,8 @@ pub struct VrrpSocket {
     fd: OwnedFd,
     ifindex: u32,
     v6: bool,
+    /// IP protocol 51 (AH), sending whole IPv4 packets (IP_HDRINCL).
+    ah: bool,
 }
 
 fn check(r: libc::c_int) -> io::Result<libc::c_int> {
@@ -120,7 +125,18 @@ impl VrrpSocket {
     /// Opens the socket on interface `ifname` (index `ifindex`) for the
     /// family of `src`, the address adverts go out from.
     pub fn open(ifname: &str, ifindex: u32, src: IpAddr) -> io::Result<Self> {
-        Self::open_inner(ifname, ifindex, src, true)
+        Self::open_inner(ifname, ifindex, src, true, false)
+    }
+
+    /// Opens the socket for VRRPv2 with AH authentication: IPv4 protocol
+    /// 51, and [`VrrpSocket::send`] takes whole IPv4 packets (IP_HDRINCL:
+    /// the ICV covers the IP header's ID, which must be ours).
+    pub fn open_ah(ifname: &str, ifindex: u32, src: IpAddr, tx_only: bool) -> io::Result<Self> {
+        let s = Self::open_inner(ifname, ifindex, src, !tx_only, true)?;
+        if tx_only {
+            s.drop_all()?;
+        }
+        Ok(s)
     }
 
     /// A socket that only sends, out of `ifname` (a VMAC's macvlan, so
@@ -128,7 +144,13 @@ impl VrrpSocket {
     /// drops whatever would reach it (a filter that accepts nothing), as
     /// the interface's own socket receives.
     pub fn open_tx(ifname: &str, ifindex: u32, src: IpAddr) -> io::Result<Self> {
-        let s = Self::open_inner(ifname, ifindex, src, false)?;
+        let s = Self::open_inner(ifname, ifindex, src, false, false)?;
+        s.drop_all()?;
+        Ok(s)
+    }
+
+    fn drop_all(&self) -> io::Result<()> {
+        let s = self;
         let mut drop_all = [libc::sock_filter {
             code: 0x06, // BPF_RET | BPF_K: accept 0 bytes
             jt: 0,
@@ -144,18 +166,23 @@ impl VrrpSocket {
             libc::SOL_SOCKET,
             libc::SO_ATTACH_FILTER,
             &prog,
-        )?;
-        Ok(s)
+        )
     }
 
-    fn open_inner(ifname: &str, ifindex: u32, src: IpAddr, join: bool) -> io::Result<Self> {
+    fn open_inner(
+        ifname: &str,
+        ifindex: u32,
+        src: IpAddr,
+        join: bool,
+        ah: bool,
+    ) -> io::Result<Self> {
         let v6 = src.is_ipv6();
+        if ah && v6 {
+            return Err(io::Error::other("AH authentication is IPv4 only"));
+        }
         let family = if v6 { libc::AF_INET6 } else { libc::AF_INET };
-        let fd = socket(
-            family,
-            libc::SOCK_RAW | libc::SOCK_NONBLOCK,
-            i32::from(IPPROTO_VRRP),
-        )?;
+        let proto = if ah { IPPROTO_AH } else { IPPROTO_VRRP };
+        let fd = socket(family, libc::SOCK_RAW | libc::SOCK_NONBLOCK, i32::from(proto))?;
         let raw = fd.as_raw_fd();
         let name = ifname.as_bytes();
         // SAFETY: the name bytes are valid for their length.
@@ -191,6 +218,9 @@ impl VrrpSocket {
                 setopt(raw, libc::IPPROTO_IP, libc::IP_MULTICAST_TTL, &255i32)?;
                 setopt(raw, libc::IPPROTO_IP, libc::IP_TTL, &255i32)?;
                 setopt(raw, libc::IPPROTO_IP, libc::IP_MULTICAST_LOOP, &0i32)?;
+                if ah {
+                    setopt(raw, libc::IPPROTO_IP, libc::IP_HDRINCL, &1i32)?;
+                }
             }
             IpAddr::V6(_) => {
                 let mreq = libc::ipv6_mreq {
@@ -215,7 +245,12 @@ impl VrrpSocket {
                 setopt(raw, libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO, &1i32)?;
             }
         }
-        Ok(Self { fd, ifindex, v6 })
+        Ok(Self { fd, ifindex, v6, ah })
+    }
+
+    /// Whether this is an AH socket (sends whole IPv4 packets).
+    pub fn is_ah(&self) -> bool {
+        self.ah
     }
 
     /// The descriptor, for poll.
@@ -329,6 +364,7 @@ impl VrrpSocket {
                 src: IpAddr::V6(Ipv6Addr::from(from.sin6_addr.s6_addr)),
                 dst: IpAddr::V6(dst),
                 payload: buf[..n as usize].to_vec(),
+                packet: vec![],
             }))
         }
     }
@@ -349,6 +385,7 @@ pub fn parse_ipv4(p: &[u8]) -> Option<Received> {
         src: IpAddr::V4(Ipv4Addr::new(p[12], p[13], p[14], p[15])),
         dst: IpAddr::V4(Ipv4Addr::new(p[16], p[17], p[18], p[19])),
         payload: p[ihl..total].to_vec(),
+        packet: p[..total].to_vec(),
     })
 }
 

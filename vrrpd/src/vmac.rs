@@ -97,6 +97,7 @@ impl Vmac {
         vrid: u8,
         src: IpAddr,
         links: &Links,
+        ah: bool,
     ) -> io::Result<Self> {
         let mac = link::virtual_mac(vrid, src.is_ipv6());
         if let Some(old) = links.get(name) {
@@ -141,7 +142,11 @@ impl Vmac {
         // (joined: while it is up, a peer's adverts from the same virtual
         // MAC reach the macvlan only, as if they were its own frames
         // looped back; the kernel's macvlan gives them to no one else)
-        v.tx = VrrpSocket::open(name, index, src)?;
+        v.tx = if ah {
+            VrrpSocket::open_ah(name, index, src, false)?
+        } else {
+            VrrpSocket::open(name, index, src)?
+        };
         Ok(v)
     }
 

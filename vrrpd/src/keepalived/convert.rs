@@ -8,7 +8,7 @@
 //! | `version`, global `vrrp_version` (default 2; IPv6: 3) | `version` |
 //! | `virtual_ipaddress` (`dev` = the interface, `scope global`) | `virtual_ips` |
 //! | `unicast_src_ip`, `unicast_peer` | `unicast_src`, `unicast_peers` |
-//! | `authentication { auth_type PASS; auth_pass }` | `auth_pass` |
+//! | `authentication { auth_type PASS|AH; auth_pass }` | `auth_pass`, `auth_type = "AH"` |
 //! | `nopreempt`, `preempt_delay` (s) | `preempt = false`, `preempt_delay_ms` |
 //! | `track_interface`, `track_script`, `track_file` | `track_interfaces`, `track_scripts`, `track_files` |
 //! | `use_vmac [NAME]` | `use_vmac` |
@@ -327,7 +327,7 @@ impl Conv {
         let mut master = None;
         let mut vips: Vec<(VirtualIp, Node)> = vec![];
         let mut devs: Vec<(String, Node)> = vec![];
-        let mut auth: Option<(String, Node)> = None;
+        let mut auth: Option<(String, Node, bool)> = None;
         let mut lines = String::new();
         let mut garp_delay = self.garp_delay_ms;
         let mut garp_repeat = self.garp_repeat;
@@ -374,11 +374,12 @@ impl Conv {
                 }
                 "authentication" => {
                     let mut pass = None;
+                    let mut ah = false;
                     for a in self.block(s) {
                         match a.keyword() {
                             "auth_type" => match self.one(a) {
-                                Some("PASS") => {}
-                                Some("AH") => self.refuse(a, "auth_type AH: vrrpd speaks VRRPv2 PASS authentication only"),
+                                Some("PASS") => ah = false,
+                                Some("AH") => ah = true,
                                 Some(o) => self.refuse(a, &format!("auth_type `{o}`: must be PASS or AH")),
                                 None => {}
                             },
@@ -394,7 +395,7 @@ impl Conv {
                         }
                     }
                     match pass {
-                        Some(p) => auth = Some(p),
+                        Some((p, at)) => auth = Some((p, at, ah)),
                         None => self.refuse(s, "authentication without auth_pass"),
                     }
                 }
@@ -535,9 +536,12 @@ impl Conv {
         let _ = writeln!(t, "advert_interval_ms = {advert_ms}");
         let ips: Vec<String> = vips.iter().map(|(v, _)| q(&v.to_string())).collect();
         let _ = writeln!(t, "virtual_ips = [{}]", ips.join(", "));
-        if let Some((pass, at)) = auth {
+        if let Some((pass, at, ah)) = auth {
             if version == 3 {
                 self.refuse(&at, "authentication: VRRPv3 has none (keepalived ignores it); remove it, or use version 2");
+            }
+            if ah {
+                let _ = writeln!(t, "auth_type = \"AH\"");
             }
             let _ = writeln!(t, "auth_pass = {}", q(&pass));
         }
@@ -1614,6 +1618,18 @@ virtual_server 10.0.0.1 82 {
     }
 
     #[test]
+    fn ah_authentication_converts() {
+        let auth = " authentication {\n  auth_type AH\n  auth_pass secret\n }\n";
+        let c = conv(&format!("{VI} virtual_ipaddress {{\n  10.0.0.1\n }}\n{auth}}}\n")).unwrap();
+        assert!(
+            c.toml.contains("auth_type = \"AH\"\nauth_pass = \"secret\"\n"),
+            "{}",
+            c.toml
+        );
+        crate::config::check(&c.toml).expect("the conversion passes check-config");
+    }
+
+    #[test]
     fn instance_refusals() {
         let vip = " virtual_ipaddress {\n  10.0.0.1\n }\n";
         for (body, what) in [
@@ -1621,10 +1637,6 @@ virtual_server 10.0.0.1 82 {
             (
                 " version 3\n authentication {\n  auth_type PASS\n  auth_pass x\n }\n",
                 "VRRPv3 has none",
-            ),
-            (
-                " authentication {\n  auth_type AH\n  auth_pass x\n }\n",
-                "auth_type AH",
             ),
             (
                 " authentication {\n  auth_pass 123456789\n }\n",
