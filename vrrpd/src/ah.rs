@@ -157,7 +157,9 @@ impl fmt::Display for AhError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             AhError::Malformed => f.write_str("malformed IPsec AH header"),
-            AhError::BadIcv => f.write_str("bad AH ICV (HMAC-MD5-96): another auth_pass, or the packet was altered"),
+            AhError::BadIcv => f.write_str(
+                "bad AH ICV (HMAC-MD5-96): another auth_pass, or the packet was altered",
+            ),
             AhError::BadSpi { spi } => write!(
                 f,
                 "AH SPI {} is not the source address",
@@ -217,11 +219,7 @@ impl<'a> Opened<'a> {
     pub fn verify(&self, key: &Key, unicast: bool) -> Result<(), AhError> {
         let mut rest = self.packet[self.ihl..].to_vec();
         rest[12..AH_LEN].fill(0);
-        let want = icv(
-            key,
-            &zero_mutable(&self.packet[..self.ihl], unicast),
-            &rest,
-        );
+        let want = icv(key, &zero_mutable(&self.packet[..self.ihl], unicast), &rest);
         let found = &self.packet[self.ihl + 12..self.ihl + AH_LEN];
         // (constant time: no early exit on the first differing byte)
         if want.iter().zip(found).fold(0u8, |d, (a, b)| d | (a ^ b)) != 0 {
@@ -250,7 +248,7 @@ pub struct Sequence {
 
 impl Sequence {
     /// The number and IP ID for the next advert sent.
-    pub fn next(&mut self) -> (u32, u16) {
+    pub fn next_tx(&mut self) -> (u32, u16) {
         if self.last < SEQ_MAX {
             self.last += 1;
         }
@@ -421,17 +419,17 @@ mod tests {
     #[test]
     fn sequence_numbers_rise_and_replays_are_refused() {
         let mut s = Sequence::default();
-        assert_eq!(s.next(), (1, 1));
-        assert_eq!(s.next(), (2, 2));
+        assert_eq!(s.next_tx(), (1, 1));
+        assert_eq!(s.next_tx(), (2, 2));
         assert_eq!(s.accept(2), Err(AhError::Replay { seq: 2, last: 2 }));
         assert_eq!(s.accept(10), Ok(()));
         assert_eq!(s.accept(9), Err(AhError::Replay { seq: 9, last: 10 }));
         // A new master carries on from what it heard.
-        assert_eq!(s.next().0, 11);
+        assert_eq!(s.next_tx().0, 11);
         let mut top = Sequence {
             last: SEQ_MAX,
             id: u16::MAX,
         };
-        assert_eq!(top.next(), (SEQ_MAX, 1));
+        assert_eq!(top.next_tx(), (SEQ_MAX, 1));
     }
 }

@@ -148,7 +148,15 @@ fn open_vmac(
     let Some(name) = &cfg.vmac else {
         return Ok(None);
     };
-    let v = Vmac::create(name, &cfg.interface, index, cfg.vrid, src, links, cfg.auth_ah)?;
+    let v = Vmac::create(
+        name,
+        &cfg.interface,
+        index,
+        cfg.vrid,
+        src,
+        links,
+        cfg.auth_ah,
+    )?;
     info!(
         "{}: virtual MAC {} on the macvlan {name} (index {})",
         cfg.name,
@@ -720,7 +728,7 @@ impl Running {
         else {
             return vrrp;
         };
-        let (seq, id) = self.ah_seq.next();
+        let (seq, id) = self.ah_seq.next_tx();
         crate::ah::Seal {
             key,
             src,
@@ -745,7 +753,10 @@ impl Running {
             return Ok(o.vrrp());
         }
         let unicast = !self.cfg.unicast_peers.is_empty();
-        match o.verify(key, unicast).and_then(|()| self.ah_seq.accept(o.seq)) {
+        match o
+            .verify(key, unicast)
+            .and_then(|()| self.ah_seq.accept(o.seq))
+        {
             Ok(()) => Ok(o.vrrp()),
             Err(crate::ah::AhError::Malformed) => Err("ah_malformed"),
             Err(crate::ah::AhError::BadIcv) => Err("ah_icv"),
@@ -975,7 +986,12 @@ impl Running {
                     Ok(p) => p,
                     Err(reason) => {
                         let why = match crate::ah::Opened::parse(&pkt.packet) {
-                            Ok(o) => format!("from {}: AH {reason} (seq {}, last {})", pkt.src, o.seq, self.ah_seq.last()),
+                            Ok(o) => format!(
+                                "from {}: AH {reason} (seq {}, last {})",
+                                pkt.src,
+                                o.seq,
+                                self.ah_seq.last()
+                            ),
                             Err(e) => format!("from {}: {e}", pkt.src),
                         };
                         self.discard(now, reason, || why);

@@ -182,7 +182,11 @@ impl VrrpSocket {
         }
         let family = if v6 { libc::AF_INET6 } else { libc::AF_INET };
         let proto = if ah { IPPROTO_AH } else { IPPROTO_VRRP };
-        let fd = socket(family, libc::SOCK_RAW | libc::SOCK_NONBLOCK, i32::from(proto))?;
+        let fd = socket(
+            family,
+            libc::SOCK_RAW | libc::SOCK_NONBLOCK,
+            i32::from(proto),
+        )?;
         let raw = fd.as_raw_fd();
         let name = ifname.as_bytes();
         // SAFETY: the name bytes are valid for their length.
@@ -245,7 +249,12 @@ impl VrrpSocket {
                 setopt(raw, libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO, &1i32)?;
             }
         }
-        Ok(Self { fd, ifindex, v6, ah })
+        Ok(Self {
+            fd,
+            ifindex,
+            v6,
+            ah,
+        })
     }
 
     /// Whether this is an AH socket (sends whole IPv4 packets).

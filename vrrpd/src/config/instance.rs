@@ -261,9 +261,10 @@ impl Validator {
             .auth_pass
             .as_ref()
             .and_then(|a| self.auth_pass(version, a));
-        let auth_ah = r.auth_type.as_ref().is_some_and(|t| {
-            self.auth_type(version, family_v6, t, r.auth_pass.is_some())
-        });
+        let auth_ah = r
+            .auth_type
+            .as_ref()
+            .is_some_and(|t| self.auth_type(version, family_v6, t, r.auth_pass.is_some()));
         let track_interfaces = self.track_interfaces(r.track_interfaces.as_ref());
         let track_scripts = self.track_scripts(r.track_scripts.as_ref(), trackers);
         let track_files = self.track_files(r.track_files.as_ref(), trackers);
@@ -995,7 +996,11 @@ virtual_ips = ["198.51.100.10/32"]
         .remove(0);
         assert_eq!(pass.auth(), Auth::pass("secret").unwrap());
         assert_error(
-            &with(&["auth_pass = \"secret\"", "version = 2", "auth_type = \"ah\""]),
+            &with(&[
+                "auth_pass = \"secret\"",
+                "version = 2",
+                "auth_type = \"ah\"",
+            ]),
             8,
             "auth_type must be \"PASS\" or \"AH\", not \"ah\"",
         );

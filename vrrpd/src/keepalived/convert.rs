@@ -1338,7 +1338,10 @@ weight = 1
             }
             vs
         };
-        assert_eq!(unlined(&cfg.virtual_servers), unlined(&cfg2.virtual_servers));
+        assert_eq!(
+            unlined(&cfg.virtual_servers),
+            unlined(&cfg2.virtual_servers)
+        );
         assert!(!c2.toml.contains("state MASTER"));
     }
 
@@ -1620,9 +1623,13 @@ virtual_server 10.0.0.1 82 {
     #[test]
     fn ah_authentication_converts() {
         let auth = " authentication {\n  auth_type AH\n  auth_pass secret\n }\n";
-        let c = conv(&format!("{VI} virtual_ipaddress {{\n  10.0.0.1\n }}\n{auth}}}\n")).unwrap();
+        let c = conv(&format!(
+            "{VI} virtual_ipaddress {{\n  10.0.0.1\n }}\n{auth}}}\n"
+        ))
+        .unwrap();
         assert!(
-            c.toml.contains("auth_type = \"AH\"\nauth_pass = \"secret\"\n"),
+            c.toml
+                .contains("auth_type = \"AH\"\nauth_pass = \"secret\"\n"),
             "{}",
             c.toml
         );
