@@ -12,7 +12,7 @@ use crate::link;
 use crate::links::Links;
 use crate::loglimit::{Hit, LogLimit, Summary};
 use crate::packet::{Advert, RxCheck, RxError, Version, MCAST_V4, MCAST_V6};
-use crate::sock::VrrpSocket;
+use crate::sock::{Received, VrrpSocket};
 use crate::track::{self, Tracker};
 use crate::vmac::Vmac;
 use log::{debug, error, info, log, warn, Level};
@@ -99,6 +99,47 @@ fn bad_reason(e: &RxError) -> &'static str {
         RxError::AddressMismatch => "addresses",
         RxError::IntervalMismatch(_) => "interval",
         RxError::ZeroInterval => "zero_interval",
+    }
+}
+
+/// What the receive path makes of one packet.
+#[derive(Debug, PartialEq)]
+pub enum Verdict {
+    /// It passed every check: an event for the state machine.
+    Accept(Advert),
+    /// Our own advert, looped back: ignored without a count.
+    Own,
+    /// Discarded, counted under `reason` (a metrics label) and logged
+    /// (rate-limited) with `detail`.
+    Discard {
+        /// The counter's label.
+        reason: &'static str,
+        /// What the log line says.
+        detail: String,
+    },
+}
+
+/// The whole receive-side validation of one packet that the socket
+/// delivered: the sender (our own source, `unicast_peers`), then
+/// [`RxCheck::receive`] (TTL, decoding with its length, count and checksum
+/// checks, version, VRID, owner, authentication, addresses, interval).
+/// Pure, so that the fuzz tests can feed it anything.
+pub fn classify(rx: &RxCheck, own: IpAddr, peers: &[IpAddr], pkt: &Received) -> Verdict {
+    if pkt.src == own {
+        return Verdict::Own;
+    }
+    if !peers.is_empty() && !peers.contains(&pkt.src) {
+        return Verdict::Discard {
+            reason: "unknown_peer",
+            detail: "not one of unicast_peers".into(),
+        };
+    }
+    match rx.receive(pkt.ttl, &pkt.payload, pkt.src, pkt.dst) {
+        Ok((advert, _)) => Verdict::Accept(advert),
+        Err(e) => Verdict::Discard {
+            reason: bad_reason(&e),
+            detail: e.to_string(),
+        },
     }
 }
 
@@ -898,6 +939,10 @@ impl Running {
             let pkt = match self.tx_sock().recv() {
                 Ok(Some(p)) => p,
                 Ok(None) => return out,
+                Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                    self.discard(now, "malformed", || format!("({e})"));
+                    continue;
+                }
                 Err(e) => {
                     if self.logs.hit(now, "receive").0 == Hit::Log {
                         warn!("{}: receive: {e}", self.name());
@@ -905,17 +950,9 @@ impl Running {
                     return out;
                 }
             };
-            if pkt.src == self.src {
-                continue; // our own, looped back
-            }
-            if !self.cfg.unicast_peers.is_empty() && !self.cfg.unicast_peers.contains(&pkt.src) {
-                self.discard(now, "unknown_peer", || {
-                    format!("from {}: not one of unicast_peers", pkt.src)
-                });
-                continue;
-            }
-            match self.rx.receive(pkt.ttl, &pkt.payload, pkt.src, pkt.dst) {
-                Ok((advert, _)) => {
+            match classify(&self.rx, self.src, &self.cfg.unicast_peers, &pkt) {
+                Verdict::Own => {} // our own, looped back
+                Verdict::Accept(advert) => {
                     self.counters.adverts_received += 1;
                     let interval = u16::try_from(advert.interval_cs()).unwrap_or(u16::MAX);
                     if advert.priority > 0 && self.fsm.state() != State::Master {
@@ -929,8 +966,8 @@ impl Running {
                     };
                     out.push((ev, why));
                 }
-                Err(e) => {
-                    self.discard(now, bad_reason(&e), || format!("from {}: {e}", pkt.src));
+                Verdict::Discard { reason, detail } => {
+                    self.discard(now, reason, || format!("from {}: {detail}", pkt.src));
                 }
             }
         }
