@@ -51,9 +51,8 @@ fn set_rr(priority: u8) -> io::Result<()> {
         sched_priority: i32::from(priority),
     };
     // SAFETY: a plain system call on this thread with a valid sched_param.
-    let r = unsafe {
-        libc::sched_setscheduler(0, libc::SCHED_RR | libc::SCHED_RESET_ON_FORK, &param)
-    };
+    let r =
+        unsafe { libc::sched_setscheduler(0, libc::SCHED_RR | libc::SCHED_RESET_ON_FORK, &param) };
     if r != 0 {
         return Err(io::Error::last_os_error());
     }

@@ -127,7 +127,11 @@ impl Kind {
             version: self.version(),
             vrid: 51,
             priority: 100,
-            max_adver_int: if self.version() == Version::V2 { 1 } else { 100 },
+            max_adver_int: if self.version() == Version::V2 {
+                1
+            } else {
+                100
+            },
             auth: self.auth(),
             addrs: vec![self.vip()],
         }
@@ -135,7 +139,12 @@ impl Kind {
 }
 
 fn kind() -> impl Strategy<Value = Kind> {
-    prop_oneof![Just(Kind::V2), Just(Kind::V2Pass), Just(Kind::V3v4), Just(Kind::V3v6)]
+    prop_oneof![
+        Just(Kind::V2),
+        Just(Kind::V2Pass),
+        Just(Kind::V3v4),
+        Just(Kind::V3v6)
+    ]
 }
 
 /// A few addresses of both families, the interesting ones included.
@@ -162,6 +171,9 @@ enum Mutation {
     Count(u8),
     /// Insert bytes in the middle (a wrong length with a plausible count).
     Insert(usize, Vec<u8>),
+    /// A header byte (version/type, VRID, priority, count, auth type or
+    /// interval) set to an edge value, to reach the checks past decoding.
+    Header(usize, u8),
 }
 
 fn mutation() -> impl Strategy<Value = Mutation> {
@@ -173,6 +185,9 @@ fn mutation() -> impl Strategy<Value = Mutation> {
         1 => any::<u8>().prop_map(Mutation::Count),
         1 => (any::<usize>(), prop::collection::vec(any::<u8>(), 1..20))
             .prop_map(|(i, v)| Mutation::Insert(i, v)),
+        3 => (0usize..8, prop_oneof![Just(0u8), Just(1), Just(2), Just(0x21), Just(0x31), Just(51),
+                                      Just(52), Just(255), any::<u8>()])
+            .prop_map(|(i, v)| Mutation::Header(i, v)),
     ]
 }
 
@@ -184,6 +199,7 @@ fn apply(bytes: &mut Vec<u8>, m: &Mutation) {
         Mutation::Truncate(l) => bytes.truncate(l % (n + 1)),
         Mutation::Extend(v) => bytes.extend_from_slice(v),
         Mutation::Count(c) if n > 3 => bytes[3] = *c,
+        Mutation::Header(i, v) if *i < n => bytes[*i] = *v,
         Mutation::Insert(i, v) => {
             let at = i % (n + 1);
             bytes.splice(at..at, v.iter().copied());
@@ -214,12 +230,121 @@ fn check_verdict(rx: &RxCheck, pkt: &Received, v: &Verdict) -> Result<(), TestCa
             prop_assert_eq!(a.version, rx.version);
             prop_assert_eq!(a.vrid, rx.vrid);
             prop_assert!(rx.priority != 255);
-            let again = a.encode(pkt.src, pkt.dst).expect("an accepted advert re-encodes");
+            let again = a
+                .encode(pkt.src, pkt.dst)
+                .expect("an accepted advert re-encodes");
             prop_assert_eq!(again.len(), pkt.payload.len());
             prop_assert_eq!(&Advert::decode(&again, pkt.src, pkt.dst).unwrap(), a);
         }
     }
     Ok(())
+}
+
+/// A valid advert from a sender of some kind, mutated, and the receiver.
+type MutatedCase = (
+    Kind,
+    Kind,
+    Vec<IpAddr>,
+    u8,
+    u8,
+    Vec<Mutation>,
+    bool,
+    u8,
+    bool,
+    Option<u16>,
+);
+
+fn mutated_case() -> impl Strategy<Value = MutatedCase> {
+    (
+        kind(),
+        kind(),
+        prop::collection::vec(addr(), 0..4),
+        prop_oneof![4 => Just(100u8), 1 => Just(255u8)],
+        prop_oneof![Just(100u8), Just(255u8), Just(0u8), any::<u8>()],
+        prop::collection::vec(mutation(), 0..4),
+        any::<bool>(),
+        prop_oneof![8 => Just(255u8), 1 => any::<u8>()],
+        any::<bool>(),
+        prop_oneof![4 => Just(None), 1 => Just(Some(0u16)), 1 => any::<u16>().prop_map(Some)],
+    )
+}
+
+fn run_mutated(case: MutatedCase) -> (RxCheck, Received, Verdict) {
+    let (k, sender, extra_addrs, priority, their_priority, mutations, fix, ttl, to_group, interval) =
+        case;
+    // The sender may have another version, family or auth than ours.
+    let mut a = sender.advert();
+    a.priority = their_priority;
+    if let Some(i) = interval {
+        // (what the field holds: 12 bits in v3, 8 in v2)
+        a.max_adver_int = i & if sender.version() == Version::V3 {
+            0x0fff
+        } else {
+            0xff
+        };
+    }
+    a.addrs.extend(
+        extra_addrs
+            .into_iter()
+            .filter(|x| x.is_ipv6() == sender.v6()),
+    );
+    let (src, dst) = (
+        sender.peer(),
+        if to_group {
+            sender.group()
+        } else {
+            sender.own()
+        },
+    );
+    let mut bytes = a.encode(src, dst).unwrap();
+    for m in &mutations {
+        apply(&mut bytes, m);
+    }
+    if fix {
+        fix_checksum(&mut bytes, sender.version(), src, dst);
+    }
+    let rx = k.rx(priority);
+    let pkt = Received {
+        ttl,
+        src,
+        dst,
+        payload: bytes,
+    };
+    let v = classify(&rx, k.own(), &[], &pkt);
+    (rx, pkt, v)
+}
+
+/// The mutations reach every check: 10,000 mutated adverts produce every
+/// reason but `unknown_peer` (which needs a peer list), and acceptances.
+#[test]
+fn mutations_reach_every_check() {
+    use proptest::test_runner::{Config, TestRunner};
+    use std::cell::RefCell;
+    let seen = RefCell::new(std::collections::BTreeSet::new());
+    let mut runner = TestRunner::new(Config {
+        cases: 10_000,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    runner
+        .run(&mutated_case(), |case| {
+            let (_, _, v) = run_mutated(case);
+            seen.borrow_mut().insert(match v {
+                Verdict::Accept(_) => "accept",
+                Verdict::Own => "own",
+                Verdict::Discard { reason, .. } => reason,
+            });
+            Ok(())
+        })
+        .unwrap();
+    let seen = seen.into_inner();
+    for r in REASONS
+        .iter()
+        .filter(|r| **r != "unknown_peer")
+        .chain(&["accept"])
+    {
+        assert!(seen.contains(r), "never reached {r}: {seen:?}");
+    }
 }
 
 proptest! {
@@ -253,32 +378,8 @@ proptest! {
 
     /// Valid adverts of every kind, mutated.
     #[test]
-    fn mutated_adverts(
-        k in kind(),
-        sender in kind(),
-        extra_addrs in prop::collection::vec(addr(), 0..4),
-        priority in prop_oneof![Just(100u8), Just(255u8)],
-        their_priority in prop_oneof![Just(100u8), Just(255u8), Just(0u8), any::<u8>()],
-        mutations in prop::collection::vec(mutation(), 0..4),
-        fix in any::<bool>(),
-        ttl in prop_oneof![8 => Just(255u8), 1 => any::<u8>()],
-        to_group in any::<bool>(),
-    ) {
-        // The sender may have another version, family or auth than ours.
-        let mut a = sender.advert();
-        a.priority = their_priority;
-        a.addrs.extend(extra_addrs.into_iter().filter(|x| x.is_ipv6() == sender.v6()));
-        let (src, dst) = (sender.peer(), if to_group { sender.group() } else { sender.own() });
-        let mut bytes = a.encode(src, dst).unwrap();
-        for m in &mutations {
-            apply(&mut bytes, m);
-        }
-        if fix {
-            fix_checksum(&mut bytes, sender.version(), src, dst);
-        }
-        let rx = k.rx(priority);
-        let pkt = Received { ttl, src, dst, payload: bytes };
-        let v = classify(&rx, k.own(), &[], &pkt);
+    fn mutated_adverts(case in mutated_case()) {
+        let (rx, pkt, v) = run_mutated(case);
         check_verdict(&rx, &pkt, &v)?;
     }
 

@@ -353,7 +353,9 @@ mod tests {
         let file = |services: usize| {
             let mut text = String::new();
             for v in 0..services {
-                text += &format!("[[virtual_server]]\nprotocol = \"tcp\"\naddress = \"10.0.{v}.1:80\"\n");
+                text += &format!(
+                    "[[virtual_server]]\nprotocol = \"tcp\"\naddress = \"10.0.{v}.1:80\"\n"
+                );
                 for i in 0..100 {
                     text += &format!("[[virtual_server.real]]\naddress = \"127.1.{v}.{}\"\ncheck = {{ type = \"tcp\" }}\n", i + 1);
                 }
@@ -367,7 +369,13 @@ mod tests {
                 .map(|_| {
                     let t = std::time::Instant::now();
                     let c = check(text).unwrap();
-                    assert_eq!(c.virtual_servers.iter().map(|v| v.reals.len()).sum::<usize>(), reals);
+                    assert_eq!(
+                        c.virtual_servers
+                            .iter()
+                            .map(|v| v.reals.len())
+                            .sum::<usize>(),
+                        reals
+                    );
                     t.elapsed()
                 })
                 .min()
@@ -375,7 +383,10 @@ mod tests {
         };
         let (small, large) = (file(10), file(100));
         let ratio = best(&large, 10_000).as_secs_f64() / best(&small, 1_000).as_secs_f64();
-        assert!(ratio < 30.0, "10 times the file took {ratio:.1} times as long");
+        assert!(
+            ratio < 30.0,
+            "10 times the file took {ratio:.1} times as long"
+        );
     }
 
     #[test]
@@ -398,7 +409,9 @@ mod tests {
         assert_eq!(with("realtime = false").unwrap().realtime, None);
         assert_eq!(with("realtime_priority = 42").unwrap().realtime, Some(42));
         assert_eq!(
-            with("realtime = false\nrealtime_priority = 42").unwrap().realtime,
+            with("realtime = false\nrealtime_priority = 42")
+                .unwrap()
+                .realtime,
             None
         );
         for bad in ["0", "100", "-1"] {
