@@ -47,7 +47,8 @@ unit=$root/lib/systemd/system/vrrpd.service
 [ -f "$unit" ] || fail "no unit at lib/systemd/system/vrrpd.service"
 for line in 'Type=notify' 'ExecStart=/usr/sbin/vrrpd --config /etc/vrrpd/vrrpd.toml' \
 	'ExecReload=/bin/kill -HUP $MAINPID' 'CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW' \
-	'AmbientCapabilities=CAP_NET_ADMIN CAP_NET_RAW' 'NoNewPrivileges=yes' 'ProtectSystem=strict'; do
+	'AmbientCapabilities=CAP_NET_ADMIN CAP_NET_RAW' 'NoNewPrivileges=yes' 'ProtectSystem=strict' \
+	'LimitRTPRIO=10' 'LimitMEMLOCK=infinity'; do
 	grep -qxF "$line" "$unit" || fail "the unit lacks '$line'"
 done
 log "ok: binaries and the unit"
@@ -222,7 +223,9 @@ unlisten
 command -v strace >/dev/null || fail "no strace (make deps)"
 caps=$(sed -n 's/^CapabilityBoundingSet=//p' "$unit")
 set_caps=$(for c in $caps; do c=${c#CAP_}; printf ',+%s' "${c,,}"; done)
-log "vrrpd with only the unit's capabilities ($caps), no_new_privs, under strace"
+rtprio=$(sed -n 's/^LimitRTPRIO=//p' "$unit")
+memlock=$(sed -n 's/^LimitMEMLOCK=//p' "$unit"); [ "$memlock" = infinity ] && memlock=unlimited
+log "vrrpd with only the unit's capabilities ($caps) and limits (rtprio $rtprio, memlock $memlock), no_new_privs, under strace"
 https_port=8443
 if command -v openssl >/dev/null; then
 	openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=rs -keyout "$stage/key.pem" -out "$stage/cert.pem" 2>/dev/null
@@ -274,7 +277,7 @@ $https_vs
 EOF
 rm -f "$VRRP_DIR/check.env"
 listen "$stage/notify.sock" "running 1 instance(s)"
-ip netns exec "drlb-$TOPO_TAG-dir1" setpriv --no-new-privs --bounding-set=-all"$set_caps" --inh-caps=-all"$set_caps" --ambient-caps=-all"$set_caps" -- \
+ip netns exec "drlb-$TOPO_TAG-dir1" prlimit --rtprio="$rtprio" --memlock="$memlock" setpriv --no-new-privs --bounding-set=-all"$set_caps" --inh-caps=-all"$set_caps" --ambient-caps=-all"$set_caps" -- \
 	strace -f -qq -s 256 -o "$stage/trace" env NOTIFY_SOCKET="$stage/notify.sock" "$VRRPD" --config "$VRRP_DIR/d1.toml" \
 	2>>"$VRRP_DIR/dir1.log" &
 VRRPD_PID[dir1]=$!
@@ -286,6 +289,12 @@ pid=$(pgrep -P "${VRRPD_PID[dir1]}" -x vrrpd) || fail "no vrrpd under strace"
 capeff=$(sed -n 's/^CapEff:\t//p' "/proc/$pid/status")
 expect_eq "$capeff" 0000000000003000 "vrrpd's effective capabilities (CAP_NET_ADMIN, CAP_NET_RAW)"
 expect_eq "$(sed -n 's/^NoNewPrivs:\t//p' "/proc/$pid/status")" 1 "vrrpd's no_new_privs"
+# realtime = true (the default) without CAP_SYS_NICE or CAP_IPC_LOCK: the
+# unit's limits are enough
+expect_eq "$(chrt -p "$pid" | sed -n 's/.*scheduling policy: *//p' | head -n1)" "SCHED_RR|SCHED_RESET_ON_FORK" "vrrpd's scheduling policy"
+expect_eq "$(chrt -p "$pid" | sed -n 's/.*scheduling priority: *//p' | head -n1)" 10 "vrrpd's real-time priority"
+grep -q 'VmLck:.* [1-9][0-9]* kB' "/proc/$pid/status" || fail "vrrpd's memory is not locked: $(grep VmLck "/proc/$pid/status")"
+log "ok: $(grep VmLck "/proc/$pid/status")"
 expect_ge "$(vrrp_status dir1 | jq '.instances[0].adverts_sent')" 1 "adverts sent"
 for vs in 0 1 ${https_vs:+2}; do
 	end=$((SECONDS + 15))
