@@ -48,7 +48,6 @@ under_load() {
 	m1=$(vrrp_status dir1 | jq '.instances[0].transitions')
 	sent1=$(vrrp_status dir1 | jq '.instances[0].adverts_sent')
 	log "realtime = $rt: dir1 sent $((sent1 - sent0)) adverts in $secs s (10 ms adverts: $((secs * 100)) due); dir2 became master $((b1 - b0)) times, dir1 changed state $((m1 - m0)) times"
-	grep -h "discarded\|realtime" "$VRRP_DIR/dir1.log" "$VRRP_DIR/dir2.log" | tail -n 4 | sed 's/^/    /' >&2 || true
 	vrrpd_stop dir1
 	vrrpd_stop dir2
 	FLIPS=$((b1 - b0)) SENT=$((sent1 - sent0))
