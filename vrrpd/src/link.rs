@@ -372,7 +372,11 @@ pub fn send_garp(ifindex: u32, mac: [u8; 6], vips: &[Ipv4Addr]) -> io::Result<()
     static GARP_SOCKET: std::sync::Mutex<Option<OwnedFd>> = std::sync::Mutex::new(None);
     let mut cached = GARP_SOCKET.lock().unwrap_or_else(|e| e.into_inner());
     if cached.is_none() {
-        *cached = Some(sock::socket(libc::AF_PACKET, libc::SOCK_DGRAM | libc::SOCK_NONBLOCK, 0)?);
+        *cached = Some(sock::socket(
+            libc::AF_PACKET,
+            libc::SOCK_DGRAM | libc::SOCK_NONBLOCK,
+            0,
+        )?);
     }
     let fd = cached.as_ref().expect("just opened");
     // SAFETY: an all-zero sockaddr_ll is valid; the fields are set below.

@@ -156,8 +156,8 @@ fn addr() -> impl Strategy<Value = IpAddr> {
         Just(IpAddr::from(OWN6)),
         Just(IpAddr::from(PEER6)),
         Just(IpAddr::from(MCAST_V6)),
-        any::<[u8; 4]>().prop_map(|o| IpAddr::from(o)),
-        any::<[u8; 16]>().prop_map(|o| IpAddr::from(o)),
+        any::<[u8; 4]>().prop_map(IpAddr::from),
+        any::<[u8; 16]>().prop_map(IpAddr::from),
     ]
 }
 
