@@ -11,7 +11,7 @@
 //! local configuration and re-encodes to its own length; a valid advert
 //! is accepted; a single bit flip without a fixed checksum is discarded.
 //!
-//! `cargo test` runs 2,000 cases of each target (about 2 s unoptimised). A long run:
+//! `cargo test` runs 1,000 cases of each target (a second or two unoptimised). A long run:
 //! `PROPTEST_CASES=2500000 cargo test --release -p vrrpd --test fuzz_advert`
 //! (four targets: 10M executions), which is `make fuzz-vrrp`.
 
@@ -46,7 +46,7 @@ fn cases() -> u32 {
     std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(2_000)
+        .unwrap_or(1_000)
 }
 
 fn config() -> ProptestConfig {
@@ -314,7 +314,7 @@ fn run_mutated(case: MutatedCase) -> (RxCheck, Received, Verdict) {
     (rx, pkt, v)
 }
 
-/// The mutations reach every check: 10,000 mutated adverts produce every
+/// The mutations reach every check: 5,000 mutated adverts produce every
 /// reason but `unknown_peer` (which needs a peer list), and acceptances.
 #[test]
 fn mutations_reach_every_check() {
@@ -322,7 +322,7 @@ fn mutations_reach_every_check() {
     use std::cell::RefCell;
     let seen = RefCell::new(std::collections::BTreeSet::new());
     let mut runner = TestRunner::new(Config {
-        cases: 10_000,
+        cases: 5_000,
         failure_persistence: None,
         ..Config::default()
     });
