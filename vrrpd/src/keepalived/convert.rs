@@ -1334,10 +1334,7 @@ weight = 1
             }
             vs
         };
-        assert_eq!(
-            unlined(&cfg.virtual_servers),
-            unlined(&cfg2.virtual_servers)
-        );
+        assert_eq!(unlined(&cfg.virtual_servers), unlined(&cfg2.virtual_servers));
         assert!(!c2.toml.contains("state MASTER"));
     }
 
