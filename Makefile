@@ -18,6 +18,9 @@
 #                  (a scenario of make test too)
 #   make fuzz      the genetlink fuzzer's long run: 100,000 messages as root and
 #                  100,000 without CAP_NET_ADMIN (FUZZ_COUNT=N, FUZZ_SEED=S)
+#   make fuzz-vrrp the advert parser's and receive checks' long fuzz run: 2,500,000
+#                  cases of each of the 4 proptest targets, 10M executions
+#                  (FUZZ_VRRP_CASES=N per target; `cargo test` runs 2,000)
 #   make install   drlb-tool and vrrpd with their man pages (section 8), drlb-tool's
 #                  completions, vrrpd's systemd unit, and drlb.ko through the
 #                  kernel's modules_install (PREFIX=/usr/local, DESTDIR= for staging,
@@ -32,7 +35,7 @@ TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 QT := $(TOP)/qemu-tests
 ENV := . $(QT)/env.sh
 
-.PHONY: all deps kernel kdir module tools test host-test guest-test lifecycle floods demo fuzz install clean \
+.PHONY: all deps kernel kdir module tools test host-test guest-test lifecycle floods demo fuzz fuzz-vrrp install clean \
 	bench bench-kernel bench-module bench-smoke install-tools install-module dkms-source clean-module
 
 all: module tools
@@ -104,6 +107,10 @@ bench-smoke: module tools
 FUZZ_COUNT ?= 100000
 fuzz: module tools
 	@FUZZ_COUNT=$(FUZZ_COUNT) SCENARIO_TIMEOUT=$${SCENARIO_TIMEOUT:-7200} $(QT)/run.sh fuzz
+
+FUZZ_VRRP_CASES ?= 2500000
+fuzz-vrrp:
+	PROPTEST_CASES=$(FUZZ_VRRP_CASES) cargo test --locked --release -p vrrpd --test fuzz_advert -- --test-threads=1
 
 PREFIX ?= /usr/local
 SYSCONFDIR ?= /etc

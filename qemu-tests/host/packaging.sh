@@ -47,7 +47,8 @@ unit=$root/lib/systemd/system/vrrpd.service
 [ -f "$unit" ] || fail "no unit at lib/systemd/system/vrrpd.service"
 for line in 'Type=notify' 'ExecStart=/usr/sbin/vrrpd --config /etc/vrrpd/vrrpd.toml' \
 	'ExecReload=/bin/kill -HUP $MAINPID' 'CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW' \
-	'AmbientCapabilities=CAP_NET_ADMIN CAP_NET_RAW' 'NoNewPrivileges=yes' 'ProtectSystem=strict'; do
+	'AmbientCapabilities=CAP_NET_ADMIN CAP_NET_RAW' 'NoNewPrivileges=yes' 'ProtectSystem=strict' \
+	'LimitRTPRIO=10' 'LimitMEMLOCK=infinity'; do
 	grep -qxF "$line" "$unit" || fail "the unit lacks '$line'"
 done
 log "ok: binaries and the unit"
@@ -222,7 +223,17 @@ unlisten
 command -v strace >/dev/null || fail "no strace (make deps)"
 caps=$(sed -n 's/^CapabilityBoundingSet=//p' "$unit")
 set_caps=$(for c in $caps; do c=${c#CAP_}; printf ',+%s' "${c,,}"; done)
-log "vrrpd with only the unit's capabilities ($caps), no_new_privs, under strace"
+rtprio=$(sed -n 's/^LimitRTPRIO=//p' "$unit")
+memlock=$(sed -n 's/^LimitMEMLOCK=//p' "$unit"); [ "$memlock" = infinity ] && memlock=unlimited
+# (raising a hard limit needs CAP_SYS_RESOURCE, which some sandboxes lack:
+# then vrrpd runs with the machine's limits, and must warn and go on)
+if prlimit --rtprio="$rtprio" --memlock="$memlock" true 2>/dev/null; then
+	limits=(prlimit --rtprio="$rtprio" --memlock="$memlock")
+	log "vrrpd with only the unit's capabilities ($caps) and limits (rtprio $rtprio, memlock $memlock), no_new_privs, under strace"
+else
+	limits=()
+	log "vrrpd with only the unit's capabilities ($caps), no_new_privs, under strace; without the unit's limits (rtprio $rtprio, memlock $memlock): no CAP_SYS_RESOURCE here to raise them"
+fi
 https_port=8443
 if command -v openssl >/dev/null; then
 	openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=rs -keyout "$stage/key.pem" -out "$stage/cert.pem" 2>/dev/null
@@ -274,7 +285,7 @@ $https_vs
 EOF
 rm -f "$VRRP_DIR/check.env"
 listen "$stage/notify.sock" "running 1 instance(s)"
-ip netns exec "drlb-$TOPO_TAG-dir1" setpriv --no-new-privs --bounding-set=-all"$set_caps" --inh-caps=-all"$set_caps" --ambient-caps=-all"$set_caps" -- \
+ip netns exec "drlb-$TOPO_TAG-dir1" "${limits[@]}" setpriv --no-new-privs --bounding-set=-all"$set_caps" --inh-caps=-all"$set_caps" --ambient-caps=-all"$set_caps" -- \
 	strace -f -qq -s 256 -o "$stage/trace" env NOTIFY_SOCKET="$stage/notify.sock" "$VRRPD" --config "$VRRP_DIR/d1.toml" \
 	2>>"$VRRP_DIR/dir1.log" &
 VRRPD_PID[dir1]=$!
@@ -286,6 +297,20 @@ pid=$(pgrep -P "${VRRPD_PID[dir1]}" -x vrrpd) || fail "no vrrpd under strace"
 capeff=$(sed -n 's/^CapEff:\t//p' "/proc/$pid/status")
 expect_eq "$capeff" 0000000000003000 "vrrpd's effective capabilities (CAP_NET_ADMIN, CAP_NET_RAW)"
 expect_eq "$(sed -n 's/^NoNewPrivs:\t//p' "/proc/$pid/status")" 1 "vrrpd's no_new_privs"
+# realtime = true (the default) without CAP_SYS_NICE or CAP_IPC_LOCK: the
+# unit's limits are enough; without them, a warning and normal priority
+policy=$(chrt -p "$pid" | sed -n 's/.*scheduling policy: *//p' | head -n1)
+if ((${#limits[@]})); then
+	expect_eq "$policy" "SCHED_RR|SCHED_RESET_ON_FORK" "vrrpd's scheduling policy"
+	expect_eq "$(chrt -p "$pid" | sed -n 's/.*scheduling priority: *//p' | head -n1)" 10 "vrrpd's real-time priority"
+	grep -q 'VmLck:.* [1-9][0-9]* kB' "/proc/$pid/status" || fail "vrrpd's memory is not locked: $(grep VmLck "/proc/$pid/status")"
+	log "ok: $(grep VmLck "/proc/$pid/status")"
+else
+	expect_eq "$policy" SCHED_OTHER "vrrpd's scheduling policy without the limits"
+	grep -q 'realtime: cannot run at SCHED_RR priority 10 (Operation not permitted' "$VRRP_DIR/dir1.log" || fail "no warning about SCHED_RR"
+	grep -q 'realtime: not locking memory: RLIMIT_MEMLOCK is' "$VRRP_DIR/dir1.log" || fail "no warning about locked memory"
+	log "ok: warned and went on: $(grep -c 'realtime:' "$VRRP_DIR/dir1.log") realtime warning(s)"
+fi
 expect_ge "$(vrrp_status dir1 | jq '.instances[0].adverts_sent')" 1 "adverts sent"
 for vs in 0 1 ${https_vs:+2}; do
 	end=$((SECONDS + 15))

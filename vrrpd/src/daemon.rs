@@ -222,7 +222,11 @@ pub fn run(path: &Path, socket: Option<PathBuf>) -> io::Result<()> {
                     .join("\n"),
             )
         })
-        .and_then(|cfg| Daemon::new(path, socket, cfg));
+        .and_then(|cfg| {
+            // (before anything else is allocated, so that it is all locked)
+            crate::realtime::apply(cfg.realtime);
+            Daemon::new(path, socket, cfg)
+        });
     let mut d = match started {
         Ok(d) => d,
         Err(e) => {
@@ -1340,6 +1344,9 @@ impl Daemon {
                 error!("reload refused: {m}");
             }
             return Err(missing[0].clone());
+        }
+        if new.realtime != self.cfg.realtime {
+            warn!("reload: realtime and realtime_priority take effect when vrrpd restarts");
         }
         if new.metrics_listen != self.cfg.metrics_listen {
             if let Some(mut old) = self.metrics.take() {

@@ -439,7 +439,18 @@ impl Instance {
                 // A master that held for an interval did its job: the next
                 // failure is retried soon again.
                 self.retry_backoff = RETRY_MIN;
-                self.advertise(now)
+                let due = self.adver_timer.unwrap_or(now);
+                let actions = self.advertise(now);
+                // The next advert is due one interval after this one was
+                // due, not after it was sent: the time the loop took to
+                // wake up and get here does not add up from advert to
+                // advert. One that is late by a whole interval or more
+                // starts afresh from now, rather than sending a burst.
+                let next = due + self.advertisement_interval();
+                if next > now {
+                    self.adver_timer = Some(next);
+                }
+                actions
             }
             Event::Advert {
                 priority: RESIGN_PRIORITY,
@@ -902,6 +913,23 @@ mod tests {
             },
             backup("Startup ignored", ms(500), Startup),
         ]);
+    }
+
+    #[test]
+    fn adverts_keep_to_their_deadlines_whatever_the_wakeup_latency() {
+        let (mut i, t0) = reach(params(), Start::Master);
+        // Woken 3 ms late each time: the deadlines stay on the 1 s grid.
+        let mut due = t0 + ms(1000);
+        for _ in 0..10 {
+            assert_eq!(i.next_deadline(), Some(due));
+            assert_eq!(i.handle(due + ms(3), Timer), [SendAdvert { priority: 100 }]);
+            due += ms(1000);
+        }
+        assert_eq!(i.next_deadline(), Some(due));
+        // Late by more than an interval: no burst, one interval from now.
+        let late = due + ms(2500);
+        assert_eq!(i.handle(late, Timer), [SendAdvert { priority: 100 }]);
+        assert_eq!(i.next_deadline(), Some(late + ms(1000)));
     }
 
     #[test]

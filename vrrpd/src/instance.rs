@@ -102,6 +102,53 @@ fn bad_reason(e: &RxError) -> &'static str {
     }
 }
 
+/// What the receive path makes of one packet.
+#[derive(Debug, PartialEq)]
+pub enum Verdict {
+    /// It passed every check: an event for the state machine.
+    Accept(Advert),
+    /// Our own advert, looped back: ignored without a count.
+    Own,
+    /// Discarded, counted under `reason` (a metrics label) and logged
+    /// (rate-limited) with `detail`.
+    Discard {
+        /// The counter's label.
+        reason: &'static str,
+        /// What the log line says.
+        detail: String,
+    },
+}
+
+/// The whole receive-side validation of one packet that the socket
+/// delivered: the sender (our own source, `unicast_peers`), then
+/// [`RxCheck::receive`] (TTL, decoding with its length, count and checksum
+/// checks, version, VRID, owner, authentication, addresses, interval).
+/// Pure, so that the fuzz tests can feed it anything.
+pub fn classify(rx: &RxCheck, own: IpAddr, peers: &[IpAddr], pkt: &Received) -> Verdict {
+    classify_payload(rx, own, peers, pkt, &pkt.payload)
+}
+
+/// [`classify`] with the VRRP payload given apart: the packet's own, or
+/// what an AH header wrapped.
+pub fn classify_payload(rx: &RxCheck, own: IpAddr, peers: &[IpAddr], pkt: &Received, payload: &[u8]) -> Verdict {
+    if pkt.src == own {
+        return Verdict::Own;
+    }
+    if !peers.is_empty() && !peers.contains(&pkt.src) {
+        return Verdict::Discard {
+            reason: "unknown_peer",
+            detail: "not one of unicast_peers".into(),
+        };
+    }
+    match rx.receive(pkt.ttl, payload, pkt.src, pkt.dst) {
+        Ok((advert, _)) => Verdict::Accept(advert),
+        Err(e) => Verdict::Discard {
+            reason: bad_reason(&e),
+            detail: e.to_string(),
+        },
+    }
+}
+
 /// A MAC as `02:00:5e:00:aa:01`.
 pub fn mac_text(m: [u8; 6]) -> String {
     m.map(|b| format!("{b:02x}")).join(":")
@@ -963,6 +1010,10 @@ impl Running {
             let pkt = match self.tx_sock().recv() {
                 Ok(Some(p)) => p,
                 Ok(None) => return out,
+                Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                    self.discard(now, "malformed", || format!("({e})"));
+                    continue;
+                }
                 Err(e) => {
                     if self.logs.hit(now, "receive").0 == Hit::Log {
                         warn!("{}: receive: {e}", self.name());
@@ -970,17 +1021,13 @@ impl Running {
                     return out;
                 }
             };
-            if pkt.src == self.src {
-                continue; // our own, looped back
-            }
-            if !self.cfg.unicast_peers.is_empty() && !self.cfg.unicast_peers.contains(&pkt.src) {
-                self.discard(now, "unknown_peer", || {
-                    format!("from {}: not one of unicast_peers", pkt.src)
-                });
-                continue;
-            }
-            let payload = if pkt.ttl != crate::packet::REQUIRED_TTL {
-                &pkt.payload[..] // (refused for its TTL first, as always)
+            // Our own and unknown peers are classify's; AH in between is
+            // stateful (its sequence counter), so it is opened here, only
+            // for a packet from a peer with the TTL an advert must have.
+            let from_peer = pkt.src != self.src
+                && (self.cfg.unicast_peers.is_empty() || self.cfg.unicast_peers.contains(&pkt.src));
+            let payload = if !from_peer || pkt.ttl != crate::packet::REQUIRED_TTL {
+                &pkt.payload[..]
             } else {
                 match self.open_ah(&pkt) {
                     Ok(p) => p,
@@ -999,8 +1046,9 @@ impl Running {
                     }
                 }
             };
-            match self.rx.receive(pkt.ttl, payload, pkt.src, pkt.dst) {
-                Ok((advert, _)) => {
+            match classify_payload(&self.rx, self.src, &self.cfg.unicast_peers, &pkt, payload) {
+                Verdict::Own => {} // our own, looped back
+                Verdict::Accept(advert) => {
                     self.counters.adverts_received += 1;
                     let interval = u16::try_from(advert.interval_cs()).unwrap_or(u16::MAX);
                     if advert.priority > 0 && self.fsm.state() != State::Master {
@@ -1014,8 +1062,8 @@ impl Running {
                     };
                     out.push((ev, why));
                 }
-                Err(e) => {
-                    self.discard(now, bad_reason(&e), || format!("from {}: {e}", pkt.src));
+                Verdict::Discard { reason, detail } => {
+                    self.discard(now, reason, || format!("from {}: {detail}", pkt.src));
                 }
             }
         }

@@ -38,6 +38,7 @@ pub mod notify;
 pub mod owner;
 pub mod packet;
 pub mod probe;
+pub mod realtime;
 pub mod reload;
 pub mod serve;
 pub mod services;

@@ -363,11 +363,22 @@ pub fn garp_frame(mac: [u8; 6], vip: Ipv4Addr) -> [u8; 28] {
 /// last error, if any, after trying them all.
 pub fn send_garp(ifindex: u32, mac: [u8; 6], vips: &[Ipv4Addr]) -> io::Result<()> {
     const ETH_P_ARP: u16 = 0x0806;
-    let fd = sock::socket(
-        libc::AF_PACKET,
-        libc::SOCK_DGRAM,
-        i32::from(ETH_P_ARP.to_be()),
-    )?;
+    // One socket for every GARP, kept open: closing a packet socket waits
+    // for an RCU grace period (packet_release's synchronize_net), which
+    // took 10 ms per GARP on a busy host, so a burst of five held the
+    // event loop for 50 ms, longer than a 10 ms advert pair's
+    // Master_Down_Interval. Protocol 0: it sends only (the frame's
+    // protocol is in the address) and receives nothing.
+    static GARP_SOCKET: std::sync::Mutex<Option<OwnedFd>> = std::sync::Mutex::new(None);
+    let mut cached = GARP_SOCKET.lock().unwrap_or_else(|e| e.into_inner());
+    if cached.is_none() {
+        *cached = Some(sock::socket(
+            libc::AF_PACKET,
+            libc::SOCK_DGRAM | libc::SOCK_NONBLOCK,
+            0,
+        )?);
+    }
+    let fd = cached.as_ref().expect("just opened");
     // SAFETY: an all-zero sockaddr_ll is valid; the fields are set below.
     let mut sa: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
     sa.sll_family = libc::AF_PACKET as u16;

@@ -352,7 +352,11 @@ impl VrrpSocket {
                 };
             }
             if !self.v6 {
-                return Ok(parse_ipv4(&buf[..n as usize]));
+                // (The kernel checks IP headers before raw sockets see
+                // them; this is for the impossible, as a reason to count.)
+                return parse_ipv4(&buf[..n as usize]).map(Some).ok_or_else(|| {
+                    io::Error::new(io::ErrorKind::InvalidData, "malformed IPv4 header")
+                });
             }
             let (mut ttl, mut dst) = (0u8, Ipv6Addr::UNSPECIFIED);
             let mut c = libc::CMSG_FIRSTHDR(&msg);

@@ -39,6 +39,10 @@ use std::ops::Range;
 use std::path::Path;
 use toml::Spanned;
 
+/// `realtime_priority`'s default: above every normal task, below the
+/// kernel's threaded interrupt handlers (50), which receive the adverts.
+pub const DEFAULT_REALTIME_PRIORITY: u8 = 10;
+
 /// A checked configuration.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Config {
@@ -50,6 +54,9 @@ pub struct Config {
     pub metrics_listen: Option<SocketAddr>,
     /// The `[[sync_group]]` tables, in file order.
     pub sync_groups: Vec<SyncGroup>,
+    /// The SCHED_RR priority the daemon runs at, with its memory locked
+    /// (`realtime`, `realtime_priority`); `None`: normal scheduling.
+    pub realtime: Option<u8>,
 }
 
 impl Config {
@@ -166,12 +173,21 @@ pub fn check(text: &str) -> Result<Config, Vec<ConfigError>> {
             })
             .ok()
     });
+    let realtime_priority = v.opt_range(
+        "realtime_priority",
+        raw.realtime_priority.as_ref(),
+        1,
+        99,
+        DEFAULT_REALTIME_PRIORITY,
+    );
+    let realtime = raw.realtime.unwrap_or(true).then_some(realtime_priority);
     if v.errors.is_empty() {
         Ok(Config {
             instances,
             virtual_servers,
             metrics_listen,
             sync_groups,
+            realtime,
         })
     } else {
         v.errors.sort_by_key(|e| e.line);
@@ -183,6 +199,8 @@ pub fn check(text: &str) -> Result<Config, Vec<ConfigError>> {
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     metrics_listen: Option<Spanned<String>>,
+    realtime: Option<bool>,
+    realtime_priority: Option<Spanned<i64>>,
     #[serde(default)]
     instance: Vec<Spanned<instance::RawInstance>>,
     #[serde(default)]
@@ -335,7 +353,9 @@ mod tests {
         let file = |services: usize| {
             let mut text = String::new();
             for v in 0..services {
-                text += &format!("[[virtual_server]]\nprotocol = \"tcp\"\naddress = \"10.0.{v}.1:80\"\n");
+                text += &format!(
+                    "[[virtual_server]]\nprotocol = \"tcp\"\naddress = \"10.0.{v}.1:80\"\n"
+                );
                 for i in 0..100 {
                     text += &format!("[[virtual_server.real]]\naddress = \"127.1.{v}.{}\"\ncheck = {{ type = \"tcp\" }}\n", i + 1);
                 }
@@ -349,7 +369,13 @@ mod tests {
                 .map(|_| {
                     let t = std::time::Instant::now();
                     let c = check(text).unwrap();
-                    assert_eq!(c.virtual_servers.iter().map(|v| v.reals.len()).sum::<usize>(), reals);
+                    assert_eq!(
+                        c.virtual_servers
+                            .iter()
+                            .map(|v| v.reals.len())
+                            .sum::<usize>(),
+                        reals
+                    );
                     t.elapsed()
                 })
                 .min()
@@ -357,7 +383,10 @@ mod tests {
         };
         let (small, large) = (file(10), file(100));
         let ratio = best(&large, 10_000).as_secs_f64() / best(&small, 1_000).as_secs_f64();
-        assert!(ratio < 30.0, "10 times the file took {ratio:.1} times as long");
+        assert!(
+            ratio < 30.0,
+            "10 times the file took {ratio:.1} times as long"
+        );
     }
 
     #[test]
@@ -369,6 +398,30 @@ mod tests {
         let errs = check(&format!("metrics_listen = \"localhost\"\n{vs}")).unwrap_err();
         assert_eq!(errs[0].line, 1);
         assert!(errs[0].message.contains("is not ADDRESS:PORT"));
+    }
+
+    #[test]
+    fn realtime_is_on_at_priority_10_by_default() {
+        let vs = "[[virtual_server]]\nprotocol = \"tcp\"\naddress = \"198.51.100.10:80\"\n";
+        assert_eq!(check(vs).unwrap().realtime, Some(10));
+        let with = |keys: &str| check(&format!("{keys}\n{vs}"));
+        assert_eq!(with("realtime = true").unwrap().realtime, Some(10));
+        assert_eq!(with("realtime = false").unwrap().realtime, None);
+        assert_eq!(with("realtime_priority = 42").unwrap().realtime, Some(42));
+        assert_eq!(
+            with("realtime = false\nrealtime_priority = 42")
+                .unwrap()
+                .realtime,
+            None
+        );
+        for bad in ["0", "100", "-1"] {
+            let errs = with(&format!("realtime = true\nrealtime_priority = {bad}")).unwrap_err();
+            assert_eq!(errs[0].line, 2, "{errs:?}");
+            assert!(errs[0].message.contains("realtime_priority"), "{errs:?}");
+            assert!(errs[0].message.contains("1..=99"), "{errs:?}");
+        }
+        let errs = with("realtime = \"yes\"").unwrap_err();
+        assert_eq!(errs[0].line, 1, "{errs:?}");
     }
 
     /// The README shows examples/vrrpd.toml, what `make demo` runs: they
