@@ -18,8 +18,14 @@
 #                  (a scenario of make test too)
 #   make fuzz      the genetlink fuzzer's long run: 100,000 messages as root and
 #                  100,000 without CAP_NET_ADMIN (FUZZ_COUNT=N, FUZZ_SEED=S)
-#   make install   drlb-tool and vrrpd, with drlb-tool's man page and completions
-#                  (PREFIX=/usr/local, DESTDIR= for staging)
+#   make install   drlb-tool and vrrpd with their man pages (section 8), drlb-tool's
+#                  completions, vrrpd's systemd unit, and drlb.ko through the
+#                  kernel's modules_install (PREFIX=/usr/local, DESTDIR= for staging,
+#                  UNITDIR=/lib/systemd/system, SYSCONFDIR=/etc, KDIR= the kernel tree,
+#                  INSTALL_MOD_PATH= (default DESTDIR) the modules' root)
+#   make install-tools / install-module   either half
+#   make dkms-source   drlb.ko's source and dkms.conf as $(DESTDIR)/usr/src/drlb-VERSION,
+#                  for `dkms install drlb/VERSION`
 
 SHELL := /bin/bash
 TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
@@ -27,7 +33,7 @@ QT := $(TOP)/qemu-tests
 ENV := . $(QT)/env.sh
 
 .PHONY: all deps kernel kdir module tools test host-test guest-test lifecycle floods demo fuzz install clean \
-	bench bench-kernel bench-module bench-smoke
+	bench bench-kernel bench-module bench-smoke install-tools install-module dkms-source clean-module
 
 all: module tools
 
@@ -45,6 +51,11 @@ KDIR ?=
 module:
 	@$(ENV); kdir="$(KDIR)"; [ -n "$$kdir" ] || { $(MAKE) -s kernel >&2 && kdir=$$($(QT)/kernel.sh kdir); }; \
 	$(MAKE) -C "$$kdir" M=$(TOP) "$${KMAKE_VARS[@]}" modules
+
+# (dkms's CLEAN: the module's build products only)
+clean-module:
+	@$(ENV); kdir="$(KDIR)"; [ -n "$$kdir" ] || kdir=$$($(QT)/kernel.sh kdir); \
+	[ ! -d "$$kdir" ] || $(MAKE) -C "$$kdir" M=$(TOP) "$${KMAKE_VARS[@]}" clean
 
 tools:
 	cargo build --release --locked -p drlb-tool -p vrrpd
@@ -95,16 +106,46 @@ fuzz: module tools
 	@FUZZ_COUNT=$(FUZZ_COUNT) SCENARIO_TIMEOUT=$${SCENARIO_TIMEOUT:-7200} $(QT)/run.sh fuzz
 
 PREFIX ?= /usr/local
+SYSCONFDIR ?= /etc
+UNITDIR ?= /lib/systemd/system
+MANDIR ?= $(PREFIX)/share/man
+INSTALL_MOD_PATH ?= $(DESTDIR)
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' $(TOP)/Cargo.toml | head -n1)
 BIN := $(TOP)/target/release
-install: tools
+install: install-tools install-module
+
+install-tools: tools
 	install -D -m 755 $(BIN)/drlb-tool $(DESTDIR)$(PREFIX)/sbin/drlb-tool
 	install -D -m 755 $(BIN)/vrrpd $(DESTDIR)$(PREFIX)/sbin/vrrpd
-	install -d $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
-		$(DESTDIR)$(PREFIX)/share/zsh/site-functions $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
-	$(BIN)/drlb-tool manpage >$(DESTDIR)$(PREFIX)/share/man/man8/drlb-tool.8
+	install -d $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+		$(DESTDIR)$(PREFIX)/share/zsh/site-functions $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/vrrpd $(DESTDIR)$(PREFIX)/share/doc/drlb/examples
+	$(BIN)/drlb-tool manpage >$(DESTDIR)$(MANDIR)/man8/drlb-tool.8
+	$(BIN)/vrrpd manpage >$(DESTDIR)$(MANDIR)/man8/vrrpd.8
+	sed -e 's|@SBINDIR@|$(PREFIX)/sbin|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+		$(TOP)/packaging/vrrpd.service.in >$(DESTDIR)$(UNITDIR)/vrrpd.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/vrrpd.service $(DESTDIR)$(MANDIR)/man8/drlb-tool.8 $(DESTDIR)$(MANDIR)/man8/vrrpd.8
+	install -m 644 $(TOP)/examples/vrrpd.toml $(DESTDIR)$(PREFIX)/share/doc/drlb/examples/vrrpd.toml
 	$(BIN)/drlb-tool completions bash >$(DESTDIR)$(PREFIX)/share/bash-completion/completions/drlb-tool
 	$(BIN)/drlb-tool completions zsh >$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_drlb-tool
 	$(BIN)/drlb-tool completions fish >$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/drlb-tool.fish
+
+# drlb.ko into INSTALL_MOD_PATH/lib/modules/VERSION/updates/, then depmod, by
+# the kernel's own modules_install, so that `modprobe drlb` finds it.
+install-module: module
+	@$(ENV); kdir="$(KDIR)"; [ -n "$$kdir" ] || kdir=$$($(QT)/kernel.sh kdir); \
+	$(MAKE) -C "$$kdir" M=$(TOP) "$${KMAKE_VARS[@]}" INSTALL_MOD_PATH="$(INSTALL_MOD_PATH)" modules_install
+
+# The module's source (what `make module` reads, without build products) and
+# dkms.conf, for dkms: its build is `make module KDIR=<dkms's kernel tree>`.
+DKMS_SRC := $(DESTDIR)/usr/src/drlb-$(VERSION)
+dkms-source:
+	@grep -q '^PACKAGE_VERSION="$(VERSION)"$$' $(TOP)/dkms.conf || \
+		{ echo "dkms.conf's PACKAGE_VERSION is not $(VERSION), Cargo.toml's" >&2; exit 1; }
+	install -d $(DKMS_SRC)
+	tar -C $(TOP) --exclude='*.o' --exclude='*.ko' --exclude='*.mod' --exclude='*.mod.c' \
+		--exclude='*.cmd' --exclude='*.d' --exclude=bindings_generated.rs --exclude=target \
+		-cf - Makefile Kbuild dkms.conf drlb_kmod qemu-tests/env.sh qemu-tests/kernel.sh | tar -C $(DKMS_SRC) -xf -
 
 clean:
 	@$(ENV); kdir="$(KDIR)"; [ -n "$$kdir" ] || kdir=$$($(QT)/kernel.sh kdir); \

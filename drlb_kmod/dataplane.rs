@@ -116,8 +116,14 @@ pub(crate) fn on_unlink(c: &Conn) {
 impl Dataplane {
     /// A data plane for `net`, in the active state, as IPVS always is:
     /// forwarding starts as soon as a service exists unless a VRRP daemon
-    /// says otherwise.
+    /// says otherwise; or standby with the `start_standby` module
+    /// parameter, so that a module loaded on a backup director forwards
+    /// nothing until its VRRP daemon makes it active.
     pub(crate) fn new(net: NetRef, seed: u32) -> Result<Self> {
+        let state = match crate::kapi::param_start_standby() {
+            true => proto::STATE_STANDBY,
+            false => proto::STATE_ACTIVE,
+        };
         let timeouts = core::array::from_fn(|i| {
             let t = Timeouts::DEFAULT;
             AtomicU32::new(match TcpState::from_u8(i as u8) {
@@ -126,7 +132,7 @@ impl Dataplane {
             })
         });
         Ok(Self {
-            state: AtomicU8::new(proto::STATE_ACTIVE),
+            state: AtomicU8::new(state),
             hook_packets: PerCpuCounter::new()?,
             config: RcuBox::new(Config::new(KVec::new())?)?,
             conns: ConnTable::new(crate::kapi::param_conn_max(), crate::kapi::param_conn_table_bits(), seed)?,

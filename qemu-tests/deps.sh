@@ -19,6 +19,9 @@ packages=(
 	python3-matplotlib
 	# make bench's TCP connection rate (ab against nginx)
 	apache2-utils
+	# the packaging host scenario: the unit's sandbox (strace), an HTTPS
+	# check's certificate, the man pages
+	strace openssl man-db
 )
 
 missing=()

@@ -178,6 +178,12 @@ enum Command {
     Manpage,
 }
 
+/// The man page: section 8, as a system administration command (it
+/// configures the kernel, as ipvsadm(8) does).
+fn man() -> clap_mangen::Man {
+    clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).section("8")
+}
+
 #[derive(Args)]
 struct ConnFilter {
     /// Only this service
@@ -524,8 +530,7 @@ fn run(cli_command: Command, client: &mut Option<Client>) -> Result<()> {
             return Ok(());
         }
         Command::Manpage => {
-            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
-                .render(&mut std::io::stdout())?;
+            man().render(&mut std::io::stdout())?;
             return Ok(());
         }
     };
@@ -824,10 +829,12 @@ mod tests {
         );
         let bash = String::from_utf8(bash).unwrap();
         let mut man = vec![];
-        clap_mangen::Man::new(Cli::command())
-            .render(&mut man)
-            .unwrap();
+        super::man().render(&mut man).unwrap();
         let man = String::from_utf8(man).unwrap().replace("\\-", "-"); // roff escapes dashes
+        assert!(
+            man.lines().any(|l| l.starts_with(".TH drlb-tool 8 ")),
+            "the man page is not in section 8"
+        );
         for c in [
             "service",
             "real",

@@ -215,6 +215,12 @@ impl Client {
         Ok(c)
     }
 
+    /// The family id the controller gave the module (a reloaded module
+    /// gets a new one).
+    pub fn family(&self) -> u16 {
+        self.family
+    }
+
     fn resolve_family(&mut self) -> Result<u16> {
         let req = GenlMessage::from_payload(GenlCtrl {
             cmd: GenlCtrlCmd::GetFamily,

@@ -100,3 +100,7 @@ static unsigned int conn_table_bits;
 module_param(conn_table_bits, uint, 0444);
 MODULE_PARM_DESC(conn_table_bits, "connection-table chains as a power of two, fixed (8-21, like IPVS's conn_tab_bits); 0 (default): they follow each namespace's conn_max");
 unsigned int drlb_param_conn_table_bits(void) { return conn_table_bits; }
+static bool start_standby;
+module_param(start_standby, bool, 0444);
+MODULE_PARM_DESC(start_standby, "1: every namespace's data plane starts standby (forwarding nothing until `drlb-tool state active`, as a VRRP daemon sets it on its master); 0 (default): active, as IPVS");
+bool drlb_param_start_standby(void) { return start_standby; }

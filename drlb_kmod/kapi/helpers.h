@@ -97,5 +97,6 @@ struct mem_cgroup *drlb_memcg_current(void);
 struct mem_cgroup *drlb_set_active_memcg(struct mem_cgroup *memcg);
 void drlb_mem_cgroup_put(struct mem_cgroup *memcg);
 unsigned int drlb_param_conn_table_bits(void);
+bool drlb_param_start_standby(void);
 
 #endif

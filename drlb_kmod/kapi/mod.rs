@@ -57,6 +57,14 @@ pub(crate) fn param_conn_table_bits() -> u32 {
     unsafe { bindings::drlb_param_conn_table_bits() }
 }
 
+/// The `start_standby` module parameter: whether each namespace's data
+/// plane starts in the standby state (read when the namespace's state is
+/// made: at load for the namespaces that exist, later for new ones).
+pub(crate) fn param_start_standby() -> bool {
+    // SAFETY: reads a module parameter (set before init, read-only after).
+    unsafe { bindings::drlb_param_start_standby() }
+}
+
 /// Jiffies as milliseconds.
 pub(crate) fn jiffies_to_msecs(j: u32) -> u32 {
     // SAFETY: pure arithmetic.

@@ -15,20 +15,29 @@
 //!   loop; their results move real servers up and down.
 //! - drlb: whenever something changes, and every second to undo changes
 //!   made by hand or to follow a module that came back, the module is
-//!   brought to the plan of [`crate::services`] through [`crate::lb`].
+//!   brought to the plan of [`crate::services`] through [`crate::lb`]. The
+//!   generic-netlink controller's notifications say at once when the
+//!   module is loaded, unloaded or reloaded ([`crate::genl`]): a fresh
+//!   module gets its namespace state first, then every service.
 //! - The control socket, the metrics endpoint, and signals: SIGHUP
 //!   reloads as a diff ([`crate::reload`]), SIGTERM releases every
 //!   instance.
+//! - The service manager ([`crate::notify`], under systemd's
+//!   `Type=notify`): `READY=1` once every instance has started,
+//!   `RELOADING=1` ... `READY=1` around a reload, `STOPPING=1`, and a
+//!   `STATUS=` line with the instances' states.
 
 use crate::checks::{Checks, Due, ProbeId, ProbeKey, Recorded};
 use crate::config::{self, Config};
 use crate::control::{self, Request};
 use crate::fsm::{Action, Event, State};
+use crate::genl::{self, Seen, Step, SyncInput};
 use crate::health::Health;
 use crate::instance::{Cause, Running};
-use crate::lb::Lb;
+use crate::lb::{FamilyMonitor, Lb};
 use crate::link::{self, LinkMonitor};
 use crate::links::Links;
+use crate::notify::Notifier;
 use crate::probe::Prober;
 use crate::reload::{self, Change, Drain};
 use crate::serve::{self, Conn, Framing, Next};
@@ -60,6 +69,7 @@ const SIGNALS: Token = Token(0);
 const CONTROL: Token = Token(1);
 const METRICS: Token = Token(2);
 const LINKS: Token = Token(3);
+const FAMILIES: Token = Token(4);
 const INSTANCE: usize = 1;
 const PROBE: usize = 2;
 const CONN: usize = 3;
@@ -167,6 +177,9 @@ pub struct Daemon {
     /// The interfaces, kept by `monitor`'s events.
     links: Links,
     monitor: LinkMonitor,
+    /// The controller's notifications (None: they could not be joined,
+    /// and the periodic sync finds a module that came or went).
+    families: Option<FamilyMonitor>,
     /// When instances whose interface was made anew retry their socket.
     next_reopen: Option<Duration>,
     /// The last plan, per virtual server.
@@ -175,20 +188,42 @@ pub struct Daemon {
     ns_active: Option<bool>,
     /// Our own uid: its peers may drain.
     uid: u32,
+    /// The service manager (systemd), if it asked to be told.
+    notifier: Notifier,
 }
 
 /// Runs the daemon with the configuration at `path` until SIGTERM.
 pub fn run(path: &Path, socket: Option<PathBuf>) -> io::Result<()> {
-    let cfg = config::load(path).map_err(|errs| {
-        io::Error::other(
-            errs.iter()
-                .map(|e| e.to_string())
-                .collect::<Vec<_>>()
-                .join("\n"),
-        )
-    })?;
-    let mut d = Daemon::new(path, socket, cfg)?;
-    d.start()?;
+    // (first: the variable leaves the environment before anything starts)
+    let notifier = Notifier::from_env().unwrap_or_else(|e| {
+        warn!("not telling the service manager: {e}");
+        Notifier::none()
+    });
+    let started = config::load(path)
+        .map_err(|errs| {
+            io::Error::other(
+                errs.iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            )
+        })
+        .and_then(|cfg| Daemon::new(path, socket, cfg));
+    let mut d = match started {
+        Ok(d) => d,
+        Err(e) => {
+            let _ = notifier.status(&format!("not started: {e}"));
+            return Err(e);
+        }
+    };
+    d.notifier = notifier;
+    if let Err(e) = d.start() {
+        let _ = d.notifier.status(&e.to_string());
+        return Err(e);
+    }
+    // Every instance has started (its socket open, its state machine
+    // running) and every check is scheduled: the unit is up.
+    d.tell(|n, s| n.ready(s), "");
     d.run_loop()
 }
 
@@ -225,6 +260,20 @@ impl Daemon {
         links.replace(link::dump().map_err(|e| io::Error::other(format!("rtnetlink: {e}")))?);
         poll.registry()
             .register(&mut SourceFd(&monitor.raw_fd()), LINKS, Interest::READABLE)?;
+        let families = match FamilyMonitor::open() {
+            Ok(f) => {
+                poll.registry().register(
+                    &mut SourceFd(&f.raw_fd()),
+                    FAMILIES,
+                    Interest::READABLE,
+                )?;
+                Some(f)
+            }
+            Err(e) => {
+                warn!("generic netlink controller: {e}: drlb's loading and unloading will be found by the periodic sync only");
+                None
+            }
+        };
         let seed = u64::from(std::process::id())
             ^ Instant::now().elapsed().as_nanos() as u64
             ^ std::time::SystemTime::now()
@@ -255,11 +304,13 @@ impl Daemon {
             next_ramp: None,
             links,
             monitor,
+            families,
             next_reopen: None,
             plans: vec![],
             ns_active: None,
             // SAFETY: geteuid has no preconditions.
             uid: unsafe { libc::geteuid() },
+            notifier: Notifier::none(),
         })
     }
 
@@ -316,7 +367,16 @@ impl Daemon {
                         while let Some((sig, pid)) = read_signal(&self.sigfd) {
                             if sig == libc::SIGHUP {
                                 info!("SIGHUP from pid {pid}: reloading");
-                                self.reload(now);
+                                if let Err(e) = self.notifier.reloading() {
+                                    warn!("telling the service manager: {e}");
+                                }
+                                // (READY=1 after a refused file too: the
+                                // daemon runs on, as it was)
+                                let prefix = match self.reload(now) {
+                                    Ok(()) => String::new(),
+                                    Err(e) => format!("reload refused: {e}; "),
+                                };
+                                self.tell(|n, s| n.ready(s), &prefix);
                             } else {
                                 let name = if sig == libc::SIGINT {
                                     "SIGINT"
@@ -332,6 +392,7 @@ impl Daemon {
                     CONTROL => self.accept_control(now),
                     METRICS => self.accept_metrics(now),
                     LINKS => self.links_readable(now),
+                    FAMILIES => self.families_readable(now),
                     Token(t) => {
                         let id = t & ((1 << KIND_SHIFT) - 1);
                         match t >> KIND_SHIFT {
@@ -497,6 +558,40 @@ impl Daemon {
             for i in 0..self.instances.len() {
                 self.follow_links(i, now);
             }
+        }
+    }
+
+    /// The controller's notifications: drlb loaded (or reloaded) is
+    /// programmed at once, its state first; drlb unloaded is waited for.
+    /// Lost notifications cost a look at the family's id.
+    fn families_readable(&mut self, now: Duration) {
+        let Some(f) = self.families.as_mut() else {
+            return;
+        };
+        let (events, err) = f.read();
+        for ev in &events {
+            match self.lb.event(ev) {
+                Seen::Same => {}
+                Seen::Gone => {
+                    warn!("drlb was unloaded: waiting for it to be loaded again");
+                    self.ns_active = None;
+                }
+                Seen::Fresh { .. } => {
+                    info!(
+                        "drlb was loaded (generic netlink family {})",
+                        self.lb.family().unwrap_or_default()
+                    );
+                    self.dirty.all("drlb was loaded".into());
+                }
+            }
+        }
+        if let Some(e) = err {
+            warn!("generic netlink controller: {e}: looking at drlb's family again");
+            self.lb.forget();
+            self.dirty.all("generic netlink notifications lost".into());
+        }
+        if self.dirty.all {
+            self.sync(now);
         }
     }
 
@@ -672,6 +767,51 @@ impl Daemon {
         if let Some(c) = self.instances[i].1.notify(state) {
             self.children.push(c);
         }
+        if state != "STOP" {
+            self.tell(|n, s| n.status(s), "");
+        }
+    }
+
+    // ---- the service manager ----
+
+    /// `STATUS=`: each instance's state (or how many are in each, when
+    /// there are many), then the virtual servers and checks.
+    fn status_text(&self) -> String {
+        let names: Vec<String> = self
+            .instances
+            .iter()
+            .map(|(_, r)| format!("{} {}", r.name(), crate::instance::state_name(r.state())))
+            .collect();
+        let instances = if names.is_empty() {
+            "no instances".to_string()
+        } else if names.len() <= 8 {
+            names.join(", ")
+        } else {
+            let mut counts = std::collections::BTreeMap::new();
+            for (_, r) in &self.instances {
+                *counts
+                    .entry(crate::instance::state_name(r.state()))
+                    .or_insert(0) += 1;
+            }
+            let by: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
+            format!("{} instances: {}", names.len(), by.join(", "))
+        };
+        format!(
+            "{instances}; {} virtual server(s), {} check(s)",
+            self.cfg.virtual_servers.len(),
+            self.checks.len()
+        )
+    }
+
+    /// Sends the service manager `what`, with the status after `prefix`;
+    /// a failure is logged (it changes nothing else).
+    fn tell(&self, what: impl Fn(&Notifier, &str) -> io::Result<()>, prefix: &str) {
+        if !self.notifier.enabled() {
+            return;
+        }
+        if let Err(e) = what(&self.notifier, &format!("{prefix}{}", self.status_text())) {
+            warn!("telling the service manager: {e}");
+        }
     }
 
     /// The namespace switch: active unless instances drive it (`lb`, the
@@ -812,18 +952,19 @@ impl Daemon {
         }
     }
 
-    /// [`Daemon::sync`]'s work. Logs what it changed, and why.
+    /// [`Daemon::sync`]'s work, in the order [`genl::steps`] gives: the
+    /// namespace switch first (on a fresh module, standby before any
+    /// service exists, unless an instance is MASTER here), then the
+    /// services. Logs what it changed, and why.
     fn sync_module(&mut self, now: Duration) {
         let dirty = std::mem::take(&mut self.dirty);
         let periodic = now >= self.next_sync;
-        let full = dirty.all || periodic || self.plans.len() != self.cfg.virtual_servers.len();
+        let mut full = dirty.all || periodic || self.plans.len() != self.cfg.virtual_servers.len();
         // (ops that no change of ours explains undo a change made by hand)
-        let why = dirty.why.clone().filter(|_| !dirty.is_clean());
+        let mut why = dirty.why.clone().filter(|_| !dirty.is_clean());
         self.last_sync = now;
         if full {
-            self.next_sync = now + SYNC_INTERVAL;
-            self.plans = self.plans(now);
-            self.next_ramp = self.ramp_step_due(now);
+            self.plan_all(now);
         } else {
             for &i in &dirty.services {
                 self.plans[i] = self.plan(i, now);
@@ -836,53 +977,44 @@ impl Daemon {
                 return; // the module is away: the periodic sync retries
             }
         }
+        let driving = self.namespace_active();
+        let has_services = !self.cfg.virtual_servers.is_empty();
+        if driving.is_none() && !has_services && !self.lb.manages_any() {
+            return; // (pure VRRP: drlb is none of its business)
+        }
         let had_error = self.lb.error.clone();
-        if !self.cfg.virtual_servers.is_empty() || self.lb.manages_any() {
-            let result = if full {
-                let pairs: Vec<_> = self.cfg.virtual_servers.iter().zip(&self.plans).collect();
-                self.lb.sync(&pairs)
+        let fresh = match self.lb.reach() {
+            Ok(f) => f,
+            Err(_) => return self.sync_failed(had_error),
+        };
+        if let Some(Seen::Fresh { first }) = fresh {
+            let id = self.lb.family().unwrap_or_default();
+            if first {
+                info!(
+                    "drlb found (generic netlink family {id}): its state first, then its services"
+                );
             } else {
-                let pairs: Vec<_> = dirty
-                    .services
-                    .iter()
-                    .map(|&i| (&self.cfg.virtual_servers[i], &self.plans[i]))
-                    .collect();
-                self.lb.sync_some(&pairs)
-            };
-            match result {
-                Ok(s) => {
-                    if s.reappeared {
-                        info!("drlb is reachable again: programming it");
-                        self.ns_active = None;
-                    }
-                    for op in &s.ops {
-                        match &why {
-                            Some(w) => info!("drlb-tool {op}  # {w}"),
-                            None => warn!("drlb-tool {op}  # put back: changed outside vrrpd"),
-                        }
-                    }
-                }
-                Err(_) => {
-                    if had_error != self.lb.error {
-                        if let Some(e) = &self.lb.error {
-                            error!("drlb: {e} (retrying every second)");
-                        }
-                    }
-                    return;
-                }
+                info!("drlb was loaded or reloaded (generic netlink family {id}): its state first, then its services");
+            }
+            self.ns_active = None;
+            why = Some("drlb was loaded".into());
+            if !full {
+                full = true;
+                self.plan_all(now);
             }
         }
-        // The namespace switch: kept true while instances drive it; set
-        // active once otherwise (a fresh module, or a services-only file).
-        let want = match self.namespace_active() {
-            Some(a) => Some(a),
-            None if self.ns_active.is_none() && !self.cfg.virtual_servers.is_empty() => Some(true),
-            None => None,
-        };
-        if let Some(active) = want {
-            match self.lb.set_namespace(active) {
-                Ok(changed) => {
-                    if changed || self.ns_active != Some(active) {
+        let steps = genl::steps(&SyncInput {
+            fresh: fresh.is_some(),
+            full,
+            driving,
+            known: self.ns_active,
+            has_services,
+            manages_any: self.lb.manages_any(),
+        });
+        for step in steps {
+            match step {
+                Step::Namespace(active) => match self.lb.set_namespace(active) {
+                    Ok(changed) => {
                         if changed {
                             info!(
                                 "drlb: namespace {}",
@@ -891,27 +1023,67 @@ impl Daemon {
                         }
                         self.ns_active = Some(active);
                     }
-                }
-                Err(e) => {
-                    if had_error.is_none() {
-                        error!("drlb: {e:#} (retrying every second)");
+                    Err(_) => return self.sync_failed(had_error),
+                },
+                Step::AllServices | Step::SomeServices => {
+                    let result = if step == Step::AllServices {
+                        let pairs: Vec<_> =
+                            self.cfg.virtual_servers.iter().zip(&self.plans).collect();
+                        self.lb.sync(&pairs)
+                    } else {
+                        let pairs: Vec<_> = dirty
+                            .services
+                            .iter()
+                            .map(|&i| (&self.cfg.virtual_servers[i], &self.plans[i]))
+                            .collect();
+                        self.lb.sync_some(&pairs)
+                    };
+                    match result {
+                        Ok(s) => {
+                            for op in &s.ops {
+                                match &why {
+                                    Some(w) => info!("drlb-tool {op}  # {w}"),
+                                    None => {
+                                        warn!("drlb-tool {op}  # put back: changed outside vrrpd")
+                                    }
+                                }
+                            }
+                        }
+                        Err(_) => return self.sync_failed(had_error),
                     }
                 }
             }
         }
     }
 
+    /// Every virtual server's plan, afresh.
+    fn plan_all(&mut self, now: Duration) {
+        self.next_sync = now + SYNC_INTERVAL;
+        self.plans = self.plans(now);
+        self.next_ramp = self.ramp_step_due(now);
+    }
+
+    /// A sync could not reach the module: said once per new error.
+    fn sync_failed(&mut self, had_error: Option<String>) {
+        if had_error != self.lb.error {
+            if let Some(e) = &self.lb.error {
+                error!("drlb: {e} (retrying every second)");
+            }
+        }
+    }
+
     // ---- reload and stop ----
 
-    /// SIGHUP: applies only what changed. A bad file changes nothing.
-    fn reload(&mut self, now: Duration) {
+    /// SIGHUP: applies only what changed. A bad file changes nothing,
+    /// and its first error is returned.
+    fn reload(&mut self, now: Duration) -> Result<(), String> {
         let new = match config::load(&self.path) {
             Ok(c) => c,
             Err(errs) => {
-                for e in errs {
+                for e in &errs {
                     error!("reload refused: {e}");
                 }
-                return;
+                return Err(errs.first().map(|e| e.to_string()).unwrap_or_default());
             }
         };
         let running: Vec<&config::InstanceConfig> =
@@ -933,10 +1105,10 @@ impl Daemon {
             })
             .collect();
         if !missing.is_empty() {
-            for m in missing {
+            for m in &missing {
                 error!("reload refused: {m}");
             }
-            return;
+            return Err(missing[0].clone());
         }
         if new.metrics_listen != self.cfg.metrics_listen {
             if let Some(mut old) = self.metrics.take() {
@@ -992,6 +1164,7 @@ impl Daemon {
             self.cfg.virtual_servers.len(),
             self.checks.len()
         );
+        Ok(())
     }
 
     /// SIGTERM: every instance resigns (drlb standby, VIPs removed, a
@@ -999,6 +1172,9 @@ impl Daemon {
     /// daemon finds them and changes only what differs.
     fn stop(&mut self, now: Duration) {
         info!("stopping: releasing every instance");
+        if let Err(e) = self.notifier.stopping("stopping: releasing every instance") {
+            warn!("telling the service manager: {e}");
+        }
         while !self.instances.is_empty() {
             self.notify(0, "STOP");
             self.remove_instance(0, now, "shutdown");

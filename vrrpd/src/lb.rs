@@ -6,10 +6,17 @@
 //! that did not change keep their connections and counters. The daemon
 //! touches only the services its configuration names (and those it put
 //! there before a reload dropped them); others, made by hand, are left
-//! alone. The module may come and go: every call reconnects as needed,
-//! and the next sync after the module reappears programs it whole.
+//! alone. The module may come and go: every call reconnects as needed;
+//! a module met for the first time, loaded, or reloaded (its family has
+//! a new id: [`crate::genl::Presence`]) is *fresh*, and the daemon's next
+//! sync sets its namespace state first, then programs it whole.
+//! [`FamilyMonitor`] hears the controller announce the family's coming
+//! and going, so that this happens at once rather than at the next
+//! periodic sync.
 
 use crate::config::{OnFail, ServiceKey, VirtualServer};
+use crate::genl::{self, FamilyEvent, Presence, Seen};
+use crate::link;
 use crate::services::{Role, ServicePlan};
 use anyhow::{Context, Result};
 use drlb_core::proto::{attr, cmd};
@@ -17,6 +24,8 @@ use drlb_tool::config::{self, File, Op, State};
 use drlb_tool::list;
 use drlb_tool::netlink::{Attr, Client, KernelError};
 use std::collections::BTreeSet;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 /// The module, as the daemon sees it.
 #[derive(Default)]
@@ -27,14 +36,16 @@ pub struct Lb {
     managed: BTreeSet<ServiceKey>,
     /// The last error, for status (None: the last call worked).
     pub error: Option<String>,
+    /// The module last met, by its family id.
+    presence: Presence,
+    /// The module is one this daemon has not programmed yet.
+    fresh: Option<Seen>,
 }
 
 /// What a sync did.
 pub struct Synced {
     /// The requests sent.
     pub ops: Vec<Op>,
-    /// The module was unreachable before this sync.
-    pub reappeared: bool,
 }
 
 /// The module's service for a plan. A real server whose check has not
@@ -127,14 +138,19 @@ impl Lb {
 
     /// Runs `f` on a connection to the module, connecting first if needed;
     /// a failure drops the connection (the module may have gone, and a
-    /// reloaded one has a new family id). Returns whether the module had
-    /// been unreachable before.
-    fn with<T>(&mut self, f: impl FnOnce(&mut Client) -> Result<T>) -> Result<(T, bool)> {
-        let reappeared = self.client.is_none() && self.error.is_some();
+    /// reloaded one has a new family id, which the next connection
+    /// finds).
+    fn with<T>(&mut self, f: impl FnOnce(&mut Client) -> Result<T>) -> Result<T> {
         if self.client.is_none() {
             match Client::connect() {
-                Ok(c) => self.client = Some(c),
+                Ok(c) => {
+                    if let seen @ Seen::Fresh { .. } = self.presence.found(c.family()) {
+                        self.fresh = Some(seen);
+                    }
+                    self.client = Some(c);
+                }
                 Err(e) => {
+                    self.presence.gone();
                     self.error = Some(format!("{e:#}"));
                     return Err(e);
                 }
@@ -148,7 +164,46 @@ impl Lb {
                 self.client = None;
             }
         }
-        r.map(|v| (v, reappeared))
+        r
+    }
+
+    /// Reaches the module (connecting if needed). `Some` when it is one
+    /// this daemon has not programmed yet (met first, loaded, or
+    /// reloaded): the caller sets its state, then every service.
+    pub fn reach(&mut self) -> Result<Option<Seen>> {
+        self.with(|_| Ok(()))?;
+        Ok(self.fresh.take())
+    }
+
+    /// The family id of the module last reached.
+    pub fn family(&self) -> Option<u16> {
+        self.presence.id()
+    }
+
+    /// The controller announced a family: a new drlb drops the connection
+    /// to the old one (the next [`Lb::reach`] says it is fresh), a drlb
+    /// gone makes the module away until it comes back.
+    pub fn event(&mut self, ev: &FamilyEvent) -> Seen {
+        let seen = self.presence.event(ev);
+        match seen {
+            Seen::Same => {}
+            Seen::Fresh { .. } => {
+                self.client = None;
+                self.fresh = Some(seen);
+            }
+            Seen::Gone => {
+                self.client = None;
+                self.fresh = None;
+                self.error = Some("the drlb module was unloaded".into());
+            }
+        }
+        seen
+    }
+
+    /// Drops the connection: the next call reconnects and compares the
+    /// family's id (notifications were lost).
+    pub fn forget(&mut self) {
+        self.client = None;
     }
 
     /// Makes the module's services match `plans`; deletes services managed
@@ -156,7 +211,7 @@ impl Lb {
     pub fn sync(&mut self, plans: &[(&VirtualServer, &ServicePlan)]) -> Result<Synced> {
         let keys: BTreeSet<ServiceKey> = plans.iter().map(|(vs, _)| vs.key()).collect();
         let managed = self.managed.clone();
-        let (ops, reappeared) = self.with(|nl| {
+        let ops = self.with(|nl| {
             let mut running =
                 File::from_running(&list::read(nl).context("reading drlb's services")?);
             running
@@ -165,14 +220,14 @@ impl Lb {
             apply(nl, &running, plans)
         })?;
         self.managed = keys;
-        Ok(Synced { ops, reappeared })
+        Ok(Synced { ops })
     }
 
     /// Makes the module's services in `plans` match them, reading only
     /// those: a check that moved one real server costs that service's
     /// netlink traffic, not the whole table's.
     pub fn sync_some(&mut self, plans: &[(&VirtualServer, &ServicePlan)]) -> Result<Synced> {
-        let (ops, reappeared) = self.with(|nl| {
+        let ops = self.with(|nl| {
             let mut running = File::default();
             for (vs, _) in plans {
                 let proto = drlb_tool::addr::proto_name(vs.proto);
@@ -187,7 +242,7 @@ impl Lb {
             }
             apply(nl, &running, plans)
         })?;
-        Ok(Synced { ops, reappeared })
+        Ok(Synced { ops })
     }
 
     /// Whether it manages any service (a reload that drops every virtual
@@ -203,7 +258,7 @@ impl Lb {
         } else {
             State::Standby
         };
-        let (changed, _) = self.with(|nl| {
+        let changed = self.with(|nl| {
             let r = nl.request(cmd::STATUS, vec![], false)?;
             let have = r
                 .first()
@@ -240,6 +295,62 @@ impl Lb {
 
     /// The module's services with their counters.
     pub fn read(&mut self) -> Result<Vec<list::Service>> {
-        self.with(list::read).map(|(v, _)| v)
+        self.with(list::read)
+    }
+}
+
+/// A socket in the generic-netlink controller's "notify" group: every
+/// family registered or unregistered (a module loaded or unloaded), in
+/// every network namespace for a family that is netns-aware, as drlb's
+/// is. Anyone may join it.
+pub struct FamilyMonitor {
+    fd: OwnedFd,
+    buf: Vec<u8>,
+}
+
+impl FamilyMonitor {
+    /// Joins the group.
+    pub fn open() -> io::Result<Self> {
+        let fd = link::netlink_socket(libc::NETLINK_GENERIC, libc::SOCK_NONBLOCK, 0)?;
+        crate::sock::setopt(
+            fd.as_raw_fd(),
+            libc::SOL_NETLINK,
+            libc::NETLINK_ADD_MEMBERSHIP,
+            &u32::from(genl::GENL_ID_CTRL),
+        )?;
+        Ok(Self {
+            fd,
+            buf: vec![0u8; 64 * 1024],
+        })
+    }
+
+    /// Its descriptor, for poll.
+    pub fn raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// The events waiting, read until none is left. An error means some
+    /// were lost (ENOBUFS) or could not be read: the caller looks at the
+    /// module's family id again.
+    pub fn read(&mut self) -> (Vec<FamilyEvent>, Option<io::Error>) {
+        let mut out = Vec::new();
+        let mut err = None;
+        loop {
+            match link::recv(self.fd.as_raw_fd(), &mut self.buf) {
+                Ok(Some(n)) => match genl::parse(&self.buf[..n]) {
+                    Ok(m) => out.extend(m),
+                    Err(e) => err = Some(io::Error::other(e)),
+                },
+                Ok(None) => return (out, err),
+                Err(e)
+                    if e.raw_os_error() == Some(libc::ENOBUFS)
+                        || e.kind() == io::ErrorKind::InvalidData =>
+                {
+                    err = Some(e)
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return (out, Some(e)),
+            }
+        }
     }
 }

@@ -5,10 +5,12 @@
 //! The logic is free of I/O and tested on the host: the VRRP wire format
 //! [`packet`] and state machine [`fsm`], the configuration [`config`], a
 //! real server's [`health`], the check scheduler [`checks`], the
-//! interfaces as rtnetlink reports them ([`links`]), rate-limited logs
+//! interfaces as rtnetlink reports them ([`links`]), the drlb module's
+//! coming and going and a sync's order ([`genl`]), rate-limited logs
 //! ([`loglimit`]), what the module should hold ([`services`]), what a
 //! reload changes ([`reload`]), HTTP check exchanges ([`probe::http`]),
-//! the metrics format ([`metrics`]) and log lines ([`logger`]). The
+//! the metrics format ([`metrics`]), log lines ([`logger`]) and the
+//! service manager's messages ([`notify`]). The
 //! [`daemon`]'s event loop drives them through the edges: VRRP instances
 //! ([`instance`], [`sock`], [`link`]), probes ([`probe`]), the drlb module
 //! ([`lb`]), the control socket ([`control`], [`serve`]) and the reports
@@ -19,6 +21,7 @@ pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod fsm;
+pub mod genl;
 pub mod health;
 pub mod instance;
 pub mod lb;
@@ -27,6 +30,7 @@ pub mod links;
 pub mod logger;
 pub mod loglimit;
 pub mod metrics;
+pub mod notify;
 pub mod packet;
 pub mod probe;
 pub mod reload;

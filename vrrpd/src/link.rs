@@ -14,12 +14,13 @@ const RTMGRP_LINK: u32 = 1;
 /// Large enough for any datagram rtnetlink sends (dumps fill 32 KiB).
 const RECV_BUF: usize = 64 * 1024;
 
-fn netlink_socket(flags: libc::c_int, groups: u32) -> io::Result<OwnedFd> {
-    let fd = sock::socket(
-        libc::AF_NETLINK,
-        libc::SOCK_RAW | flags,
-        libc::NETLINK_ROUTE,
-    )?;
+/// A netlink socket of `proto`, bound to `groups` (a bind(2) mask).
+pub(crate) fn netlink_socket(
+    proto: libc::c_int,
+    flags: libc::c_int,
+    groups: u32,
+) -> io::Result<OwnedFd> {
+    let fd = sock::socket(libc::AF_NETLINK, libc::SOCK_RAW | flags, proto)?;
     // SAFETY: an all-zero sockaddr_nl is valid; the fields are set below.
     let mut sa: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
     sa.nl_family = libc::AF_NETLINK as u16;
@@ -48,7 +49,7 @@ fn to_kernel() -> libc::sockaddr_nl {
 /// One datagram; `Ok(None)` when none waits (a non-blocking socket).
 /// A datagram larger than the buffer, or events the kernel dropped
 /// (ENOBUFS), are an error: the caller dumps again.
-fn recv(fd: RawFd, buf: &mut [u8]) -> io::Result<Option<usize>> {
+pub(crate) fn recv(fd: RawFd, buf: &mut [u8]) -> io::Result<Option<usize>> {
     // SAFETY: `buf` is valid for its length.
     let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_TRUNC) };
     if n < 0 {
@@ -62,7 +63,7 @@ fn recv(fd: RawFd, buf: &mut [u8]) -> io::Result<Option<usize>> {
     if n > buf.len() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
-            format!("a {n}-byte rtnetlink message was cut short"),
+            format!("a {n}-byte netlink message was cut short"),
         ));
     }
     Ok(Some(n))
@@ -70,7 +71,7 @@ fn recv(fd: RawFd, buf: &mut [u8]) -> io::Result<Option<usize>> {
 
 /// Every interface, from an RTM_GETLINK dump.
 pub fn dump() -> io::Result<Vec<Link>> {
-    let fd = netlink_socket(0, 0)?;
+    let fd = netlink_socket(libc::NETLINK_ROUTE, 0, 0)?;
     sock::send_to(fd.as_raw_fd(), &links::dump_request(1), &to_kernel())?;
     let mut buf = vec![0u8; RECV_BUF];
     let mut out = Vec::new();
@@ -98,7 +99,7 @@ impl LinkMonitor {
     /// Joins the group. Dump afterwards ([`dump`]), so that no change
     /// falls between the dump and the first event.
     pub fn open() -> io::Result<Self> {
-        let fd = netlink_socket(libc::SOCK_NONBLOCK, RTMGRP_LINK)?;
+        let fd = netlink_socket(libc::NETLINK_ROUTE, libc::SOCK_NONBLOCK, RTMGRP_LINK)?;
         // (a burst of changes, a thousand containers starting, should not
         // overrun it; an overrun only costs a dump)
         let _ = sock::setopt(
