@@ -47,7 +47,7 @@ last=$(tail -n1 "$VRRP_DIR/journal.err")
 log "ok: $last"
 
 log "check-config refuses what the daemon would refuse, with the line"
-{ vrrp_conf dir1 150; echo 'use_vmac = true'; } >"$VRRP_DIR/vmac.toml"
+{ vrrp_conf dir1 150; echo 'use_vmac = "eth0"'; } >"$VRRP_DIR/vmac.toml"
 expect_fail "vmac.toml:9: use_vmac" "$VRRPD" check-config "$VRRP_DIR/vmac.toml"
 vrrp_conf dir1 150 | sed 's|virtual_ips = .*|virtual_ips = ["224.0.0.5/32"]|' >"$VRRP_DIR/mcast.toml"
 expect_fail "mcast.toml:7: .*224.0.0.5.*not a unicast address" "$VRRPD" check-config "$VRRP_DIR/mcast.toml"
@@ -105,9 +105,9 @@ reason=$(vrrp_status dir1 | jq -r '.instances[0].fault_reason')
 [[ $reason == *drlb* ]] || fail "dir1's fault_reason: $reason"
 log "ok: dir1's fault_reason: $reason"
 
-log "a reload that asks for use_vmac is refused with its line and changes nothing"
+log "a reload that asks for a VMAC named as the interface is refused with its line and changes nothing"
 cp "$VRRP_DIR/d1lb.toml" "$VRRP_DIR/d1lb.good"
-echo 'use_vmac = true' >>"$VRRP_DIR/d1lb.toml"
+echo 'use_vmac = "eth0"' >>"$VRRP_DIR/d1lb.toml"
 vrrpd_signal dir1 HUP
 sleep 0.5
 grep -q 'reload refused: .*d1lb.toml:9: use_vmac' "$VRRP_DIR/dir1.log" || fail "no refusal with its line in dir1's log"

@@ -63,6 +63,8 @@ const MAX_CONNS: usize = 64;
 /// Check results that change the plan are applied together, at most this
 /// often (VRRP transitions are applied at once).
 const SYNC_COALESCE: Duration = Duration::from_millis(10);
+/// How often tracked files are read.
+const TRACK_FILE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Tokens: the fixed sources, then kinds of many in the high bits.
 const SIGNALS: Token = Token(0);
@@ -73,6 +75,7 @@ const FAMILIES: Token = Token(4);
 const INSTANCE: usize = 1;
 const PROBE: usize = 2;
 const CONN: usize = 3;
+const TRACK: usize = 4;
 const KIND_SHIFT: u32 = 40;
 
 fn token(kind: usize, id: usize) -> Token {
@@ -190,6 +193,17 @@ pub struct Daemon {
     uid: u32,
     /// The service manager (systemd), if it asked to be told.
     notifier: Notifier,
+    /// The instances' track scripts, scheduled and run by the check
+    /// engine as exec checks (apart from the real servers' checks).
+    track_checks: Checks,
+    track_prober: Prober,
+    /// When tracked files are next read.
+    next_track_files: Option<Duration>,
+    /// Instances (by name) that just went from master to backup, for
+    /// their sync groups.
+    lost_master: Vec<String>,
+    /// Sync groups are being brought into line (no reentry).
+    grouping: bool,
 }
 
 /// Runs the daemon with the configuration at `path` until SIGTERM.
@@ -311,6 +325,11 @@ impl Daemon {
             // SAFETY: geteuid has no preconditions.
             uid: unsafe { libc::geteuid() },
             notifier: Notifier::none(),
+            track_checks: Checks::new(seed.rotate_left(17)),
+            track_prober: Prober::new(),
+            next_track_files: None,
+            lost_master: vec![],
+            grouping: false,
         })
     }
 
@@ -330,6 +349,7 @@ impl Daemon {
                 failed.push(format!("{name}: {e}"));
             }
         }
+        self.sync_track_checks(now);
         if self.instances.is_empty() && self.cfg.virtual_servers.is_empty() {
             return Err(io::Error::other(format!(
                 "nothing to run: no instance could start ({}), and there are no virtual servers",
@@ -403,6 +423,18 @@ impl Daemon {
                                 }
                             }
                             CONN => self.drive_conn(id, now),
+                            TRACK => {
+                                if let Some(r) =
+                                    self.track_prober.ready(id, ev, self.poll.registry())
+                                {
+                                    let (ok, reason) = match r {
+                                        Ok(s) => (true, s),
+                                        Err(s) => (false, s),
+                                    };
+                                    self.track_checks.complete(id, now, ok, reason);
+                                    self.track_result(id, now);
+                                }
+                            }
                             _ => {}
                         }
                     }
@@ -411,6 +443,7 @@ impl Daemon {
             self.children
                 .retain_mut(|c| matches!(c.try_wait(), Ok(None)));
             self.prober.reap();
+            self.track_prober.reap();
         }
     }
 
@@ -454,6 +487,31 @@ impl Daemon {
                 }
             }
         }
+        for due in self.track_checks.poll(now) {
+            match due {
+                Due::Start(id) => {
+                    let key = self.track_checks.probe(id).expect("due probe").key.clone();
+                    if let Err(e) =
+                        self.track_prober
+                            .start(id, &key, self.poll.registry(), token(TRACK, id))
+                    {
+                        self.track_checks.complete(id, self.now(), false, e);
+                        self.track_result(id, now);
+                    }
+                }
+                Due::TimedOut(id, _) => {
+                    self.track_prober.cancel(id, self.poll.registry());
+                    self.track_result(id, now);
+                }
+            }
+        }
+        if self.next_track_files.is_some_and(|t| t <= now) {
+            self.next_track_files = Some(now + TRACK_FILE_INTERVAL);
+            for i in 0..self.instances.len() {
+                self.instances[i].1.read_track_files();
+                self.apply_tracking(i, now);
+            }
+        }
         if self.next_ramp.is_some_and(|t| t <= now) && !self.dirty.all {
             self.dirty.all("slow start".into());
         }
@@ -483,6 +541,8 @@ impl Daemon {
             t = t.min(r.next_deadline().unwrap_or(t));
         }
         t = t.min(self.checks.next_wakeup().unwrap_or(t));
+        t = t.min(self.track_checks.next_wakeup().unwrap_or(t));
+        t = t.min(self.next_track_files.unwrap_or(t));
         t = t.min(self.next_ramp.unwrap_or(t));
         for c in self.conns.values() {
             t = t.min(c.deadline);
@@ -510,12 +570,25 @@ impl Daemon {
                 Interest::READABLE,
             )
             .map_err(not_started)?;
-        let first = if r.up {
+        r.set_group(self.cfg.sync_group_of(&name).map(|g| g.name.clone()));
+        if let Some(fd) = r.vmac_fd() {
+            self.poll
+                .registry()
+                .register(&mut SourceFd(&fd), token(INSTANCE, id), Interest::READABLE)
+                .map_err(not_started)?;
+        }
+        let mut first = if r.up {
             vec![]
         } else {
             let why = r.fault_reason_links().unwrap_or_default();
             r.handle(now, Event::InterfaceDown, &format!("{why} at start"))
         };
+        // (tracking as it stands: files read, scripts not run yet)
+        let (actions, hold) = r.tracking(now);
+        first.extend(actions);
+        if let Some((ev, why)) = hold {
+            first.extend(r.handle(now, ev, &format!("{why} at start")));
+        }
         self.instances.push((id, r));
         let i = self.instances.len() - 1;
         self.carry_out(i, now, first);
@@ -527,6 +600,10 @@ impl Daemon {
         self.instance_event(i, now, Event::Shutdown, why);
         let (_, r) = self.instances.remove(i);
         let _ = self.poll.registry().deregister(&mut SourceFd(&r.raw_fd()));
+        if let Some(fd) = r.vmac_fd() {
+            let _ = self.poll.registry().deregister(&mut SourceFd(&fd));
+        }
+        self.run_groups(now);
     }
 
     fn instance_readable(&mut self, id: usize, now: Duration) {
@@ -575,6 +652,7 @@ impl Daemon {
                 Seen::Gone => {
                     warn!("drlb was unloaded: waiting for it to be loaded again");
                     self.ns_active = None;
+                    self.drlb_gone(now);
                 }
                 Seen::Fresh { .. } => {
                     info!(
@@ -616,6 +694,15 @@ impl Daemon {
                     ) {
                         error!("{}: registering its new socket: {e}", r.name());
                     }
+                    if let Some(fd) = r.vmac_fd() {
+                        if let Err(e) = self.poll.registry().register(
+                            &mut SourceFd(&fd),
+                            token(INSTANCE, *id),
+                            Interest::READABLE,
+                        ) {
+                            error!("{}: registering its macvlan's socket: {e}", r.name());
+                        }
+                    }
                 }
                 Err(e) => {
                     debug!(
@@ -630,11 +717,138 @@ impl Daemon {
         if let Some((ev, why)) = self.instances[i].1.follow_links(&self.links) {
             self.instance_event(i, now, ev, &why);
         }
+        self.apply_tracking(i, now);
     }
 
     fn instance_event(&mut self, i: usize, now: Duration, ev: Event, why: &str) {
+        let before = self.instances[i].1.state();
         let actions = self.instances[i].1.handle(now, ev, why);
+        if crate::sync::lost_master(before, self.instances[i].1.state()) {
+            self.lost_master
+                .push(self.instances[i].1.name().to_string());
+        }
         self.carry_out(i, now, actions);
+        self.run_groups(now);
+    }
+
+    // ---- sync groups and tracking ----
+
+    /// Brings every sync group into line ([`crate::sync::orders`]): its
+    /// members' events, until there are none.
+    fn run_groups(&mut self, now: Duration) {
+        if self.grouping || self.cfg.sync_groups.is_empty() {
+            self.lost_master.clear();
+            return;
+        }
+        self.grouping = true;
+        for _ in 0..16 {
+            let lost = std::mem::take(&mut self.lost_master);
+            let mut orders: Vec<(usize, Event, String)> = vec![];
+            for g in &self.cfg.sync_groups {
+                let members: Vec<usize> = (0..self.instances.len())
+                    .filter(|&i| self.instances[i].1.group() == Some(g.name.as_str()))
+                    .collect();
+                let views: Vec<crate::sync::View> = members
+                    .iter()
+                    .map(|&i| self.instances[i].1.view())
+                    .collect();
+                let lost_here: Vec<usize> = members
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &i)| lost.iter().any(|n| n == self.instances[i].1.name()))
+                    .map(|(k, _)| k)
+                    .collect();
+                for (k, ev) in crate::sync::orders(&views, &lost_here) {
+                    let why = match ev {
+                        Event::Hold(_) => format!("sync group {}: a member is in FAULT", g.name),
+                        Event::Release(_) => format!("sync group {}: every member is well", g.name),
+                        Event::SyncMaster => {
+                            format!("sync group {}: every member goes MASTER", g.name)
+                        }
+                        _ => format!("sync group {}: a member went BACKUP", g.name),
+                    };
+                    orders.push((members[k], ev, why));
+                }
+            }
+            if orders.is_empty() {
+                break;
+            }
+            for (i, ev, why) in orders {
+                let before = self.instances[i].1.state();
+                let actions = self.instances[i].1.handle(now, ev, &why);
+                if crate::sync::lost_master(before, self.instances[i].1.state()) {
+                    self.lost_master
+                        .push(self.instances[i].1.name().to_string());
+                }
+                self.carry_out(i, now, actions);
+            }
+        }
+        self.lost_master.clear();
+        self.grouping = false;
+    }
+
+    /// Instance `i` takes what its tracking says: its priority, and
+    /// whether it is held in Fault.
+    fn apply_tracking(&mut self, i: usize, now: Duration) {
+        let (actions, hold) = self.instances[i].1.tracking(now);
+        self.carry_out(i, now, actions);
+        if let Some((ev, why)) = hold {
+            self.instance_event(i, now, ev, &why);
+        }
+    }
+
+    /// The track scripts of the running instances, run by the check
+    /// engine; tracked files are read every second if any instance has
+    /// one.
+    fn sync_track_checks(&mut self, now: Duration) {
+        let keys: Vec<crate::checks::ProbeKey> = self
+            .instances
+            .iter()
+            .flat_map(|(_, r)| r.track_scripts().map(crate::track::probe_key))
+            .collect();
+        for id in self.track_checks.sync(keys, now) {
+            self.track_prober.cancel(id, self.poll.registry());
+        }
+        let files = self
+            .instances
+            .iter()
+            .any(|(_, r)| !r.cfg.track_files.is_empty());
+        self.next_track_files =
+            files.then(|| self.next_track_files.unwrap_or(now + TRACK_FILE_INTERVAL));
+    }
+
+    /// A track script's run finished (or timed out, or could not start):
+    /// the instances that track it follow.
+    fn track_result(&mut self, id: ProbeId, now: Duration) {
+        let Some(p) = self.track_checks.probe(id) else {
+            return;
+        };
+        let Some(last) = p.last.clone() else { return };
+        let key = p.key.clone();
+        for i in 0..self.instances.len() {
+            let scripts: Vec<crate::config::TrackScript> = self.instances[i]
+                .1
+                .track_scripts()
+                .filter(|s| crate::track::probe_key(s) == key)
+                .cloned()
+                .collect();
+            let mut changed = false;
+            for s in &scripts {
+                if self.instances[i].1.script_result(s, last.ok) {
+                    changed = true;
+                    info!(
+                        "{}: track_script {} is {} ({})",
+                        self.instances[i].1.name(),
+                        s.name,
+                        if last.ok { "good" } else { "failing" },
+                        last.reason
+                    );
+                }
+            }
+            if changed {
+                self.apply_tracking(i, now);
+            }
+        }
     }
 
     /// Carries out instance `i`'s actions. drlb follows a master after its
@@ -677,6 +891,7 @@ impl Daemon {
                     }
                 }
                 Action::Retry => self.retry(i, now),
+                Action::WantMaster => {}
             }
         }
     }
@@ -707,6 +922,17 @@ impl Daemon {
         None
     }
 
+    /// drlb went away: a master that drives it can no longer do its job
+    /// (the VIP would take traffic nobody forwards), so it resigns into
+    /// Fault, its peer takes over, and it checks again until drlb is back.
+    fn drlb_gone(&mut self, now: Duration) {
+        for i in 0..self.instances.len() {
+            if self.instances[i].1.state() == State::Master && self.drives_drlb(i) {
+                self.unable(i, now, Cause::Drlb, "drlb was unloaded".into());
+            }
+        }
+    }
+
     /// Instance `i` cannot do a master's job, for `why`: it resigns into
     /// Fault (or stays there, when a check failed) and checks again later.
     fn unable(&mut self, i: usize, now: Duration, cause: Cause, why: String) {
@@ -728,6 +954,7 @@ impl Daemon {
             }
         }
         self.carry_out(i, now, actions);
+        self.run_groups(now);
     }
 
     /// The check an unable instance asked for: could it add its VIPs
@@ -941,6 +1168,10 @@ impl Daemon {
     fn sync(&mut self, now: Duration) {
         let was_away = self.lb.error.is_some();
         self.sync_module(now);
+        if self.lb.error.is_some() && self.lb.family().is_none() {
+            // (not reached at all: unloaded, and the notification lost)
+            self.drlb_gone(now);
+        }
         if was_away && self.lb.error.is_none() {
             for i in 0..self.instances.len() {
                 let r = &self.instances[i].1;
@@ -1155,6 +1386,15 @@ impl Daemon {
                 let _ = self.start_instance(c, now);
             }
         }
+        // (groups may have changed around instances that were kept)
+        for (_, r) in &mut self.instances {
+            let g = self.cfg.sync_group_of(r.name()).map(|g| g.name.clone());
+            if g.as_deref() != r.group() {
+                r.set_group(g);
+            }
+        }
+        self.run_groups(now);
+        self.sync_track_checks(now);
         self.dirty.all("reload".into());
         self.sync(now);
         info!(

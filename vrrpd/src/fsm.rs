@@ -14,6 +14,14 @@
 //! that a backup takes over, and it asks the caller to check again
 //! ([`Action::Retry`]) after a backoff, until the check passes
 //! ([`Event::Able`]).
+//!
+//! Two more holds keep an instance in Fault, as keepalived's: a tracked
+//! script, file or interface without a weight that failed
+//! ([`Hold::Track`]), and another member of its sync group in Fault
+//! ([`Hold::Group`]). An instance in a sync group ([`Instance::set_synced`])
+//! does not become master by itself when its Master_Down_Timer fires: it
+//! says it wants to ([`Action::WantMaster`]) and waits for its group
+//! ([`Event::SyncMaster`]); see [`crate::sync`].
 
 use crate::packet::Version;
 use std::fmt;
@@ -90,6 +98,25 @@ pub enum State {
     Fault,
 }
 
+/// What, beyond its interface and its ability, holds an instance in
+/// Fault.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Hold {
+    /// A tracked script, file or interface without a weight failed.
+    Track,
+    /// Another member of its sync group is in Fault.
+    Group,
+}
+
+impl Hold {
+    fn bit(self) -> u8 {
+        match self {
+            Hold::Track => 1,
+            Hold::Group => 2,
+        }
+    }
+}
+
 /// Something that happened to the instance.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Event {
@@ -113,6 +140,17 @@ pub enum Event {
     /// starts again (backup, or master for the owner) if its interface is
     /// up.
     Able,
+    /// Held in Fault for this reason (a master resigns); nothing if it
+    /// already was.
+    Hold(Hold),
+    /// No longer held for this reason: the instance starts again (backup)
+    /// if nothing else holds it.
+    Release(Hold),
+    /// Its sync group goes master: a backup becomes master.
+    SyncMaster,
+    /// Its sync group goes backup: a master resigns (priority 0) and
+    /// becomes backup.
+    SyncBackup,
     /// An advert that passed the receive checks.
     Advert {
         /// The sender's priority.
@@ -146,6 +184,9 @@ pub enum Action {
     /// instance could do a master's job now, and answer with
     /// [`Event::Able`] or [`Event::Unable`].
     Retry,
+    /// A backup in a sync group whose Master_Down_Timer fired: it would
+    /// become master, and waits for its group to ([`Event::SyncMaster`]).
+    WantMaster,
 }
 
 /// One virtual router's protocol state.
@@ -164,6 +205,13 @@ pub struct Instance {
     retry_timer: Option<Duration>,
     /// The wait before the next check after that one.
     retry_backoff: Duration,
+    /// [`Hold`]s, as bits.
+    held: u8,
+    /// In a sync group: master only when the group says so.
+    synced: bool,
+    /// A synced backup whose Master_Down_Timer fired, and that no advert
+    /// has told since to stay backup.
+    wants_master: bool,
 }
 
 impl Instance {
@@ -187,6 +235,9 @@ impl Instance {
             able: true,
             retry_timer: None,
             retry_backoff: RETRY_MIN,
+            held: 0,
+            synced: false,
+            wants_master: false,
         })
     }
 
@@ -204,6 +255,36 @@ impl Instance {
     /// until [`Event::Able`]).
     pub fn unable(&self) -> bool {
         !self.able
+    }
+
+    /// Puts it in a sync group (or takes it out): a synced backup becomes
+    /// master only on [`Event::SyncMaster`].
+    pub fn set_synced(&mut self, synced: bool) {
+        self.synced = synced;
+        if !synced {
+            self.wants_master = false;
+        }
+    }
+
+    /// Whether it is a synced backup that wants to become master.
+    pub fn wants_master(&self) -> bool {
+        self.wants_master && self.state == State::Backup
+    }
+
+    /// Whether `hold` holds it.
+    pub fn held(&self, hold: Hold) -> bool {
+        self.held & hold.bit() != 0
+    }
+
+    /// Whether something of its own keeps it from running: its
+    /// interface, its inability, or its tracking (not its group).
+    pub fn own_fault(&self) -> bool {
+        !self.iface_up || !self.able || self.held(Hold::Track)
+    }
+
+    /// Whether nothing holds it in Fault.
+    fn can_run(&self) -> bool {
+        self.iface_up && self.able && self.held == 0
     }
 
     /// When to deliver [`Event::Timer`] next, if any timer runs.
@@ -252,6 +333,15 @@ impl Instance {
             Event::InterfaceDown => self.interface_down(now),
             Event::Unable => self.unable_event(now),
             Event::Able => self.able_event(now),
+            Event::Hold(h) => self.hold(now, h),
+            Event::Release(h) => self.release(now, h),
+            Event::SyncMaster if self.state == State::Backup => self.become_master(now),
+            Event::SyncBackup if self.state == State::Master => {
+                let mut actions = self.leave();
+                actions.extend(self.become_backup(now));
+                actions
+            }
+            Event::SyncMaster | Event::SyncBackup => Vec::new(),
             Event::Shutdown => self.shutdown(),
             Event::Timer if self.state == State::Fault => self.fault_timer(now),
             _ => match self.state {
@@ -266,7 +356,7 @@ impl Instance {
     /// §6.4.1 Initialize: only Startup matters.
     fn initialize(&mut self, now: Duration, event: Event) -> Vec<Action> {
         match event {
-            Event::Startup if !self.iface_up || !self.able => self.enter_fault(now),
+            Event::Startup if !self.can_run() => self.enter_fault(now),
             Event::Startup => self.startup(now),
             _ => Vec::new(),
         }
@@ -286,7 +376,14 @@ impl Instance {
     fn backup(&mut self, now: Duration, event: Event) -> Vec<Action> {
         match event {
             Event::Timer if self.master_down_timer.is_some_and(|t| t <= now) => {
-                self.become_master(now)
+                if self.synced {
+                    // (keepalived: wait for the others, the timer re-armed)
+                    self.wants_master = true;
+                    self.master_down_timer = Some(now + self.master_down_interval());
+                    vec![Action::WantMaster]
+                } else {
+                    self.become_master(now)
+                }
             }
             Event::Advert {
                 priority,
@@ -308,6 +405,7 @@ impl Instance {
             if priority >= local {
                 self.preempt_at = None;
             }
+            self.wants_master = false;
             self.learn_interval(max_adver_int_cs);
             self.master_down_timer = Some(now + self.master_down_interval());
         }
@@ -379,6 +477,7 @@ impl Instance {
 
     fn become_master(&mut self, now: Duration) -> Vec<Action> {
         self.state = State::Master;
+        self.wants_master = false;
         self.master_down_timer = None;
         self.preempt_at = None;
         let mut actions = self.advertise(now);
@@ -411,6 +510,7 @@ impl Instance {
 
     fn become_backup(&mut self, now: Duration) -> Vec<Action> {
         self.state = State::Backup;
+        self.wants_master = false;
         self.adver_timer = None;
         self.preempt_at = None;
         self.master_down_timer = Some(now + self.master_down_interval());
@@ -424,6 +524,7 @@ impl Instance {
         self.adver_timer = None;
         self.master_down_timer = None;
         self.preempt_at = None;
+        self.wants_master = false;
         if resign {
             vec![Action::SendAdvert {
                 priority: RESIGN_PRIORITY,
@@ -474,7 +575,23 @@ impl Instance {
     fn interface_up(&mut self, now: Duration) -> Vec<Action> {
         self.iface_up = true;
         match self.state {
-            State::Fault if self.able => self.startup(now),
+            State::Fault if self.can_run() => self.startup(now),
+            _ => Vec::new(),
+        }
+    }
+
+    fn hold(&mut self, now: Duration, hold: Hold) -> Vec<Action> {
+        self.held |= hold.bit();
+        match self.state {
+            State::Backup | State::Master => self.enter_fault(now),
+            State::Initialize | State::Fault => Vec::new(),
+        }
+    }
+
+    fn release(&mut self, now: Duration, hold: Hold) -> Vec<Action> {
+        self.held &= !hold.bit();
+        match self.state {
+            State::Fault if self.can_run() => self.startup(now),
             _ => Vec::new(),
         }
     }
@@ -498,7 +615,7 @@ impl Instance {
         self.able = true;
         self.retry_timer = None;
         match self.state {
-            State::Fault if self.iface_up => self.startup(now),
+            State::Fault if self.can_run() => self.startup(now),
             _ => Vec::new(),
         }
     }

@@ -6,24 +6,23 @@
 //! them (switching drlb) need the whole daemon.
 
 use crate::config::{InstanceConfig, VirtualIp};
-use crate::fsm::{Action, Event, Instance, State};
+use crate::fsm::{Action, Event, Hold, Instance, State};
+use crate::garp::GarpSchedule;
 use crate::link;
 use crate::links::Links;
 use crate::loglimit::{Hit, LogLimit, Summary};
 use crate::packet::{Advert, RxCheck, RxError, Version, MCAST_V4, MCAST_V6};
 use crate::sock::VrrpSocket;
+use crate::track::{self, Tracker};
+use crate::vmac::Vmac;
 use log::{debug, error, info, log, warn, Level};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::io;
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::process::Child;
 use std::time::{Duration, SystemTime};
-
-/// keepalived's defaults: 5 gratuitous ARPs on becoming master, and 5
-/// more 5 s later (garp_master_repeat, garp_master_delay).
-const GARP_COUNT: u32 = 5;
-const GARP_REFRESH: Duration = Duration::from_secs(5);
 
 /// A state's name, as status and notify scripts show it.
 pub fn state_name(s: State) -> &'static str {
@@ -44,11 +43,21 @@ pub enum Cause {
     Vip,
     /// It could not switch drlb (the module, or the namespace's state).
     Drlb,
+    /// A tracked script or file without a weight failed.
+    Track,
+    /// Another member of its sync group is in Fault.
+    Group,
 }
 
 impl Cause {
     /// Every cause, as metrics list them.
-    pub const ALL: [Cause; 3] = [Cause::Interface, Cause::Vip, Cause::Drlb];
+    pub const ALL: [Cause; 5] = [
+        Cause::Interface,
+        Cause::Vip,
+        Cause::Drlb,
+        Cause::Track,
+        Cause::Group,
+    ];
 
     /// Its name in metrics and status.
     pub fn name(self) -> &'static str {
@@ -56,6 +65,8 @@ impl Cause {
             Cause::Interface => "interface",
             Cause::Vip => "vip",
             Cause::Drlb => "drlb",
+            Cause::Track => "track",
+            Cause::Group => "sync_group",
         }
     }
 }
@@ -107,6 +118,46 @@ fn source(cfg: &InstanceConfig) -> io::Result<IpAddr> {
     })
 }
 
+/// Warns (as keepalived does) when a priority-255 instance's interface
+/// lacks one of its VIPs: RFC 5798 keeps 255 for the address owner
+/// ([`crate::owner`]). The VIPs it does own, which are the interface's
+/// and which it never removes.
+fn warn_not_owner(cfg: &InstanceConfig) -> Vec<IpAddr> {
+    if cfg.priority != crate::fsm::OWNER_PRIORITY {
+        return vec![];
+    }
+    let held = link::addresses(&cfg.interface).unwrap_or_default();
+    let missing = crate::owner::not_owned(cfg.priority, &cfg.virtual_ips, &held);
+    for vip in &missing {
+        warn!("{}", crate::owner::warning(&cfg.name, &cfg.interface, *vip));
+    }
+    cfg.virtual_ips
+        .iter()
+        .map(|v| v.addr)
+        .filter(|a| !missing.contains(a))
+        .collect()
+}
+
+/// The instance's macvlan, if it has `use_vmac`.
+fn open_vmac(
+    cfg: &InstanceConfig,
+    index: u32,
+    src: IpAddr,
+    links: &Links,
+) -> io::Result<Option<Vmac>> {
+    let Some(name) = &cfg.vmac else {
+        return Ok(None);
+    };
+    let v = Vmac::create(name, &cfg.interface, index, cfg.vrid, src, links)?;
+    info!(
+        "{}: virtual MAC {} on the macvlan {name} (index {})",
+        cfg.name,
+        mac_text(v.mac),
+        v.index
+    );
+    Ok(Some(v))
+}
+
 /// One running instance.
 pub struct Running {
     /// Its configuration.
@@ -130,14 +181,25 @@ pub struct Running {
     /// on it yet.
     reopen: bool,
     holds_vips: bool,
-    /// GARP bursts still to send.
-    garp_at: Vec<Duration>,
+    /// Gratuitous ARPs still to send.
+    garps: GarpSchedule,
+    /// The virtual MAC's macvlan (`use_vmac`).
+    vmac: Option<Vmac>,
+    /// VIPs an owner (priority 255) found on its interface at start: the
+    /// interface's own, never removed.
+    owned: Vec<IpAddr>,
     master: Option<IpAddr>,
     last_change: Option<(SystemTime, String)>,
     /// Counters.
     pub counters: Counters,
     /// Discarded packets and send errors, logged once per interval.
     logs: LogLimit,
+    /// What it tracks, and what that says of its priority.
+    tracker: Tracker,
+    /// Why each tracked file could not be read, as last logged.
+    file_errors: BTreeMap<PathBuf, String>,
+    /// Its sync group's name, if it is in one.
+    group: Option<String>,
 }
 
 impl Running {
@@ -148,10 +210,17 @@ impl Running {
             .get(&cfg.interface)
             .ok_or_else(|| io::Error::other(format!("no interface {}", cfg.interface)))?;
         let src = source(&cfg)?;
+        let owned = warn_not_owner(&cfg);
         let sock = VrrpSocket::open(&cfg.interface, link.index, src)?;
+        let vmac = open_vmac(&cfg, link.index, src, links)?;
         let fsm = Instance::new(cfg.fsm_params(src)).map_err(io::Error::other)?;
         let rx = cfg.rx_check();
+        let tracker = Tracker::new(&cfg);
+        let garps = GarpSchedule::new(cfg.garp);
         let mut r = Self {
+            tracker,
+            file_errors: BTreeMap::new(),
+            group: None,
             ifindex: link.index,
             mac: link.mac,
             cfg,
@@ -166,7 +235,9 @@ impl Running {
             // Unknown: a VIP left behind (a daemon killed with -9) is
             // removed when the instance first settles as backup.
             holds_vips: true,
-            garp_at: vec![],
+            garps,
+            vmac,
+            owned,
             master: None,
             last_change: None,
             counters: Counters::default(),
@@ -174,6 +245,8 @@ impl Running {
         };
         r.link_fault = r.link_check(links);
         r.up = r.link_fault.is_none();
+        r.track_links(links);
+        r.read_track_files();
         Ok(r)
     }
 
@@ -192,12 +265,18 @@ impl Running {
         self.sock.raw_fd()
     }
 
+    /// Its macvlan's socket's descriptor, if it has one (registered with
+    /// the same token as [`Running::raw_fd`]).
+    pub fn vmac_fd(&self) -> Option<std::os::fd::RawFd> {
+        self.vmac.as_ref().map(|v| v.raw_fd())
+    }
+
     /// When it next needs [`Event::Timer`], a GARP burst, or a summary of
     /// its rate-limited logs.
     pub fn next_deadline(&self) -> Option<Duration> {
         [
             self.fsm.next_deadline(),
-            self.garp_at.first().copied(),
+            self.garps.next_deadline(),
             self.logs.next_flush(),
         ]
         .into_iter()
@@ -224,12 +303,14 @@ impl Running {
             }
             Some(_) => {}
         }
+        // (weighted ones change the priority: see the tracker)
         self.cfg
             .track_interfaces
             .iter()
-            .find_map(|t| match links.get(t) {
-                None => Some(format!("tracked interface {t} is gone")),
-                Some(l) if !l.up => Some(format!("tracked interface {t} is down")),
+            .filter(|t| t.weight == 0)
+            .find_map(|t| match links.get(&t.name) {
+                None => Some(format!("tracked interface {} is gone", t.name)),
+                Some(l) if !l.up => Some(format!("tracked interface {} is down", t.name)),
                 Some(_) => None,
             })
     }
@@ -266,6 +347,9 @@ impl Running {
             .ok_or_else(|| io::Error::other(format!("no interface {name}")))?;
         let src = source(&self.cfg)?;
         self.sock = VrrpSocket::open(&name, l.index, src)?;
+        // (the macvlan went with the old interface)
+        self.vmac = None;
+        self.vmac = open_vmac(&self.cfg, l.index, src, links)?;
         info!(
             "{}: {name} has a new index {} (was {}): the VRRP socket is open on it",
             self.cfg.name, l.index, self.ifindex
@@ -304,6 +388,7 @@ impl Running {
             }
         }
         self.link_fault = self.link_check(links);
+        self.track_links(links);
         let up = self.link_fault.is_none();
         if up == self.up {
             return None;
@@ -324,11 +409,110 @@ impl Running {
         actions
     }
 
-    /// A priority change from a reload, in place.
+    /// A priority change from a reload, in place: tracking's offsets
+    /// apply to the new one.
     pub fn set_priority(&mut self, now: Duration, priority: u8) -> Vec<Action> {
         self.cfg.priority = priority;
-        self.rx.priority = priority;
-        self.fsm.set_priority(now, priority)
+        self.tracker.set_base(priority);
+        self.tracking(now).0
+    }
+
+    /// Its sync group, if any: a member becomes master only with its group.
+    pub fn set_group(&mut self, group: Option<String>) {
+        self.fsm.set_synced(group.is_some());
+        self.group = group;
+    }
+
+    /// Its sync group's name.
+    pub fn group(&self) -> Option<&str> {
+        self.group.as_deref()
+    }
+
+    /// How its sync group sees it.
+    pub fn view(&self) -> crate::sync::View {
+        crate::sync::View::of(&self.fsm)
+    }
+
+    /// Its priority now: the configured one with tracking's offsets.
+    pub fn effective_priority(&self) -> u8 {
+        self.fsm.params().priority
+    }
+
+    /// Weighted tracked interfaces take their state from `links`.
+    fn track_links(&mut self, links: &Links) {
+        let states: Vec<(String, bool)> = self
+            .tracker
+            .interfaces()
+            .map(|t| (t.name.clone(), links.get(&t.name).is_some_and(|l| l.up)))
+            .collect();
+        for (name, up) in states {
+            self.tracker.set_interface(&name, up);
+        }
+    }
+
+    /// The tracked scripts (the daemon runs them).
+    pub fn track_scripts(&self) -> impl Iterator<Item = &crate::config::TrackScript> {
+        self.tracker.scripts()
+    }
+
+    /// A result of a tracked script's run; whether its state changed.
+    pub fn script_result(&mut self, s: &crate::config::TrackScript, ok: bool) -> bool {
+        self.tracker.script_result(s, ok)
+    }
+
+    /// Reads its tracked files (each a small integer); a file that cannot
+    /// be read counts as 0, logged when the reason changes.
+    pub fn read_track_files(&mut self) {
+        let paths: Vec<PathBuf> = self.tracker.files().map(|f| f.path.clone()).collect();
+        for path in paths {
+            let (value, problem) = track::parse_file(std::fs::read_to_string(&path));
+            match problem {
+                Some(p) => {
+                    if self.file_errors.get(&path) != Some(&p) {
+                        warn!("{}: track_file {}: {p}", self.name(), path.display());
+                        self.file_errors.insert(path.clone(), p);
+                    }
+                }
+                None => {
+                    if self.file_errors.remove(&path).is_some() {
+                        info!(
+                            "{}: track_file {} reads {value}",
+                            self.name(),
+                            path.display()
+                        );
+                    }
+                }
+            }
+            self.tracker.set_file(&path, value);
+        }
+    }
+
+    /// Brings its priority and its tracking hold to what tracking says:
+    /// the actions a new priority needs (a master advertises it at once),
+    /// and the hold event to feed, with its reason.
+    pub fn tracking(&mut self, now: Duration) -> (Vec<Action>, Option<(Event, String)>) {
+        let v = self.tracker.verdict();
+        let mut actions = vec![];
+        let current = self.fsm.params().priority;
+        if v.priority != current {
+            info!(
+                "{}: priority {} -> {} (configured {}, tracking {:+})",
+                self.name(),
+                current,
+                v.priority,
+                self.cfg.priority,
+                i32::from(v.priority) - i32::from(self.cfg.priority)
+            );
+            self.rx.priority = v.priority;
+            actions = self.fsm.set_priority(now, v.priority);
+        }
+        let held = self.fsm.held(Hold::Track);
+        let ev = match (&v.fault, held) {
+            (Some(why), false) => Some((Event::Hold(Hold::Track), why.clone())),
+            (None, true) => Some((Event::Release(Hold::Track), "tracking is well again".into())),
+            _ => None,
+        };
+        (actions, ev)
     }
 
     fn note_change(&mut self, now: Duration, before: State, event: Event, why: &str) {
@@ -340,6 +524,8 @@ impl Running {
         if after == State::Fault {
             let cause = match (&self.unable, event) {
                 (_, Event::InterfaceDown) => Cause::Interface,
+                (_, Event::Hold(Hold::Track)) => Cause::Track,
+                (_, Event::Hold(Hold::Group)) => Cause::Group,
                 (Some((c, _)), _) if self.up => *c,
                 _ => Cause::Interface,
             };
@@ -398,9 +584,19 @@ impl Running {
         if self.fsm.state() != State::Fault {
             return None;
         }
+        let track = self.tracker.verdict().fault;
+        // (its group holds every member, itself too: said only of others)
+        let group = (self.fsm.held(Hold::Group) && !self.fsm.own_fault()).then(|| {
+            format!(
+                "another member of sync group {} is in FAULT",
+                self.group().unwrap_or("?")
+            )
+        });
         let parts: Vec<&str> = [
             self.link_fault.as_deref(),
             self.unable.as_ref().map(|(_, w)| w.as_str()),
+            track.as_deref(),
+            group.as_deref(),
         ]
         .into_iter()
         .flatten()
@@ -412,6 +608,8 @@ impl Running {
     pub fn fault_cause(&self, cause: Cause) -> bool {
         match cause {
             Cause::Interface => self.link_fault.is_some(),
+            Cause::Track => self.fsm.held(Hold::Track),
+            Cause::Group => self.fsm.held(Hold::Group),
             c => self.unable.as_ref().is_some_and(|(u, _)| *u == c),
         }
     }
@@ -426,17 +624,34 @@ impl Running {
             Action::SendAdvert { priority } => self.advertise(now, priority),
             Action::BecomeMaster => {
                 self.master = Some(self.src);
+                if let Some(v) = self.vmac.as_mut() {
+                    v.set_up(true).map_err(|e| {
+                        format!(
+                            "cannot bring the macvlan {} up: {}",
+                            v.name,
+                            link::describe(&e)
+                        )
+                    })?;
+                }
                 self.add_vips()?;
-                self.garp_at = vec![now, now + GARP_REFRESH];
+                self.garps.became_master(now);
             }
             Action::BecomeBackup | Action::EnterInit | Action::EnterFault => {
                 self.remove_vips();
-                self.garp_at.clear();
+                if let Some(v) = self.vmac.as_mut() {
+                    if let Err(e) = v.set_up(false) {
+                        error!(
+                            "{}: bringing the macvlan {} down: {e}",
+                            self.cfg.name, v.name
+                        );
+                    }
+                }
+                self.garps.left_master();
                 if a == Action::EnterFault {
                     self.master = None;
                 }
             }
-            Action::Retry => {}
+            Action::Retry | Action::WantMaster => {}
         }
         Ok(())
     }
@@ -471,7 +686,7 @@ impl Running {
         };
         for dst in dsts {
             match advert.encode(self.src, dst) {
-                Ok(bytes) => match self.sock.send(self.src, dst, &bytes) {
+                Ok(bytes) => match self.tx_sock().send(self.src, dst, &bytes) {
                     Ok(()) => self.counters.adverts_sent += 1,
                     Err(e) if self.fsm.state() == State::Fault => drop(e), // the link is down
                     Err(e) => {
@@ -485,6 +700,20 @@ impl Running {
         }
     }
 
+    /// The socket adverts leave through: the macvlan's while it is up
+    /// (from the virtual MAC), else the interface's.
+    fn tx_sock(&self) -> &VrrpSocket {
+        match &self.vmac {
+            Some(v) if v.is_up() => v.tx(),
+            _ => &self.sock,
+        }
+    }
+
+    /// Where the VIPs go: the macvlan, or the interface.
+    fn vip_ifindex(&self) -> u32 {
+        self.vmac.as_ref().map_or(self.ifindex, |v| v.index)
+    }
+
     /// Why a VIP could not be added, with what would fix it.
     fn vip_error(&self, v: &VirtualIp, e: &io::Error) -> String {
         let hint = match e.raw_os_error() {
@@ -494,7 +723,7 @@ impl Running {
         };
         format!(
             "cannot add {v} to {}: {}{hint}",
-            self.cfg.interface,
+            self.vmac.as_ref().map_or(&self.cfg.interface, |m| &m.name),
             link::describe(e)
         )
     }
@@ -506,7 +735,7 @@ impl Running {
             return Ok(());
         }
         for (n, v) in self.cfg.virtual_ips.iter().enumerate() {
-            if let Err(e) = link::set_address(true, self.ifindex, v.addr, v.prefix_len) {
+            if let Err(e) = link::set_address(true, self.vip_ifindex(), v.addr, v.prefix_len) {
                 self.holds_vips = n > 0;
                 return Err(self.vip_error(v, &e));
             }
@@ -519,8 +748,14 @@ impl Running {
         if !self.holds_vips {
             return;
         }
-        for v in &self.cfg.virtual_ips {
-            if let Err(e) = link::set_address(false, self.ifindex, v.addr, v.prefix_len) {
+        let index = self.vip_ifindex();
+        for v in self
+            .cfg
+            .virtual_ips
+            .iter()
+            .filter(|v| !self.owned.contains(&v.addr))
+        {
+            if let Err(e) = link::set_address(false, index, v.addr, v.prefix_len) {
                 error!("{}: removing {v}: {e}", self.name());
             }
         }
@@ -541,14 +776,19 @@ impl Running {
         link::may_change_addresses(v.addr.is_ipv6()).map_err(|e| self.vip_error(v, &e))
     }
 
-    /// Sends a GARP burst if one is due; never from an unknown or all-zero
-    /// MAC.
+    /// Sends the gratuitous ARPs (unsolicited NAs) due; never from an
+    /// unknown or all-zero MAC. With a VMAC, from the virtual MAC out of
+    /// the macvlan.
     pub fn garp(&mut self, now: Duration) {
-        if self.garp_at.first().is_none_or(|t| *t > now) {
+        let count = self.garps.due(now);
+        if count == 0 {
             return;
         }
-        self.garp_at.remove(0);
-        let Some(mac) = self.mac.filter(|m| *m != [0; 6]) else {
+        let (mac, index) = match &self.vmac {
+            Some(v) => (Some(v.mac), v.index),
+            None => (self.mac, self.ifindex),
+        };
+        let Some(mac) = mac.filter(|m| *m != [0; 6]) else {
             if self.logs.hit(now, "garp").0 == Hit::Log {
                 warn!(
                     "{}: not announcing the VIPs: {} has no MAC address",
@@ -559,8 +799,8 @@ impl Running {
             return;
         };
         let vips: Vec<IpAddr> = self.cfg.virtual_ips.iter().map(|v| v.addr).collect();
-        for _ in 0..GARP_COUNT {
-            if let Err(e) = link::announce(self.ifindex, mac, &vips) {
+        for _ in 0..count {
+            if let Err(e) = link::announce(index, mac, &vips) {
                 if self.logs.hit(now, "garp").0 == Hit::Log {
                     warn!("{}: announcing the VIPs: {e}", self.name());
                 }
@@ -646,8 +886,16 @@ impl Running {
     /// events (with a reason for the log) for the caller to handle.
     pub fn receive(&mut self, now: Duration) -> Vec<(Event, String)> {
         let mut out = vec![];
+        // While the macvlan is up, adverts are read from it alone: a peer
+        // with the same virtual MAC reaches only it, and any other reaches
+        // both (the interface's copy is drained and dropped).
+        if self.vmac.as_ref().is_some_and(|v| v.is_up()) {
+            while let Ok(Some(_)) = self.sock.recv() {}
+        } else if let Some(v) = &self.vmac {
+            while let Ok(Some(_)) = v.tx().recv() {}
+        }
         loop {
-            let pkt = match self.sock.recv() {
+            let pkt = match self.tx_sock().recv() {
                 Ok(Some(p)) => p,
                 Ok(None) => return out,
                 Err(e) => {
@@ -701,10 +949,13 @@ impl Running {
             "version": self.cfg.version.number(),
             "state": state_name(self.fsm.state()),
             "priority": self.cfg.priority,
+            "effective_priority": self.effective_priority(),
+            "sync_group": self.group,
             "master": self.master.map(|m| m.to_string()),
             "virtual_ips": self.cfg.virtual_ips.iter().map(|v| v.to_string()).collect::<Vec<_>>(),
             "fault_reason": self.fault_reason(),
             "mac": self.mac.map(mac_text),
+            "vmac": self.vmac.as_ref().map(|v| json!({"name": v.name, "mac": mac_text(v.mac), "up": v.is_up()})),
             "last_transition": at,
             "last_transition_reason": reason,
             "transitions": self.counters.transitions,
@@ -736,6 +987,6 @@ mod tests {
     #[test]
     fn causes_have_names() {
         let names: Vec<_> = Cause::ALL.iter().map(|c| c.name()).collect();
-        assert_eq!(names, ["interface", "vip", "drlb"]);
+        assert_eq!(names, ["interface", "vip", "drlb", "track", "sync_group"]);
     }
 }

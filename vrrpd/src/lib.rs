@@ -10,7 +10,8 @@
 //! ([`loglimit`]), what the module should hold ([`services`]), what a
 //! reload changes ([`reload`]), HTTP check exchanges ([`probe::http`]),
 //! the metrics format ([`metrics`]), log lines ([`logger`]) and the
-//! service manager's messages ([`notify`]). The
+//! service manager's messages ([`notify`]), sync groups ([`sync`]) and
+//! tracking's priority ([`track`]). The
 //! [`daemon`]'s event loop drives them through the edges: VRRP instances
 //! ([`instance`], [`sock`], [`link`]), probes ([`probe`]), the drlb module
 //! ([`lb`]), the control socket ([`control`], [`serve`]) and the reports
@@ -21,9 +22,11 @@ pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod fsm;
+pub mod garp;
 pub mod genl;
 pub mod health;
 pub mod instance;
+pub mod keepalived;
 pub mod lb;
 pub mod link;
 pub mod links;
@@ -31,6 +34,7 @@ pub mod logger;
 pub mod loglimit;
 pub mod metrics;
 pub mod notify;
+pub mod owner;
 pub mod packet;
 pub mod probe;
 pub mod reload;
@@ -38,3 +42,6 @@ pub mod serve;
 pub mod services;
 pub mod sock;
 pub mod status;
+pub mod sync;
+pub mod track;
+pub mod vmac;

@@ -385,11 +385,12 @@ pub fn send_garp(ifindex: u32, mac: [u8; 6], vips: &[Ipv4Addr]) -> io::Result<()
 }
 
 /// An unsolicited neighbour advertisement for `vip` from `mac` (ICMPv6
-/// type 136, Override set, with the target link-layer address option).
+/// type 136, Router and Override set, with the target link-layer address option).
 pub fn unsolicited_na(mac: [u8; 6], vip: Ipv6Addr) -> [u8; 32] {
     let mut m = [0u8; 32];
     m[0] = 136;
-    m[4] = 0x20; // Override
+    // Router (RFC 5798 6.4.1: the master is a router) and Override
+    m[4] = 0x80 | 0x20;
     m[8..24].copy_from_slice(&vip.octets());
     m[24] = 2; // target link-layer address
     m[25] = 1; // in units of 8 octets
@@ -426,6 +427,224 @@ pub fn send_unsolicited_na(ifindex: u32, mac: [u8; 6], vips: &[Ipv6Addr]) -> io:
         }
     }
     result
+}
+
+/// Every address `name` has (IPv4 and IPv6), as getifaddrs lists them.
+pub fn addresses(name: &str) -> io::Result<Vec<IpAddr>> {
+    let mut ifap: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs fills `ifap` with a list freed below.
+    if unsafe { libc::getifaddrs(&mut ifap) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut out = vec![];
+    let mut p = ifap;
+    while !p.is_null() {
+        // SAFETY: `p` walks the list getifaddrs returned.
+        let ifa = unsafe { &*p };
+        p = ifa.ifa_next;
+        // SAFETY: ifa_name is a NUL-terminated string.
+        let n = unsafe { std::ffi::CStr::from_ptr(ifa.ifa_name) };
+        if ifa.ifa_addr.is_null() || n.to_bytes() != name.as_bytes() {
+            continue;
+        }
+        // SAFETY: non-null; the family says which sockaddr it is.
+        match unsafe { (*ifa.ifa_addr).sa_family } as i32 {
+            libc::AF_INET => {
+                // SAFETY: an AF_INET address is a sockaddr_in.
+                let sin = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in) };
+                out.push(IpAddr::V4(Ipv4Addr::from(u32::from_be(
+                    sin.sin_addr.s_addr,
+                ))));
+            }
+            libc::AF_INET6 => {
+                // SAFETY: an AF_INET6 address is a sockaddr_in6.
+                let sin6 = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in6) };
+                out.push(IpAddr::V6(Ipv6Addr::from(sin6.sin6_addr.s6_addr)));
+            }
+            _ => {}
+        }
+    }
+    // SAFETY: from getifaddrs above.
+    unsafe { libc::freeifaddrs(ifap) };
+    Ok(out)
+}
+
+// ---- the virtual MAC's macvlan (use_vmac) ----
+
+const RTM_NEWLINK: u16 = 16;
+const RTM_DELLINK: u16 = 17;
+const IFLA_ADDRESS: u16 = 1;
+const IFLA_IFNAME: u16 = 3;
+const IFLA_LINK: u16 = 5;
+const IFLA_LINKINFO: u16 = 18;
+const IFLA_AF_SPEC: u16 = 26;
+const IFLA_INFO_KIND: u16 = 1;
+const IFLA_INFO_DATA: u16 = 2;
+const IFLA_MACVLAN_MODE: u16 = 1;
+/// MACVLAN_MODE_PRIVATE: no frames between macvlans of one interface, as
+/// keepalived makes its VMACs.
+const MACVLAN_MODE_PRIVATE: u32 = 1;
+const IFLA_INET_CONF: u16 = 1;
+const IFLA_INET6_ADDR_GEN_MODE: u16 = 8;
+const IN6_ADDR_GEN_MODE_NONE: u8 = 1;
+const NLA_F_NESTED: u16 = 0x8000;
+const IFF_UP: u32 = 1;
+
+/// IPv4 per-interface settings (IPV4_DEVCONF_*), set over rtnetlink
+/// (IFLA_INET_CONF): /proc/sys may be read-only for vrrpd (the unit's
+/// ProtectKernelTunables).
+pub const DEVCONF_RP_FILTER: u16 = 8;
+/// arp_filter.
+pub const DEVCONF_ARP_FILTER: u16 = 13;
+/// arp_announce.
+pub const DEVCONF_ARP_ANNOUNCE: u16 = 18;
+/// arp_ignore.
+pub const DEVCONF_ARP_IGNORE: u16 = 19;
+/// accept_local.
+pub const DEVCONF_ACCEPT_LOCAL: u16 = 23;
+
+/// VRRP's virtual MAC for `vrid`: 00-00-5E-00-01-{VRID}, or for IPv6
+/// 00-00-5E-00-02-{VRID} (RFC 5798 section 7.3).
+pub fn virtual_mac(vrid: u8, v6: bool) -> [u8; 6] {
+    [0, 0, 0x5e, 0, if v6 { 2 } else { 1 }, vrid]
+}
+
+/// A netlink message of `kind` with `flags` around `body`.
+fn nl_message(kind: u16, flags: u16, body: &[u8]) -> Vec<u8> {
+    let mut msg = Vec::with_capacity(16 + body.len());
+    msg.extend_from_slice(&((16 + body.len()) as u32).to_ne_bytes());
+    msg.extend_from_slice(&kind.to_ne_bytes());
+    msg.extend_from_slice(&flags.to_ne_bytes());
+    msg.extend_from_slice(&1u32.to_ne_bytes());
+    msg.extend_from_slice(&0u32.to_ne_bytes());
+    msg.extend_from_slice(body);
+    msg
+}
+
+/// A `struct ifinfomsg`: family unspecified, `index`, flags and the mask
+/// of those to change.
+fn ifinfomsg(index: u32, flags: u32, change: u32) -> Vec<u8> {
+    let mut b = vec![0u8, 0, 0, 0];
+    b.extend_from_slice(&index.to_ne_bytes());
+    b.extend_from_slice(&flags.to_ne_bytes());
+    b.extend_from_slice(&change.to_ne_bytes());
+    b
+}
+
+/// A nested attribute holding `inner`'s attributes.
+fn nested(buf: &mut Vec<u8>, kind: u16, inner: &[u8]) {
+    attr(buf, kind | NLA_F_NESTED, inner);
+}
+
+fn name_bytes(name: &str) -> Vec<u8> {
+    let mut b = name.as_bytes().to_vec();
+    b.push(0);
+    b
+}
+
+/// RTM_NEWLINK creating macvlan `name` (down) on `parent` with `mac`, in
+/// private mode.
+pub fn macvlan_request(name: &str, parent: u32, mac: [u8; 6]) -> Vec<u8> {
+    let mut body = ifinfomsg(0, 0, 0);
+    attr(&mut body, IFLA_IFNAME, &name_bytes(name));
+    attr(&mut body, IFLA_LINK, &parent.to_ne_bytes());
+    attr(&mut body, IFLA_ADDRESS, &mac);
+    let mut data = vec![];
+    attr(
+        &mut data,
+        IFLA_MACVLAN_MODE,
+        &MACVLAN_MODE_PRIVATE.to_ne_bytes(),
+    );
+    let mut info = vec![];
+    attr(&mut info, IFLA_INFO_KIND, b"macvlan\0");
+    nested(&mut info, IFLA_INFO_DATA, &data);
+    nested(&mut body, IFLA_LINKINFO, &info);
+    nl_message(
+        RTM_NEWLINK,
+        NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+        &body,
+    )
+}
+
+/// RTM_NEWLINK setting IPv4 settings (`(DEVCONF_*, value)`) of `index`
+/// and, with `no_v6_addrs`, its IPv6 address generation to none.
+pub fn devconf_request(index: u32, conf: &[(u16, u32)], no_v6_addrs: bool) -> Vec<u8> {
+    let mut body = ifinfomsg(index, 0, 0);
+    let mut inet = vec![];
+    for (k, v) in conf {
+        attr(&mut inet, *k, &v.to_ne_bytes());
+    }
+    let mut v4 = vec![];
+    nested(&mut v4, IFLA_INET_CONF, &inet);
+    let mut spec = vec![];
+    if !conf.is_empty() {
+        nested(&mut spec, libc::AF_INET as u16, &v4);
+    }
+    if no_v6_addrs {
+        let mut v6 = vec![];
+        attr(&mut v6, IFLA_INET6_ADDR_GEN_MODE, &[IN6_ADDR_GEN_MODE_NONE]);
+        nested(&mut spec, libc::AF_INET6 as u16, &v6);
+    }
+    nested(&mut body, IFLA_AF_SPEC, &spec);
+    nl_message(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, &body)
+}
+
+fn done(e: i32) -> io::Result<()> {
+    if e == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::from_raw_os_error(e))
+    }
+}
+
+/// Creates macvlan `name` on `parent` with `mac`, down.
+pub fn add_macvlan(name: &str, parent: u32, mac: [u8; 6]) -> io::Result<()> {
+    done(request(&macvlan_request(name, parent, mac))?)
+}
+
+/// Sets IPv4 settings of interface `index` (and IPv6 address generation
+/// off, with `no_v6_addrs`).
+pub fn set_devconf(index: u32, conf: &[(u16, u32)], no_v6_addrs: bool) -> io::Result<()> {
+    done(request(&devconf_request(index, conf, no_v6_addrs))?)
+}
+
+/// Brings interface `index` up or down.
+pub fn set_up(index: u32, up: bool) -> io::Result<()> {
+    let body = ifinfomsg(index, if up { IFF_UP } else { 0 }, IFF_UP);
+    done(request(&nl_message(
+        RTM_NEWLINK,
+        NLM_F_REQUEST | NLM_F_ACK,
+        &body,
+    ))?)
+}
+
+/// Deletes interface `index`; one already gone is no error.
+pub fn delete_link(index: u32) -> io::Result<()> {
+    let body = ifinfomsg(index, 0, 0);
+    match request(&nl_message(RTM_DELLINK, NLM_F_REQUEST | NLM_F_ACK, &body))? {
+        0 | libc::ENODEV => Ok(()),
+        e => Err(io::Error::from_raw_os_error(e)),
+    }
+}
+
+/// The index of interface `name`.
+pub fn index_of(name: &str) -> io::Result<u32> {
+    let c = std::ffi::CString::new(name).map_err(io::Error::other)?;
+    // SAFETY: a NUL-terminated name.
+    match unsafe { libc::if_nametoindex(c.as_ptr()) } {
+        0 => Err(io::Error::last_os_error()),
+        i => Ok(i),
+    }
+}
+
+/// An IPv4 per-interface setting as /proc/sys shows it (reading is
+/// allowed where writing is not).
+pub fn read_devconf(ifname: &str, key: &str) -> Option<u32> {
+    std::fs::read_to_string(format!("/proc/sys/net/ipv4/conf/{ifname}/{key}"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 #[cfg(test)]
@@ -470,12 +689,63 @@ mod tests {
     #[test]
     fn unsolicited_na_overrides_with_our_mac() {
         let m = unsolicited_na([2, 0, 0, 0, 0, 1], "2001:db8::10".parse().unwrap());
-        assert_eq!((m[0], m[4]), (136, 0x20));
+        assert_eq!((m[0], m[4]), (136, 0xa0), "Router and Override");
         assert_eq!(
             &m[8..24],
             &"2001:db8::10".parse::<Ipv6Addr>().unwrap().octets()
         );
         assert_eq!(&m[24..32], &[2, 1, 2, 0, 0, 0, 0, 1]);
+    }
+
+    #[test]
+    fn virtual_macs_per_rfc_5798() {
+        assert_eq!(virtual_mac(51, false), [0, 0, 0x5e, 0, 1, 51]);
+        assert_eq!(virtual_mac(255, true), [0, 0, 0x5e, 0, 2, 255]);
+    }
+
+    /// The attributes at the top level of `b` (type without flags, data).
+    fn attrs(mut b: &[u8]) -> Vec<(u16, Vec<u8>)> {
+        let mut out = vec![];
+        while b.len() >= 4 {
+            let len = usize::from(u16::from_ne_bytes([b[0], b[1]]));
+            let kind = u16::from_ne_bytes([b[2], b[3]]) & 0x3fff;
+            out.push((kind, b[4..len].to_vec()));
+            b = &b[len.next_multiple_of(4).min(b.len())..];
+        }
+        out
+    }
+
+    #[test]
+    fn a_macvlan_request_is_private_mode_with_the_vmac() {
+        let m = macvlan_request("vrrp.51", 7, virtual_mac(51, false));
+        assert_eq!(
+            u32::from_ne_bytes(m[0..4].try_into().unwrap()) as usize,
+            m.len()
+        );
+        assert_eq!(u16::from_ne_bytes([m[4], m[5]]), RTM_NEWLINK);
+        let top = attrs(&m[32..]);
+        assert_eq!(top[0], (IFLA_IFNAME, b"vrrp.51\0".to_vec()));
+        assert_eq!(top[1], (IFLA_LINK, 7u32.to_ne_bytes().to_vec()));
+        assert_eq!(top[2], (IFLA_ADDRESS, vec![0, 0, 0x5e, 0, 1, 51]));
+        assert_eq!(top[3].0, IFLA_LINKINFO);
+        let info = attrs(&top[3].1);
+        assert_eq!(info[0], (IFLA_INFO_KIND, b"macvlan\0".to_vec()));
+        let data = attrs(&info[1].1);
+        assert_eq!(data, [(IFLA_MACVLAN_MODE, 1u32.to_ne_bytes().to_vec())]);
+    }
+
+    #[test]
+    fn a_devconf_request_nests_inet_conf() {
+        let m = devconf_request(9, &[(DEVCONF_ARP_IGNORE, 1)], true);
+        assert_eq!(u32::from_ne_bytes(m[20..24].try_into().unwrap()), 9);
+        let top = attrs(&m[32..]);
+        assert_eq!(top[0].0, IFLA_AF_SPEC);
+        let spec = attrs(&top[0].1);
+        assert_eq!(spec[0].0, libc::AF_INET as u16);
+        let conf = attrs(&attrs(&spec[0].1)[0].1);
+        assert_eq!(conf, [(19, 1u32.to_ne_bytes().to_vec())]);
+        assert_eq!(spec[1].0, libc::AF_INET6 as u16);
+        assert_eq!(attrs(&spec[1].1), [(IFLA_INET6_ADDR_GEN_MODE, vec![1])]);
     }
 
     #[test]

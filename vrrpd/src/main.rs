@@ -68,6 +68,13 @@ enum Command {
         /// The real server's address
         real: String,
     },
+    /// Convert a keepalived.conf (and the files it includes) to vrrpd's
+    /// TOML on standard output. Anything vrrpd cannot do the same way is
+    /// listed with its file and line, and nothing is printed
+    ImportKeepalived {
+        /// The keepalived.conf
+        file: PathBuf,
+    },
     /// Print the man page (roff)
     #[command(hide = true)]
     Manpage,
@@ -204,6 +211,7 @@ fn main() {
             }),
             _,
         ) => change(cli.socket.as_deref(), "undrain", proto, service, real),
+        (Some(Command::ImportKeepalived { file }), _) => import_keepalived(file),
         (Some(Command::Manpage), _) => {
             man_page().and_then(|m| std::io::Write::write_all(&mut std::io::stdout(), &m))
         }
@@ -222,6 +230,35 @@ fn main() {
     if let Err(e) = result {
         eprintln!("vrrpd: {e}");
         std::process::exit(1);
+    }
+}
+
+/// `import-keepalived`: the TOML on stdout, notes on stderr; every
+/// problem on stderr and exit 1.
+fn import_keepalived(file: &std::path::Path) -> std::io::Result<()> {
+    match vrrpd::keepalived::import(file) {
+        Ok(c) => {
+            for n in &c.notes {
+                eprintln!("{}:{}: note: {}", n.file, n.line, n.message);
+            }
+            if let Err(errs) = vrrpd::config::check(&c.toml) {
+                // Keys of features this vrrpd does not have yet.
+                for e in errs {
+                    eprintln!("vrrpd import-keepalived: warning: this vrrpd's check-config refuses the result: {e}");
+                }
+            }
+            std::io::Write::write_all(&mut std::io::stdout(), c.toml.as_bytes())
+        }
+        Err(problems) => {
+            for p in &problems {
+                eprintln!("{p}");
+            }
+            eprintln!(
+                "vrrpd import-keepalived: {} problem(s); nothing converted",
+                problems.len()
+            );
+            std::process::exit(1);
+        }
     }
 }
 
@@ -249,6 +286,7 @@ mod tests {
         let text = man.replace("\\-", "-");
         for w in [
             "check-config",
+            "import-keepalived",
             "status",
             "drain",
             "undrain",

@@ -120,6 +120,35 @@ impl VrrpSocket {
     /// Opens the socket on interface `ifname` (index `ifindex`) for the
     /// family of `src`, the address adverts go out from.
     pub fn open(ifname: &str, ifindex: u32, src: IpAddr) -> io::Result<Self> {
+        Self::open_inner(ifname, ifindex, src, true)
+    }
+
+    /// A socket that only sends, out of `ifname` (a VMAC's macvlan, so
+    /// that adverts leave from the virtual MAC): it joins no group and
+    /// drops whatever would reach it (a filter that accepts nothing), as
+    /// the interface's own socket receives.
+    pub fn open_tx(ifname: &str, ifindex: u32, src: IpAddr) -> io::Result<Self> {
+        let s = Self::open_inner(ifname, ifindex, src, false)?;
+        let mut drop_all = [libc::sock_filter {
+            code: 0x06, // BPF_RET | BPF_K: accept 0 bytes
+            jt: 0,
+            jf: 0,
+            k: 0,
+        }];
+        let prog = libc::sock_fprog {
+            len: 1,
+            filter: drop_all.as_mut_ptr(),
+        };
+        setopt(
+            s.fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_ATTACH_FILTER,
+            &prog,
+        )?;
+        Ok(s)
+    }
+
+    fn open_inner(ifname: &str, ifindex: u32, src: IpAddr, join: bool) -> io::Result<Self> {
         let v6 = src.is_ipv6();
         let family = if v6 { libc::AF_INET6 } else { libc::AF_INET };
         let fd = socket(
@@ -148,7 +177,9 @@ impl VrrpSocket {
                     imr_address: libc::in_addr { s_addr: 0 },
                     imr_ifindex: ifindex as i32,
                 };
-                setopt(raw, libc::IPPROTO_IP, libc::IP_ADD_MEMBERSHIP, &mreq)?;
+                if join {
+                    setopt(raw, libc::IPPROTO_IP, libc::IP_ADD_MEMBERSHIP, &mreq)?;
+                }
                 let out = libc::ip_mreqn {
                     imr_multiaddr: libc::in_addr { s_addr: 0 },
                     imr_address: libc::in_addr {
@@ -168,7 +199,9 @@ impl VrrpSocket {
                     },
                     ipv6mr_interface: ifindex,
                 };
-                setopt(raw, libc::IPPROTO_IPV6, libc::IPV6_ADD_MEMBERSHIP, &mreq)?;
+                if join {
+                    setopt(raw, libc::IPPROTO_IPV6, libc::IPV6_ADD_MEMBERSHIP, &mreq)?;
+                }
                 setopt(
                     raw,
                     libc::IPPROTO_IPV6,

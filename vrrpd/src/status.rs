@@ -262,7 +262,7 @@ pub fn metrics(s: &Sources<'_>, module: Option<&[list::Service]>, running_probes
             e.sample(
                 "vrrpd_vrrp_fault",
                 Kind::Gauge,
-                "1 while the cause holds: interface (down or gone), vip (cannot add the VIPs), drlb (cannot switch drlb).",
+                "1 while the cause holds: interface (down or gone), vip (cannot add the VIPs), drlb (cannot switch drlb), track (a tracked script or file without a weight failed), sync_group (another member of its sync group is in FAULT).",
                 &lc,
                 f64::from(u8::from(r.fault_cause(cause))),
             );

@@ -39,14 +39,27 @@ impl Drop for Dir {
 const INSTANCE: &str = "[[instance]]\nname = \"vi9\"\ninterface = \"vrrpd-no-if\"\nvrid = 9\nvirtual_ips = [\"198.51.100.99\"]\n";
 
 #[test]
-fn check_config_refuses_use_vmac_with_its_line() {
+fn check_config_takes_use_vmac_and_refuses_a_bad_one_with_its_line() {
     let d = Dir::new("vmac");
     let f = d.file("vmac.toml", &format!("{INSTANCE}use_vmac = true\n"));
+    let out = vrrpd(&["check-config", &f]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let f = d.file(
+        "bad.toml",
+        &format!("{INSTANCE}use_vmac = \"vrrpd-no-if\"\n"),
+    );
     let out = vrrpd(&["check-config", &f]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains(&format!("{f}:6: use_vmac is not supported yet")),
+        err.contains(&format!(
+            "{f}:6: use_vmac: the macvlan cannot be named vrrpd-no-if"
+        )),
         "{err}"
     );
     // The daemon refuses it the same way, before anything starts.

@@ -12,13 +12,16 @@
 //! preempt_delay_ms = 0
 //! virtual_ips = ["198.51.100.10/32"]
 //! # optional: unicast_src, unicast_peers = [..], auth_pass (v2),
-//! # track_interfaces = [..], notify = "/path/script", lb = true (drive drlb)
+//! # track_interfaces, track_scripts, track_files (see track.rs),
+//! # notify = "/path/script", lb = true (drive drlb)
+//! use_vmac = true           # or the macvlan's name; default "vrrp.<vrid>"
+//! garp_master_delay_ms = 5000   # second GARP burst after becoming master; 0: none
+//! garp_master_repeat = 5        # GARPs per burst
+//! garp_master_refresh_ms = 0    # a GARP this often while master; 0: off
 //! ```
-//!
-//! `use_vmac` is refused while vrrpd cannot do it: the daemon would not
-//! run such an instance, so the check says so, with its line.
 
-use super::Validator;
+use super::track::Trackers;
+use super::{TrackFile, TrackInterface, TrackScript, Validator};
 use crate::fsm;
 use crate::packet::{self, Auth, Version};
 use serde::Deserialize;
@@ -63,12 +66,22 @@ pub struct InstanceConfig {
     pub unicast_peers: Vec<IpAddr>,
     /// VRRPv2 simple password (at most 8 bytes).
     pub auth_pass: Option<String>,
-    /// Interfaces whose failure puts the instance into Fault.
-    pub track_interfaces: Vec<String>,
+    /// Tracked interfaces: down means Fault (weight 0), or a priority
+    /// offset.
+    pub track_interfaces: Vec<TrackInterface>,
+    /// Tracked scripts (`[[track_script]]`), with this instance's weights.
+    pub track_scripts: Vec<TrackScript>,
+    /// Tracked files (`[[track_file]]`), with this instance's weights.
+    pub track_files: Vec<TrackFile>,
     /// Script run on state changes.
     pub notify: Option<PathBuf>,
     /// Drive drlb (active on master, standby otherwise). Default true.
     pub lb: bool,
+    /// The macvlan carrying the virtual MAC and the VIPs (`use_vmac`),
+    /// by name; `None`: the VIPs go on the interface itself.
+    pub vmac: Option<String>,
+    /// GARP timing on becoming master, and while master.
+    pub garp: crate::garp::GarpConfig,
     /// Line of the `[[instance]]` header.
     pub line: usize,
 }
@@ -173,15 +186,46 @@ pub(super) struct RawInstance {
     unicast_src: Option<Spanned<String>>,
     unicast_peers: Option<Vec<Spanned<String>>>,
     auth_pass: Option<Spanned<String>>,
-    track_interfaces: Option<Vec<Spanned<String>>>,
+    track_interfaces: Option<Vec<Spanned<toml::Value>>>,
+    track_scripts: Option<Vec<Spanned<toml::Value>>>,
+    track_files: Option<Vec<Spanned<toml::Value>>>,
     notify: Option<Spanned<String>>,
-    use_vmac: Option<Spanned<bool>>,
+    use_vmac: Option<Spanned<UseVmac>>,
+    garp_master_delay_ms: Option<Spanned<i64>>,
+    garp_master_repeat: Option<Spanned<i64>>,
+    garp_master_refresh_ms: Option<Spanned<i64>>,
     lb: Option<bool>,
+}
+
+impl RawInstance {
+    /// Its name and priority (100 unless given, or out of range), for the
+    /// sync groups' checks.
+    pub(super) fn name_and_priority(&self) -> (String, u8) {
+        let p = self.priority.as_ref().map_or(100, |p| *p.get_ref());
+        (self.name.get_ref().clone(), u8::try_from(p).unwrap_or(100))
+    }
+}
+
+/// `use_vmac = true`, or the macvlan's name.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum UseVmac {
+    On(bool),
+    Name(String),
+}
+
+/// The default name of an instance's macvlan, as keepalived names it.
+pub fn default_vmac_name(vrid: u8) -> String {
+    format!("vrrp.{vrid}")
 }
 
 impl Validator {
     /// Check one instance; `None` if anything in it is wrong.
-    pub(super) fn instance(&mut self, raw: &Spanned<RawInstance>) -> Option<InstanceConfig> {
+    pub(super) fn instance(
+        &mut self,
+        raw: &Spanned<RawInstance>,
+        trackers: &Trackers,
+    ) -> Option<InstanceConfig> {
         let before = self.errors.len();
         let line = self.line(raw.span());
         let r = raw.get_ref();
@@ -214,22 +258,48 @@ impl Validator {
             .auth_pass
             .as_ref()
             .and_then(|a| self.auth_pass(version, a));
-        let track_interfaces = r
-            .track_interfaces
-            .iter()
-            .flatten()
-            .map(|t| self.ifname(t))
-            .collect();
+        let track_interfaces = self.track_interfaces(r.track_interfaces.as_ref());
+        let track_scripts = self.track_scripts(r.track_scripts.as_ref(), trackers);
+        let track_files = self.track_files(r.track_files.as_ref(), trackers);
         let notify = r
             .notify
             .as_ref()
             .map(|n| PathBuf::from(self.nonempty("notify", n)));
-        if let Some(v) = r.use_vmac.as_ref().filter(|v| *v.get_ref()) {
-            self.error(
-                v.span(),
-                "use_vmac is not supported yet: the VIPs go on the interface itself (remove it, or set it to false)".into(),
-            );
+        let vmac = r.use_vmac.as_ref().and_then(|v| match v.get_ref() {
+            UseVmac::On(false) => None,
+            UseVmac::On(true) => Some(default_vmac_name(vrid)),
+            UseVmac::Name(n) => Some(self.ifname(&Spanned::new(v.span(), n.clone()))),
+        });
+        if let (Some(v), Some(name)) = (r.use_vmac.as_ref(), vmac.as_ref()) {
+            if *name == interface {
+                self.error(
+                    v.span(),
+                    format!("use_vmac: the macvlan cannot be named {name}, as its interface is"),
+                );
+            }
         }
+        let ms = |v: &mut Self, key: &str, x: &Option<Spanned<i64>>, default: u64| {
+            x.as_ref()
+                .map_or(default, |d| v.in_range(key, d, 0, 3_600_000))
+        };
+        let garp = crate::garp::GarpConfig {
+            delay: std::time::Duration::from_millis(ms(
+                self,
+                "garp_master_delay_ms",
+                &r.garp_master_delay_ms,
+                5000,
+            )),
+            repeat: r
+                .garp_master_repeat
+                .as_ref()
+                .map_or(5, |n| self.in_range("garp_master_repeat", n, 1, 255)),
+            refresh: std::time::Duration::from_millis(ms(
+                self,
+                "garp_master_refresh_ms",
+                &r.garp_master_refresh_ms,
+                0,
+            )),
+        };
         (self.errors.len() == before).then(|| InstanceConfig {
             name,
             interface,
@@ -244,13 +314,17 @@ impl Validator {
             unicast_peers,
             auth_pass,
             track_interfaces,
+            track_scripts,
+            track_files,
             notify,
             lb: r.lb.unwrap_or(true),
+            vmac,
+            garp,
             line,
         })
     }
 
-    fn ifname(&mut self, value: &Spanned<String>) -> String {
+    pub(super) fn ifname(&mut self, value: &Spanned<String>) -> String {
         let name = value.get_ref();
         let ok = !name.is_empty()
             && name.len() <= MAX_IFNAME
@@ -372,9 +446,29 @@ impl Validator {
     pub(super) fn duplicate_instances(&mut self, instances: &[Spanned<RawInstance>]) {
         let mut names: HashMap<&str, usize> = HashMap::new();
         let mut routers: HashMap<(&str, i64, bool), (&str, usize)> = HashMap::new();
+        let mut vmacs: HashMap<String, (&str, usize)> = HashMap::new();
         for inst in instances {
             let r = inst.get_ref();
             let line = self.line(inst.span());
+            if let Some(v) = &r.use_vmac {
+                let name = match v.get_ref() {
+                    UseVmac::On(false) => None,
+                    UseVmac::On(true) => {
+                        u8::try_from(*r.vrid.get_ref()).ok().map(default_vmac_name)
+                    }
+                    UseVmac::Name(n) => Some(n.clone()),
+                };
+                if let Some(name) = name {
+                    if let Some((other, first)) =
+                        vmacs.insert(name.clone(), (r.name.get_ref(), line))
+                    {
+                        let msg = format!(
+                            "use_vmac: the macvlan {name} is already instance `{other}`'s (line {first}): name this one, use_vmac = \"...\""
+                        );
+                        self.error(v.span(), msg);
+                    }
+                }
+            }
             if let Some(first) = names.insert(r.name.get_ref(), line) {
                 let msg = format!(
                     "duplicate instance name `{}` (first at line {first})",
@@ -556,7 +650,13 @@ virtual_ips = ["198.51.100.10/32"]
         assert_eq!(i.unicast_src, Some("192.0.2.1".parse().unwrap()));
         assert_eq!(i.unicast_peers.len(), 2);
         assert_eq!(i.auth(), Auth::pass("secret").unwrap());
-        assert_eq!(i.track_interfaces, ["eth1"]);
+        assert_eq!(
+            i.track_interfaces,
+            [TrackInterface {
+                name: "eth1".into(),
+                weight: 0
+            }]
+        );
         assert_eq!(i.notify, Some(PathBuf::from("/etc/vrrpd/notify.sh")));
         assert!(!i.lb);
         let vips: Vec<String> = i.virtual_ips.iter().map(ToString::to_string).collect();
@@ -708,14 +808,72 @@ virtual_ips = ["198.51.100.10/32"]
     }
 
     #[test]
-    fn use_vmac_is_refused_with_its_line() {
+    fn use_vmac_names_the_macvlan() {
+        let vmac = |lines: &[&str]| check(&with(lines)).unwrap().instances.remove(0).vmac;
+        assert_eq!(vmac(&["use_vmac = true"]), Some("vrrp.51".into()));
+        assert_eq!(vmac(&["use_vmac = \"vmac0\""]), Some("vmac0".into()));
+        assert_eq!(vmac(&["use_vmac = false"]), None);
+        assert_eq!(vmac(&[]), None);
+        assert_error(&with(&["use_vmac = 1"]), 6, "");
         assert_error(
-            &with(&["use_vmac = true"]),
+            &with(&["use_vmac = \"a very long name!\""]),
             6,
-            "use_vmac is not supported yet",
+            "not a valid interface name",
         );
-        assert!(check(&with(&["use_vmac = false"])).is_ok());
-        assert_error(&with(&["use_vmac = 1"]), 6, "invalid type");
+        assert_error(
+            &with(&["use_vmac = \"eth0\""]),
+            6,
+            "the macvlan cannot be named eth0, as its interface is",
+        );
+    }
+
+    #[test]
+    fn two_instances_cannot_share_a_macvlan() {
+        let a = two(["a", "51", "198.51.100.10"], ["b", "51", "2001:db8::10"]);
+        let text = a.replace("vrid = 51\n", "vrid = 51\nuse_vmac = true\n");
+        // lines: b's use_vmac is line 12
+        assert_error(
+            &text,
+            12,
+            "use_vmac: the macvlan vrrp.51 is already instance `a`'s (line 1)",
+        );
+        let named = text.replacen("use_vmac = true", "use_vmac = \"vrrp6.51\"", 2);
+        let named = named.replacen("use_vmac = \"vrrp6.51\"", "use_vmac = true", 1);
+        assert!(check(&named).is_ok(), "{named}");
+    }
+
+    #[test]
+    fn garp_tuning() {
+        let g = |lines: &[&str]| check(&with(lines)).unwrap().instances.remove(0).garp;
+        assert_eq!(g(&[]), crate::garp::GarpConfig::default());
+        let t = g(&[
+            "garp_master_delay_ms = 0",
+            "garp_master_repeat = 2",
+            "garp_master_refresh_ms = 60000",
+        ]);
+        assert_eq!(
+            (t.delay, t.repeat, t.refresh),
+            (
+                std::time::Duration::ZERO,
+                2,
+                std::time::Duration::from_secs(60)
+            )
+        );
+        assert_error(
+            &with(&["garp_master_repeat = 0"]),
+            6,
+            "garp_master_repeat 0 out of range: must be 1..=255",
+        );
+        assert_error(
+            &with(&["garp_master_refresh_ms = -5"]),
+            6,
+            "garp_master_refresh_ms -5 out of range",
+        );
+        assert_error(
+            &with(&["garp_master_delay_ms = 3600001"]),
+            6,
+            "garp_master_delay_ms 3600001 out of range",
+        );
     }
 
     #[test]
