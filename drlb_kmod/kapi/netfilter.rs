@@ -94,7 +94,7 @@ unsafe fn push_and_send(skb: *mut bindings::sk_buff, dev: *mut bindings::net_dev
     // SAFETY: per the function's contract.
     unsafe {
         let proto = skb::protocol(skb);
-        let eth = bindings::skb_push(skb, ETH_HLEN).cast::<u8>();
+        let eth = skb::push(skb, ETH_HLEN);
         core::ptr::copy_nonoverlapping(dst_mac.as_ptr(), eth, 6);
         core::ptr::copy_nonoverlapping(skb::dev_addr(dev), eth.add(6), 6);
         core::ptr::copy_nonoverlapping(proto.to_be_bytes().as_ptr(), eth.add(12), 2);

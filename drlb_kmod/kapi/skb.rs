@@ -89,6 +89,28 @@ pub(super) unsafe fn head_writable(skb: *const bindings::sk_buff, headroom: u32)
     unsafe { (*skb).cloned() == 0 && ((*skb).data as usize).wrapping_sub((*skb).head as usize) >= headroom as usize }
 }
 
+/// `skb_push(skb, len)`: the data `len` bytes earlier, inline when the
+/// headroom is there (the callers made sure); else the kernel's, which
+/// reports the underrun.
+///
+/// # Safety
+///
+/// `skb` is a valid skb we own, its header not shared.
+#[inline]
+pub(super) unsafe fn push(skb: *mut bindings::sk_buff, len: u32) -> *mut u8 {
+    // SAFETY: per the contract; with `len` bytes of headroom the new data
+    // pointer stays inside the head buffer.
+    unsafe {
+        let s = &mut *skb;
+        if (s.data as usize).wrapping_sub(s.head as usize) < len as usize {
+            return bindings::skb_push(skb, len).cast();
+        }
+        s.data = s.data.sub(len as usize);
+        s.len += len;
+        s.data
+    }
+}
+
 /// `ntohs(skb->protocol)`.
 ///
 /// # Safety
