@@ -153,9 +153,9 @@ impl ConnTable {
     /// The bytes one entry takes, chain link and RCU head included.
     pub(crate) const ENTRY_SIZE: usize = rcu_hash::entry_size::<Conn>();
 
+    #[inline]
     fn bucket(&self, svc: u32, client: &[u8; 16], cport: u16) -> usize {
-        let w = |i: usize| u32::from_ne_bytes([client[i], client[i + 1], client[i + 2], client[i + 3]]);
-        hash::jhash2(&[svc, w(0), w(4), w(8), w(12), cport.into()], self.seed) as usize
+        hash::key_hash(client, svc, cport.into(), self.seed) as usize
     }
 
     /// Gives the table the chains a bound of `max` calls for, moving the

@@ -59,7 +59,9 @@ pub(crate) struct Ask<'a> {
     pub(crate) flags: TcpFlags,
 }
 
-/// The hash of the flow `ask` to `svc`, which stateless placement uses.
+/// The hash of the flow `ask` to `svc`, which stateless placement (and
+/// maglev with [`proto::SVC_F_MH_PORT`]) uses: computed only on those
+/// paths, never for a packet of a flow with an entry.
 fn flow_hash(svc: &Service, ask: &Ask<'_>) -> u32 {
     let k = &svc.key;
     hash::flow_hash(ask.client.as_slice(), ask.cport, k.vip.as_slice(), k.port, k.proto, svc.settings.seed)
@@ -74,16 +76,32 @@ impl Dataplane {
         g: &'g RcuGuard,
         svc: &'g Service,
         ask: &Ask<'_>,
-        hash: u32,
         now: u32,
         flood: impl FnOnce() -> bool,
     ) -> Route<'g> {
-        let reap = self.expire_nodest.load(Relaxed);
-        if let Some(c) = self.conns.lookup(g, svc.id, ask.client, ask.cport, 0, now) {
-            if !(reap && c.real().removed.load(Relaxed)) && !reopened(c, ask.flags) {
-                return Route::Entry(c);
-            }
+        match self.conns.lookup(g, svc.id, ask.client, ask.cport, 0, now) {
+            Some(c) if self.follows(c, ask.flags) => Route::Entry(c),
+            _ => self.route_new(g, svc, ask, now, flood),
         }
+    }
+
+    /// Whether a packet with `flags` follows the flow's entry `c`: not when
+    /// its real server was deleted and `expire_nodest` is on, nor when it
+    /// is a SYN that reuses the port of a connection the client closed.
+    fn follows(&self, c: &Conn, flags: TcpFlags) -> bool {
+        !(self.expire_nodest.load(Relaxed) && c.real().removed.load(Relaxed)) && !reopened(c, flags)
+    }
+
+    /// Where a packet of `svc` that follows no entry goes ([`Self::route`]
+    /// after the entry).
+    fn route_new<'g>(
+        &'g self,
+        g: &'g RcuGuard,
+        svc: &'g Service,
+        ask: &Ask<'_>,
+        now: u32,
+        flood: impl FnOnce() -> bool,
+    ) -> Route<'g> {
         if svc.settings.persistence > 0 {
             if let Some((t, r)) = self.template(g, svc, ask.client, now) {
                 return Route::Template(t, r);
@@ -91,10 +109,10 @@ impl Dataplane {
         }
         let flooding = flood();
         if !ask.opening {
-            return Route::Stateless(svc.stateless(ask.client, hash), proto::REASON_MIDFLOW);
+            return Route::Stateless(svc.stateless(ask.client, || flow_hash(svc, ask)), proto::REASON_MIDFLOW);
         }
         if flooding {
-            return Route::Stateless(svc.stateless(ask.client, hash), proto::REASON_FLOOD);
+            return Route::Stateless(svc.stateless(ask.client, || flow_hash(svc, ask)), proto::REASON_FLOOD);
         }
         Route::Schedule
     }
@@ -106,19 +124,22 @@ impl Dataplane {
         let tcp = f.proto == IPPROTO_TCP;
         let flags = TcpFlags::from_header_byte(f.tcp_flags);
         let ask = Ask { client: &f.saddr, cport: f.sport, opening: !tcp || flags.syn, flags };
-        let hash = flow_hash(svc, &ask);
-        if tcp && flags.syn {
-            // A SYN that reuses the port of a connection the client closed
-            // ends that connection's entry: from here on this is a new flow
-            // (scheduled, counted, or placed without state in flood mode),
-            // and its later segments must not follow the old entry.
-            if let Some(c) = self.conns.lookup(g, svc.id, &f.saddr, f.sport, 0, now) {
-                if reopened(c, flags) {
+        // One lookup, as in [`Self::route`]: the entry, if followed.
+        let route = match self.conns.lookup(g, svc.id, &f.saddr, f.sport, 0, now) {
+            Some(c) if self.follows(c, flags) => Route::Entry(c),
+            found => {
+                // A SYN that reuses the port of a connection the client
+                // closed ends that connection's entry: from here on this is
+                // a new flow (scheduled, counted, or placed without state in
+                // flood mode), and its later segments must not follow the
+                // old entry.
+                if found.is_some_and(|c| reopened(c, flags)) {
                     self.conns.remove(g, svc.id, &f.saddr, f.sport, |c| reopened(c, flags), &on_unlink);
                 }
+                self.route_new(g, svc, &ask, now, || self.count_new_flow(now))
             }
-        }
-        match self.route(g, svc, &ask, hash, now, || self.count_new_flow(now)) {
+        };
+        match route {
             Route::Entry(c) => {
                 let state = if tcp { advance(c, flags) } else { 0 };
                 c.touch(self.conn_expiry(f.proto, state, now));
@@ -150,7 +171,7 @@ impl Dataplane {
                 r.map(|r| &**r)
             }
             Route::Schedule => {
-                let real = svc.schedule(&f.saddr, hash)?;
+                let real = svc.schedule(&f.saddr, || flow_hash(svc, &ask))?;
                 svc.stats.conn();
                 real.stats.conn();
                 if svc.settings.persistence > 0 {
@@ -164,7 +185,7 @@ impl Dataplane {
                     // placed by the table, so its first one must be too
                     // (with persistence, the template holds it).
                     None if svc.settings.persistence > 0 => Some(real),
-                    None => svc.stateless(&f.saddr, hash).map(|r| &**r),
+                    None => svc.stateless(&f.saddr, || flow_hash(svc, &ask)).map(|r| &**r),
                 }
             }
         }
@@ -217,12 +238,11 @@ impl Dataplane {
         let tcp = svc.key.proto == IPPROTO_TCP;
         let flags = TcpFlags { syn: tcp && syn, ..TcpFlags::default() };
         let ask = Ask { client, cport, opening: !tcp || syn, flags };
-        let hash = flow_hash(svc, &ask);
-        match self.route(g, svc, &ask, hash, now, || self.flooding()) {
+        match self.route(g, svc, &ask, now, || self.flooding()) {
             Route::Entry(c) => Some((c.real(), proto::REASON_CONN)),
             Route::Template(_, r) => Some((&**r, proto::REASON_PERSISTENCE)),
             Route::Stateless(r, reason) => r.map(|r| (&**r, reason)),
-            Route::Schedule => svc.peek(client, hash).map(|r| (&**r, proto::REASON_SCHEDULER)),
+            Route::Schedule => svc.peek(client, || flow_hash(svc, &ask)).map(|r| (&**r, proto::REASON_SCHEDULER)),
         }
     }
 
@@ -231,8 +251,7 @@ impl Dataplane {
     /// placement puts it, as it placed the flow's packets. Changes nothing.
     pub(crate) fn route_icmp<'g>(&'g self, g: &'g RcuGuard, svc: &'g Service, client: &Addr, cport: u16) -> Option<&'g Real> {
         let ask = Ask { client, cport, opening: false, flags: TcpFlags::default() };
-        let hash = flow_hash(svc, &ask);
-        match self.route(g, svc, &ask, hash, jiffies32(), || false) {
+        match self.route(g, svc, &ask, jiffies32(), || false) {
             Route::Entry(c) => Some(c.real()),
             Route::Template(_, r) => Some(r),
             Route::Stateless(r, _) => r.map(|r| &**r),

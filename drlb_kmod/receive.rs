@@ -43,6 +43,7 @@ pub(crate) struct Flow {
     pub(crate) fragment: bool,
 }
 
+#[inline(always)]
 fn be16(b: &[u8], at: usize) -> u16 {
     u16::from_be_bytes([b[at], b[at + 1]])
 }
@@ -127,16 +128,15 @@ impl Flow {
 }
 
 impl Hook for Dataplane {
-    fn hook(&self, family: Family, mut pkt: Packet<'_>) -> Verdict {
+    fn hook(&self, g: &RcuGuard, family: Family, mut pkt: Packet<'_>) -> Verdict {
         self.hook_packets.add(1);
-        let g = RcuGuard::lock();
-        let cfg = self.config.get(&g);
+        let cfg = self.config.get(g);
         if cfg.services.is_empty() {
             return Verdict::ACCEPT;
         }
         let flow = match Flow::parse(family, &mut pkt) {
             Some(Parsed::Flow(f)) => f,
-            Some(Parsed::IcmpError(f)) => return self.icmp_error(&g, cfg, pkt, &f),
+            Some(Parsed::IcmpError(f)) => return self.icmp_error(g, cfg, pkt, &f),
             Some(Parsed::Other) | None => return Verdict::ACCEPT,
         };
         let key = ServiceKey { proto: flow.proto, vip: flow.daddr, port: flow.dport };
@@ -154,7 +154,7 @@ impl Hook for Dataplane {
         if self.state() != proto::STATE_ACTIVE || svc.settings.standby {
             return Verdict::ACCEPT;
         }
-        let real = self.pick(&g, svc, &flow);
+        let real = self.pick(g, svc, &flow);
         transmit::send(self, family, pkt, svc, real)
     }
 }

@@ -327,6 +327,9 @@ pub(crate) struct Service {
     /// Maglev lookup table over `dests`: the maglev and sh schedulers use
     /// it, and every service falls back on it in flood mode.
     table: KVVec<u16>,
+    /// The real servers rr goes round (those of weight > 0), and its
+    /// cursor.
+    rr_order: KVec<u32>,
     rr: AtomicU32,
     wrr: Pin<KBox<BhLock<WrrState>>>,
     /// Counters, shared across edits.
@@ -359,6 +362,13 @@ impl Service {
         let mut scratch = KVVec::from_elem(maglev::Scratch::default(), reals.len(), GFP_KERNEL)?;
         // No eligible real server leaves the table empty: nothing to pick.
         let _ = maglev::populate(&dests, settings.seed, &mut table, &mut scratch);
+        let rr = settings.sched == Scheduler::Rr;
+        let mut rr_order = KVec::with_capacity(if rr { reals.len() } else { 0 }, GFP_KERNEL)?;
+        if rr {
+            for i in sched::rr_order(&dests) {
+                rr_order.push(i, GFP_KERNEL)?;
+            }
+        }
         Ok(Arc::new(
             Self {
                 key,
@@ -367,6 +377,7 @@ impl Service {
                 reals,
                 dests,
                 table,
+                rr_order,
                 rr: AtomicU32::new(0),
                 wrr: KBox::pin_init(new_bh_lock!(WrrState::new(), "drlb_wrr"), GFP_KERNEL)?,
                 stats,
@@ -376,11 +387,12 @@ impl Service {
     }
 
     /// Picks a real server for a new flow with the service's scheduler.
-    /// `client` is the client address; `flow_hash` hashes the whole flow.
-    pub(crate) fn schedule(&self, client: &Addr, flow_hash: u32) -> Option<&Arc<Real>> {
+    /// `client` is the client address; `flow_hash` hashes the whole flow
+    /// (called only by the schedulers that use it).
+    pub(crate) fn schedule(&self, client: &Addr, flow_hash: impl FnOnce() -> u32) -> Option<&Arc<Real>> {
         let d = &self.dests;
         let pick = match self.settings.sched {
-            Scheduler::Rr => sched::select_rr_atomic(d, &self.rr),
+            Scheduler::Rr => sched::select_rr(&self.rr_order, &self.rr),
             Scheduler::Wrr => sched::select_wrr(d, &mut self.wrr.lock()),
             Scheduler::Lc => sched::select_lc_iter(self.live()),
             Scheduler::Wlc => sched::select_wlc_iter(self.live()),
@@ -392,10 +404,10 @@ impl Service {
 
     /// What [`Self::schedule`] would pick now, changing nothing (the round
     /// robin cursors included): for flow queries.
-    pub(crate) fn peek(&self, client: &Addr, flow_hash: u32) -> Option<&Arc<Real>> {
+    pub(crate) fn peek(&self, client: &Addr, flow_hash: impl FnOnce() -> u32) -> Option<&Arc<Real>> {
         let d = &self.dests;
         let pick = match self.settings.sched {
-            Scheduler::Rr => sched::select_rr_atomic(d, &AtomicU32::new(self.rr.load(Relaxed))),
+            Scheduler::Rr => sched::select_rr(&self.rr_order, &AtomicU32::new(self.rr.load(Relaxed))),
             Scheduler::Wrr => {
                 let mut copy: WrrState = *self.wrr.lock();
                 sched::select_wrr(d, &mut copy)
@@ -407,9 +419,9 @@ impl Service {
 
     /// What maglev hashes: the client address, as IPVS's mh does, or the
     /// whole flow with [`proto::SVC_F_MH_PORT`].
-    fn maglev_hash(&self, client: &Addr, flow_hash: u32) -> u32 {
+    fn maglev_hash(&self, client: &Addr, flow_hash: impl FnOnce() -> u32) -> u32 {
         if self.settings.flags & proto::SVC_F_MH_PORT != 0 {
-            flow_hash
+            flow_hash()
         } else {
             sched::sh_hash(client.as_slice(), self.settings.seed)
         }
@@ -418,11 +430,11 @@ impl Service {
     /// Picks without state, consistently on every director: the Maglev
     /// table (by client for sh, by flow otherwise). Flood mode and packets
     /// of flows the table does not know use it.
-    pub(crate) fn stateless(&self, client: &Addr, flow_hash: u32) -> Option<&Arc<Real>> {
+    pub(crate) fn stateless(&self, client: &Addr, flow_hash: impl FnOnce() -> u32) -> Option<&Arc<Real>> {
         let pick = match self.settings.sched {
             Scheduler::Sh => sched::select_sh(&self.dests, &self.table, client.as_slice(), self.settings.seed, true),
             Scheduler::Maglev => sched::select_maglev(&self.dests, &self.table, self.maglev_hash(client, flow_hash), true),
-            _ => sched::select_maglev(&self.dests, &self.table, flow_hash, true),
+            _ => sched::select_maglev(&self.dests, &self.table, flow_hash(), true),
         }?;
         self.usable_from(pick)
     }
@@ -451,10 +463,9 @@ pub(crate) struct Config {
 }
 
 /// The index hash of a service key (port 0: the VIP's entry).
+#[inline]
 fn key_hash(proto: u8, vip: &Addr, port: u16) -> u32 {
-    let b = vip.raw();
-    let w = |i: usize| u32::from_ne_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
-    hash::jhash2(&[w(0), w(4), w(8), w(12), u32::from(proto) << 16 | u32::from(port)], 0x6472_6c62)
+    hash::key_hash(vip.raw(), u32::from(proto) << 16 | u32::from(port), 0, 0x6472_6c62)
 }
 
 impl Config {

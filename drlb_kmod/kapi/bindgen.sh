@@ -39,7 +39,7 @@ eval exec '"$BINDGEN"' '"$header"' \
 		neigh_lookup __neigh_create cancel_delayed_work_sync get_random_u32 \
 		register_netevent_notifier unregister_netevent_notifier jiffies_to_msecs \
 		ip_route_input_noref ip_frag_init ip_frag_next br_ip6_fragment \
-		skb_checksum_help consume_skb skb_trim) \
+		skb_checksum_help consume_skb skb_trim __dev_queue_xmit) \
 	$(t nf_hook_ops nf_hook_state nf_inet_hooks nf_ip_hook_priorities \
 		nf_ip6_hook_priorities pernet_operations \
 		genl_family genl_ops genl_info genl_multicast_group genlmsghdr \
@@ -47,11 +47,11 @@ eval exec '"$BINDGEN"' '"$header"' \
 		sk_buff net net_device ethhdr iphdr ipv6hdr tcphdr udphdr \
 		delayed_work work_struct spinlock_t callback_head flowi4 flowi6 \
 		rtable rt6_info dst_entry neighbour neigh_table genl_dumpit_info \
-		notifier_block netevent_notif_type ip_frag_state nf_bridge_frag_data) \
+		notifier_block netevent_notif_type ip_frag_state nf_bridge_frag_data netdev_state_t) \
 	$(v 'NF_ACCEPT' 'NF_DROP' 'NF_STOLEN' 'NFPROTO_.*' 'NLA_.*' \
 		'GENL_ADMIN_PERM' 'GENL_UNS_ADMIN_PERM' 'GENL_NAMSIZ' \
 		'NLM_F_MULTI' 'ETH_P_IP' 'ETH_P_IPV6' 'ETH_ALEN' 'ETH_HLEN' \
 		'IPPROTO_TCP' 'IPPROTO_UDP' 'IPPROTO_FRAGMENT' 'EOPNOTSUPP' 'EMSGSIZE' 'ENETDOWN' 'EHOSTUNREACH' \
 		'EEXIST' 'ENOENT' 'EAFNOSUPPORT' 'arp_tbl' 'nd_tbl' 'NUD_.*' 'RTF_GATEWAY' 'RTF_LOCAL' 'RTF_ANYCAST' \
-		'AF_INET' 'AF_INET6' 'CONFIG_HZ' 'jiffies' 'IP_MF' 'IP_OFFSET' 'NLM_F_DUMP_INTR' 'NETLINK_CB_.*') \
+		'AF_INET' 'AF_INET6' 'ARPHRD_ETHER' 'CHECKSUM_NONE' 'CHECKSUM_COMPLETE' 'CONFIG_HZ' 'jiffies' 'IP_MF' 'IP_OFFSET' 'NLM_F_DUMP_INTR' 'NETLINK_CB_.*') \
 	-o '"$out"' -- $cflags

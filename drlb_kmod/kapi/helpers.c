@@ -43,17 +43,10 @@ struct net *drlb_sock_net_of_dump(const struct netlink_callback *cb) { return so
 u32 drlb_dump_portid(const struct netlink_callback *cb) { return NETLINK_CB(cb->skb).portid; }
 u32 drlb_dump_seq(const struct netlink_callback *cb) { return cb->nlh->nlmsg_seq; }
 bool drlb_pskb_may_pull(struct sk_buff *skb, unsigned int len) { return pskb_may_pull(skb, len); }
-bool drlb_skb_shared(const struct sk_buff *skb) { return skb_shared(skb); }
 struct sk_buff *drlb_skb_clone(struct sk_buff *skb) { return skb_clone(skb, GFP_ATOMIC); }
 int drlb_skb_cow_head(struct sk_buff *skb, unsigned int headroom) { return skb_cow_head(skb, headroom); }
-void drlb_skb_reset_mac_header(struct sk_buff *skb) { skb_reset_mac_header(skb); }
 void drlb_skb_set_dev(struct sk_buff *skb, struct net_device *dev) { skb->dev = dev; }
-void drlb_skb_forward_csum(struct sk_buff *skb) { skb_forward_csum(skb); }
-void drlb_skb_clear_tstamp(struct sk_buff *skb) { skb_clear_tstamp(skb); }
-u16 drlb_skb_protocol(const struct sk_buff *skb) { return ntohs(skb->protocol); }
-int drlb_dev_queue_xmit(struct sk_buff *skb) { return dev_queue_xmit(skb); }
 void drlb_kfree_skb(struct sk_buff *skb) { kfree_skb(skb); }
-unsigned int drlb_dev_mtu(const struct net_device *dev) { return READ_ONCE(dev->mtu); }
 struct net_device *drlb_skb_dev(const struct sk_buff *skb) { return skb->dev; }
 bool drlb_skb_gso_fits(const struct sk_buff *skb, unsigned int mtu) { return skb_is_gso(skb) && skb_gso_validate_network_len(skb, mtu); }
 u16 drlb_ip_frag_max_size(const struct sk_buff *skb) { return IPCB(skb)->frag_max_size; }
@@ -63,7 +56,6 @@ void drlb_icmp_send(struct sk_buff *skb, int type, int code, __be32 info) { icmp
 void drlb_icmpv6_send(struct sk_buff *skb, u8 type, u8 code, u32 info) { icmpv6_send(skb, type, code, info); }
 unsigned int drlb_ll_reserved_space(const struct net_device *dev) { return LL_RESERVED_SPACE(dev); }
 const unsigned char *drlb_dev_addr(const struct net_device *dev) { return dev->dev_addr; }
-bool drlb_dev_usable(const struct net_device *dev) { return netif_running(dev) && dev->type == ARPHRD_ETHER; }
 bool drlb_dev_running(const struct net_device *dev) { return netif_running(dev); }
 struct net_device *drlb_dst_dev(const struct dst_entry *dst) { return dst->dev; }
 int drlb_dst_error(const struct dst_entry *dst) { return dst->error; }

@@ -38,19 +38,12 @@ struct neighbour;
 
 /* sk_buff */
 bool drlb_pskb_may_pull(struct sk_buff *skb, unsigned int len);
-bool drlb_skb_shared(const struct sk_buff *skb);
 struct sk_buff *drlb_skb_clone(struct sk_buff *skb);
 int drlb_skb_cow_head(struct sk_buff *skb, unsigned int headroom);
-void drlb_skb_reset_mac_header(struct sk_buff *skb);
 void drlb_skb_set_dev(struct sk_buff *skb, struct net_device *dev);
-void drlb_skb_forward_csum(struct sk_buff *skb);
-void drlb_skb_clear_tstamp(struct sk_buff *skb);
-u16 drlb_skb_protocol(const struct sk_buff *skb);
-int drlb_dev_queue_xmit(struct sk_buff *skb);
 void drlb_kfree_skb(struct sk_buff *skb);
 /* net_device */
 const unsigned char *drlb_dev_addr(const struct net_device *dev);
-bool drlb_dev_usable(const struct net_device *dev);
 bool drlb_dev_running(const struct net_device *dev);
 struct dst_entry;
 struct net_device *drlb_dst_dev(const struct dst_entry *dst);
@@ -76,7 +69,6 @@ struct nlattr *drlb_nla_nest_start(struct sk_buff *skb, int type);
 void drlb_nla_nest_end(struct sk_buff *skb, struct nlattr *start);
 unsigned int drlb_skb_len(const struct sk_buff *skb);
 /* Packets over the egress MTU, and ICMP errors (kapi/netfilter.rs) */
-unsigned int drlb_dev_mtu(const struct net_device *dev);
 struct net_device *drlb_skb_dev(const struct sk_buff *skb);
 bool drlb_skb_gso_fits(const struct sk_buff *skb, unsigned int mtu);
 u16 drlb_ip_frag_max_size(const struct sk_buff *skb);

@@ -7,7 +7,8 @@
 //! `Opaque<T>`, RAII registrations that unregister on drop, and a `// SAFETY:`
 //! comment on every unsafe block. The raw items come from drlb's own
 //! allowlisted bindgen run (`bindings.rs`) plus one-line C wrappers of static
-//! inlines and macros (`helpers.c`).
+//! inlines and macros (`helpers.c`); on the packet path, the few skb and
+//! device fields it touches are reached directly (`skb.rs`).
 
 mod bindings;
 pub(crate) mod errno;
@@ -23,6 +24,7 @@ pub(crate) mod pernet;
 pub(crate) mod rcu;
 pub(crate) mod rcu_free;
 pub(crate) mod rcu_hash;
+mod skb;
 pub(crate) mod work;
 
 /// A random `u32` (`get_random_u32`).

@@ -182,7 +182,7 @@ unsafe fn neighbour(tbl: *mut bindings::neigh_table, key: &[u8], dst: *mut bindi
         return Lookup::DeviceDown;
     }
     // SAFETY: as above.
-    if !unsafe { bindings::drlb_dev_usable(dev) } {
+    if !unsafe { super::skb::dev_is_running_ether(dev) } {
         return Lookup::NotEthernet;
     }
     // SAFETY: as above.

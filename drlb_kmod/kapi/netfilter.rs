@@ -6,6 +6,8 @@
 
 use super::bindings;
 use super::net::Net;
+use super::rcu::RcuGuard;
+use super::skb;
 use core::ffi::{c_uint, c_void};
 use core::marker::PhantomData;
 use kernel::alloc::{flags::GFP_KERNEL, KBox};
@@ -91,17 +93,14 @@ unsafe fn push_and_send(skb: *mut bindings::sk_buff, dev: *mut bindings::net_dev
     const ETH_HLEN: u32 = bindings::ETH_HLEN;
     // SAFETY: per the function's contract.
     unsafe {
-        let proto = bindings::drlb_skb_protocol(skb);
-        let eth = bindings::skb_push(skb, ETH_HLEN).cast::<u8>();
-        let src = bindings::drlb_dev_addr(dev);
+        let proto = skb::protocol(skb);
+        let eth = skb::push(skb, ETH_HLEN);
         core::ptr::copy_nonoverlapping(dst_mac.as_ptr(), eth, 6);
-        core::ptr::copy_nonoverlapping(src, eth.add(6), 6);
+        core::ptr::copy_nonoverlapping(skb::dev_addr(dev), eth.add(6), 6);
         core::ptr::copy_nonoverlapping(proto.to_be_bytes().as_ptr(), eth.add(12), 2);
-        bindings::drlb_skb_reset_mac_header(skb);
-        bindings::drlb_skb_set_dev(skb, dev);
-        bindings::drlb_skb_forward_csum(skb);
-        bindings::drlb_skb_clear_tstamp(skb);
-        bindings::drlb_dev_queue_xmit(skb);
+        skb::prepare_xmit(skb, dev);
+        // (`dev_queue_xmit`; the skb is the device's now, sent or freed)
+        bindings::__dev_queue_xmit(skb, core::ptr::null_mut());
     }
 }
 
@@ -157,7 +156,7 @@ impl<'a> Packet<'a> {
                 Ok(d) => d,
                 Err(e) => return unsent(e, self),
             };
-            let mtu = bindings::drlb_dev_mtu(dev);
+            let mtu = skb::dev_mtu(dev);
             if (*self.skb).len > mtu && !bindings::drlb_skb_gso_fits(self.skb, mtu) {
                 return unsent(ForwardError::TooBig(mtu), self);
             }
@@ -167,7 +166,7 @@ impl<'a> Packet<'a> {
             };
             // Headroom for a full Ethernet header, and a private copy of the
             // header if it is cloned (e.g. a packet socket saw it).
-            if bindings::drlb_skb_cow_head(skb, ETH_HLEN) != 0 {
+            if !skb::head_writable(skb, ETH_HLEN) && bindings::drlb_skb_cow_head(skb, ETH_HLEN) != 0 {
                 if verdict == Verdict::DROP {
                     bindings::drlb_kfree_skb(skb);
                 }
@@ -187,7 +186,7 @@ impl<'a> Packet<'a> {
         // SAFETY: `net` is valid for the call, and we are under RCU.
         unsafe {
             let dev = bindings::dev_get_by_index_rcu(self.net, ifindex);
-            if dev.is_null() || !bindings::drlb_dev_usable(dev) {
+            if dev.is_null() || !skb::dev_is_running_ether(dev) {
                 return Err(ForwardError::NoDevice);
             }
             Ok(dev)
@@ -201,7 +200,7 @@ impl<'a> Packet<'a> {
     fn own(&self) -> Result<(*mut bindings::sk_buff, Verdict), ForwardError> {
         // SAFETY: `skb` is valid for the call.
         unsafe {
-            if bindings::drlb_skb_shared(self.skb) {
+            if skb::shared(self.skb) {
                 let c = bindings::drlb_skb_clone(self.skb);
                 if c.is_null() {
                     return Err(ForwardError::NoMemory);
@@ -276,7 +275,7 @@ impl<'a> Packet<'a> {
                 return fail(skb);
             }
             bindings::drlb_skb_set_dev(skb, dev);
-            let mut mtu = bindings::drlb_dev_mtu(dev);
+            let mut mtu = skb::dev_mtu(dev);
             let largest = u32::from(bindings::drlb_ip_frag_max_size(skb));
             if largest != 0 && largest < mtu {
                 mtu = largest;
@@ -305,8 +304,8 @@ impl<'a> Packet<'a> {
 /// What a hook does with each packet.
 pub(crate) trait Hook: Send + Sync + Sized {
     /// Called for every packet at PRE_ROUTING in the registered namespace,
-    /// in softirq context under `rcu_read_lock`.
-    fn hook(&self, family: Family, pkt: Packet<'_>) -> Verdict;
+    /// in softirq context under `rcu_read_lock`, which `g` stands for.
+    fn hook(&self, g: &RcuGuard, family: Family, pkt: Packet<'_>) -> Verdict;
 }
 
 /// One IPv4 and one IPv6 PRE_ROUTING hook in one namespace.
@@ -382,5 +381,8 @@ unsafe extern "C" fn hook_callback<T: Hook>(
     // SAFETY: as above.
     let net = unsafe { (*state).net };
     let pkt = Packet { skb, net, _call: PhantomData };
-    data.hook(family, pkt).0
+    // SAFETY: netfilter runs hooks under `rcu_read_lock` (`nf_hook`), for
+    // the whole call; the guard stays in its `ManuallyDrop` here.
+    let g = unsafe { RcuGuard::held() };
+    data.hook(&g, family, pkt).0
 }

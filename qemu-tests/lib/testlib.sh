@@ -132,6 +132,19 @@ uncommented() {
 slurp() { IFS= read -rd '' "$1" <"$2" || true; }
 slurp_print() { local text; slurp text "$1"; printf '%s' "$text"; }
 write() { local text; IFS= read -rd '' text || true; printf '%s' "$text" >"$1"; }
+# A connection dump held open between its parts (lib/nldump.py hold, in
+# the namespace at path $1): dump_hold starts it and reads its first
+# answer ("holding ...") into HELD; dump_release finish|close lets it go on
+# or closes its socket, reads its last answer into HELD and reaps it.
+dump_hold() {
+	coproc HOLD { python3 -S lib/nldump.py hold "$1"; }
+	read -r -t 60 -u "${HOLD[0]}" HELD || fail "no answer from nldump.py hold"
+}
+dump_release() {
+	echo "$1" >&"${HOLD[1]}"
+	read -r -t 60 -u "${HOLD[0]}" HELD || fail "no answer from nldump.py hold"
+	wait "$HOLD_PID"
+}
 # Whether director $1 shows an established connection from the client.
 established() { local o; o=$(dt "$1" conns --client "$CLIENT4") && [[ $o == *ESTABLISHED* ]] && echo yes; }
 # The number of distinct real servers in answer lines $1.

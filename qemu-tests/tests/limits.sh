@@ -55,20 +55,14 @@ log "a resize while a connection dump is open: the dump is marked interrupted"
 nd() { python3 -S lib/nldump.py "$@"; }
 nd flows "/run/netns/drlb-$TOPO_TAG-client" "$VIP4" 80 1000 200
 nd count "/run/netns/drlb-$TOPO_TAG-dir1" 200
-coproc HOLD { nd hold "/run/netns/drlb-$TOPO_TAG-dir1"; }
-read -r -t 60 -u "${HOLD[0]}" line || fail "no answer from nldump.py hold"
-expect_eq "${line%% *}" holding "the dump's first part"
+dump_hold "/run/netns/drlb-$TOPO_TAG-dir1"
+expect_eq "${HELD%% *}" holding "the dump's first part"
 dt dir1 limits --conn-max 4096
-echo finish >&"${HOLD[1]}"
-read -r -t 60 -u "${HOLD[0]}" line || fail "no answer from nldump.py hold"
-expect_eq "${line##* }" 1 "the dump's interrupted flag (a resize between its parts)"
-wait "$HOLD_PID"
-coproc HOLD { nd hold "/run/netns/drlb-$TOPO_TAG-dir1"; }
-read -r -t 60 -u "${HOLD[0]}" line || fail "no answer from nldump.py hold"
-echo finish >&"${HOLD[1]}"
-read -r -t 60 -u "${HOLD[0]}" line || fail "no answer from nldump.py hold"
-expect_eq "${line##* }" 0 "the flag of the next dump, with no resize"
-wait "$HOLD_PID"
+dump_release finish
+expect_eq "${HELD##* }" 1 "the dump's interrupted flag (a resize between its parts)"
+dump_hold "/run/netns/drlb-$TOPO_TAG-dir1"
+dump_release finish
+expect_eq "${HELD##* }" 0 "the flag of the next dump, with no resize"
 dt dir1 limits --conn-max 262144
 
 log "16 resizes under traffic: new connections keep coming, a held one talks every 20 ms"

@@ -10,7 +10,7 @@
 //!
 //! | name     | function                            | like IPVS's        |
 //! |----------|-------------------------------------|--------------------|
-//! | `rr`     | [`select_rr_atomic`]                | `ip_vs_rr.c`       |
+//! | `rr`     | [`select_rr`]                       | `ip_vs_rr.c`       |
 //! | `wrr`    | [`select_wrr`]                      | `ip_vs_wrr.c`      |
 //! | `lc`     | [`select_lc_iter`]                  | `ip_vs_lc.c`       |
 //! | `wlc`    | [`select_wlc_iter`]                 | `ip_vs_wlc.c`      |
@@ -180,16 +180,24 @@ fn nth_eligible(dests: &[Dest], k: usize) -> Option<usize> {
     None
 }
 
-/// Round robin, without a lock: pick number `counter.fetch_add(1)` goes to the
-/// `pick % E`-th of the `E` eligible servers. Exactly even over `E * k` picks
-/// while the set does not change (and the counter does not wrap).
-pub fn select_rr_atomic(dests: &[Dest], counter: &AtomicU32) -> Option<usize> {
-    let count = count_eligible(dests);
-    if count == 0 {
+/// The order [`select_rr`] goes round: the indexes of the eligible
+/// servers. Built with the service's snapshot, so a pick costs the same
+/// with 1,000 servers as with one.
+pub fn rr_order(dests: &[Dest]) -> impl Iterator<Item = u32> + '_ {
+    eligible(dests).map(|(i, _)| i as u32)
+}
+
+/// Round robin, without a lock: pick number `counter.fetch_add(1)` goes to
+/// `order[pick % order.len()]`, `order` being [`rr_order`]'s. Exactly even
+/// over `len * k` picks while the set does not change (and the counter does
+/// not wrap); O(1).
+#[inline]
+pub fn select_rr(order: &[u32], counter: &AtomicU32) -> Option<usize> {
+    if order.is_empty() {
         return None;
     }
     let pick = counter.fetch_add(1, Ordering::Relaxed);
-    nth_eligible(dests, rem_usize(pick, count))
+    order.get(rem_usize(pick, order.len())).map(|&i| i as usize)
 }
 
 fn gcd(mut a: u32, mut b: u32) -> u32 {
@@ -439,31 +447,36 @@ mod tests {
         }
     }
 
+    fn rr(d: &[Dest], c: &AtomicU32) -> Option<usize> {
+        let order: Vec<u32> = rr_order(d).collect();
+        select_rr(&order, c)
+    }
+
     #[test]
     fn rr_is_exactly_even() {
         let d = vec![dest(1, 1), dest(2, 5), dest(3, 100), dest(4, 1)];
         let c = AtomicU32::new(0);
         assert_eq!(
-            counts(4, (0..4000).map(|_| select_rr_atomic(&d, &c))),
+            counts(4, (0..4000).map(|_| rr(&d, &c))),
             [1000; 4]
         );
         let d = mixed();
         let c = AtomicU32::new(0);
         assert_eq!(
-            counts(5, (0..3000).map(|_| select_rr_atomic(&d, &c))),
+            counts(5, (0..3000).map(|_| rr(&d, &c))),
             [1000, 0, 1000, 0, 1000]
         );
         // A counter from a longer list is fine.
         let c = AtomicU32::new(1000);
-        assert!(select_rr_atomic(&d, &c).is_some());
-        assert_eq!(select_rr_atomic(&[], &c), None);
+        assert!(rr(&d, &c).is_some());
+        assert_eq!(rr(&[], &c), None);
     }
 
     #[test]
     fn rr_order_is_ipvs() {
         let d = mixed();
         let c = AtomicU32::new(0);
-        let seq: Vec<_> = (0..6).map(|_| select_rr_atomic(&d, &c).unwrap()).collect();
+        let seq: Vec<_> = (0..6).map(|_| rr(&d, &c).unwrap()).collect();
         assert_eq!(seq, [0, 2, 4, 0, 2, 4]);
     }
 
@@ -525,7 +538,7 @@ mod tests {
         for _ in 0..10_000 {
             let h = rng.next();
             let picks = [
-                select_rr_atomic(&d, &c),
+                rr(&d, &c),
                 select_wrr(&d, &mut st),
                 select_lc(&d),
                 select_wlc(&d),
@@ -542,7 +555,7 @@ mod tests {
         for x in d.iter_mut() {
             x.weight = 0;
         }
-        assert_eq!(select_rr_atomic(&d, &c), None);
+        assert_eq!(rr(&d, &c), None);
         assert_eq!(select_wrr(&d, &mut st), None);
         assert_eq!(select_lc(&d), None);
         assert_eq!(select_wlc(&d), None);
