@@ -14,7 +14,10 @@
 # (persistence); rs1 cut off is drained to weight 0 by the converted check
 # while requests still succeed on rs2, and comes back; kill -9 of dir1's
 # vrrpd (its link down: the director is gone) makes dir2 MASTER, its drlb
-# active, and requests go through it.
+# active, and requests go through it. Last, the IPv6 fixture (VRRPv3,
+# unicast between the directors, nopreempt, a Maglev service on :443),
+# its fd00:1::/64 and eth1 moved to the topology's, runs on both
+# directors: one is elected MASTER with the VIP, its drlb active.
 . lib/testlib.sh
 . lib/vrrp.sh
 drlb_load
@@ -104,3 +107,32 @@ for s in "${srcs[@]}"; do
 done
 expect_eq "$(distinct "$out")" 2 "real servers answering through dir2"
 expect_ge "$(list_json dir2 'd.services[0].stats.conns')" 8 "connections dir2 scheduled"
+
+log "the IPv6 fixture: VRRPv3 over unicast between dir1 and dir2"
+vrrpd_stop dir2
+# (kill -9 left the VIP; the link's down took the IPv6 address)
+n dir1 ip -b - <<<"link set eth0 up
+addr del $VIP4/24 dev eth0
+addr replace $(dir6 1)/64 dev eth0 nodad"
+for d in 1 2; do
+	sed -e 's/eth1/eth0/g' -e "s/unicast_src_ip fd00:1::2/unicast_src_ip $(dir6 $d)/" \
+		-e "s/^\( *\)fd00:1::3\$/\1$(dir6 $((3 - d)))/" -e 's/fd00:1::/2001:db8:1::/g' \
+		../vrrpd/tests/keepalived/ipv6.conf >"$ka/ipv6-$d.conf"
+	"$VRRPD" import-keepalived "$ka/ipv6-$d.conf" >"$VRRP_DIR/v6-$d.toml" 2>"$VRRP_DIR/import-v6-$d.err" ||
+		{ slurp_print "$VRRP_DIR/import-v6-$d.err" >&2; fail "ipv6.conf for dir$d did not convert"; }
+done
+vrrpd_start dir1 "$VRRP_DIR/v6-1.toml"
+vrrpd_start dir2 "$VRRP_DIR/v6-2.toml"
+# (equal priorities, nopreempt: either may win; one must, and one only)
+end=$((SECONDS + 30))
+until s1=$(vrrp_state dir1) s2=$(vrrp_state dir2) && [[ "$s1 $s2" == "MASTER BACKUP" || "$s1 $s2" == "BACKUP MASTER" ]]; do
+	((SECONDS < end)) || fail "IPv6 election: dir1 '$s1', dir2 '$s2' after 30 s"
+	snooze 0.2
+done
+if [ "$s1" = MASTER ]; then m=dir1 b=dir2; else m=dir2 b=dir1; fi
+log "ok: $m MASTER, $b BACKUP"
+has6() { [[ $(ip -n "drlb-$TOPO_TAG-$1" -br addr show eth0) == *" $VIP6/64"* ]]; }
+has6 "$m" || fail "$m lacks $VIP6"
+! has6 "$b" || fail "$b holds $VIP6"
+wait_list "$m" '[s.state for s in d.services if s.port == 443]' '["active"]' 15
+wait_list "$b" '[s.state for s in d.services if s.port == 443]' '["standby"]' 15
