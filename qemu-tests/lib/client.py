@@ -6,11 +6,14 @@ HTTP GET of / (nginx's real servers, nginx-rs.sh) and prints the first line
 of the body, or "ERROR HTTP <status>".
 
     client.py tcp|udp|http ADDR PORT N [--hold SECONDS] [--until FILE] [--sport PORT]
+              [--src ADDR]
               [--timeout SECONDS] [--pace SECONDS] [--reset 1]
     client.py --serve
 
---timeout bounds the wait for each connection or answer (default 3 s: a
-request meant to fail can fail sooner). With --sport, requests come from
+--src makes the requests from ADDR, one of the client's addresses (a
+client of its own for persistence). --timeout bounds the wait for each
+connection or answer (default 3 s: a request meant to fail can fail
+sooner). With --sport, requests come from
 that source port (for TCP, N=1: the port is then in TIME_WAIT, unless
 --reset 1 ends each connection with a RST, which leaves no TIME_WAIT, so
 the next request reuses the port). With
@@ -43,7 +46,7 @@ def run(argv):
     pace = float(opts.get("--pace", 0))
     reset = opts.get("--reset") == "1"
     fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
-    src = ("::" if fam == socket.AF_INET6 else "0.0.0.0", sport)
+    src = (opts.get("--src", "::" if fam == socket.AF_INET6 else "0.0.0.0"), sport)
 
     def more(sent):
         return sent < n or (until and not os.path.exists(until))
