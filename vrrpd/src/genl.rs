@@ -15,13 +15,11 @@
 /// The controller's own family id, and its "notify" group's id (the
 /// kernel gives nlctrl the same fixed number for both).
 pub const GENL_ID_CTRL: u16 = 0x10;
-const NLMSG_HDRLEN: usize = 16;
 const GENL_HDRLEN: usize = 4;
 const CTRL_CMD_NEWFAMILY: u8 = 1;
 const CTRL_CMD_DELFAMILY: u8 = 2;
 const CTRL_ATTR_FAMILY_ID: u16 = 1;
 const CTRL_ATTR_FAMILY_NAME: u16 = 2;
-const NLA_TYPE_MASK: u16 = 0x3fff;
 /// The module's family.
 pub const FAMILY: &str = "drlb";
 
@@ -34,33 +32,14 @@ pub enum FamilyEvent {
     Del { name: String, id: u16 },
 }
 
-fn u16_at(b: &[u8], at: usize) -> u16 {
-    u16::from_ne_bytes([b[at], b[at + 1]])
-}
-
-fn u32_at(b: &[u8], at: usize) -> u32 {
-    u32::from_ne_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-
-fn align4(n: usize) -> usize {
-    (n + 3) & !3
-}
+use crate::nlmsg::{self, u16_at};
 
 /// The family events in one datagram from nlctrl's notify group, in
 /// order; other messages (multicast groups coming and going) are skipped.
 pub fn parse(buf: &[u8]) -> Result<Vec<FamilyEvent>, String> {
     let mut out = Vec::new();
-    let mut at = 0;
-    while at + NLMSG_HDRLEN <= buf.len() {
-        let len = u32_at(buf, at) as usize;
-        if len < NLMSG_HDRLEN || at + len > buf.len() {
-            return Err(format!(
-                "nlctrl: a message of {len} bytes at {at} in {}",
-                buf.len()
-            ));
-        }
-        let body = &buf[at + NLMSG_HDRLEN..at + len];
-        if u16_at(buf, at + 4) == GENL_ID_CTRL && body.len() >= GENL_HDRLEN {
+    for (kind, body) in nlmsg::messages(buf).map_err(|e| format!("nlctrl: {e}"))? {
+        if kind == GENL_ID_CTRL && body.len() >= GENL_HDRLEN {
             let cmd = body[0];
             if cmd == CTRL_CMD_NEWFAMILY || cmd == CTRL_CMD_DELFAMILY {
                 let (name, id) = family_attrs(&body[GENL_HDRLEN..])?;
@@ -73,28 +52,18 @@ pub fn parse(buf: &[u8]) -> Result<Vec<FamilyEvent>, String> {
                 }
             }
         }
-        at += align4(len);
     }
     Ok(out)
 }
 
-fn family_attrs(mut b: &[u8]) -> Result<(Option<String>, Option<u16>), String> {
+fn family_attrs(b: &[u8]) -> Result<(Option<String>, Option<u16>), String> {
     let (mut name, mut id) = (None, None);
-    while b.len() >= 4 {
-        let len = u16_at(b, 0) as usize;
-        if len < 4 || len > b.len() {
-            return Err(format!("nlctrl: an attribute of {len} bytes"));
-        }
-        let data = &b[4..len];
-        match u16_at(b, 2) & NLA_TYPE_MASK {
-            CTRL_ATTR_FAMILY_NAME => {
-                let end = data.iter().position(|&c| c == 0).unwrap_or(data.len());
-                name = Some(String::from_utf8_lossy(&data[..end]).into_owned());
-            }
+    for (kind, data) in nlmsg::attrs(b).map_err(|e| format!("nlctrl: {e}"))? {
+        match kind {
+            CTRL_ATTR_FAMILY_NAME => name = Some(nlmsg::c_string(data)),
             CTRL_ATTR_FAMILY_ID if data.len() >= 2 => id = Some(u16_at(data, 0)),
             _ => {}
         }
-        b = &b[align4(len).min(b.len())..];
     }
     Ok((name, id))
 }
@@ -225,6 +194,7 @@ pub fn steps(s: &SyncInput) -> Vec<Step> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nlmsg::NLMSG_HDRLEN;
 
     /// A controller notification as the kernel builds it
     /// (ctrl_build_family_msg): name, id, then attributes we skip.

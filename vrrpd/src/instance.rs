@@ -130,7 +130,13 @@ pub fn classify(rx: &RxCheck, own: IpAddr, peers: &[IpAddr], pkt: &Received) -> 
 
 /// [`classify`] with the VRRP payload given apart: the packet's own, or
 /// what an AH header wrapped.
-pub fn classify_payload(rx: &RxCheck, own: IpAddr, peers: &[IpAddr], pkt: &Received, payload: &[u8]) -> Verdict {
+pub fn classify_payload(
+    rx: &RxCheck,
+    own: IpAddr,
+    peers: &[IpAddr],
+    pkt: &Received,
+    payload: &[u8],
+) -> Verdict {
     if pkt.src == own {
         return Verdict::Own;
     }

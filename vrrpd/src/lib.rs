@@ -34,6 +34,7 @@ pub mod links;
 pub mod logger;
 pub mod loglimit;
 pub mod metrics;
+pub mod nlmsg;
 pub mod notify;
 pub mod owner;
 pub mod packet;

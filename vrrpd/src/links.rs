@@ -10,7 +10,8 @@
 use std::collections::HashMap;
 use std::fmt;
 
-const NLMSG_HDRLEN: usize = 16;
+use crate::nlmsg::{self, u32_at, NLMSG_HDRLEN};
+
 const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
 /// Messages of a link dump, and of the RTNLGRP_LINK group.
@@ -22,7 +23,6 @@ const IFLA_ADDRESS: u16 = 1;
 const IFLA_IFNAME: u16 = 3;
 const IFLA_OPERSTATE: u16 = 16;
 /// rta_type's flag bits (NLA_F_NESTED, NLA_F_NET_BYTEORDER).
-const NLA_TYPE_MASK: u16 = 0x3fff;
 const IFF_UP: u32 = 0x1;
 const IFF_RUNNING: u32 = 0x40;
 /// RFC 2863 operational states (IF_OPER_*).
@@ -72,33 +72,11 @@ impl fmt::Display for ParseError {
 
 impl std::error::Error for ParseError {}
 
-fn u16_at(b: &[u8], at: usize) -> u16 {
-    u16::from_ne_bytes([b[at], b[at + 1]])
-}
-
-fn u32_at(b: &[u8], at: usize) -> u32 {
-    u32::from_ne_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-
-fn align4(n: usize) -> usize {
-    (n + 3) & !3
-}
-
 /// The messages in one datagram from a NETLINK_ROUTE socket, in order;
 /// messages of other types are skipped.
 pub fn parse(buf: &[u8]) -> Result<Vec<Message>, ParseError> {
     let mut out = Vec::new();
-    let mut at = 0;
-    while at + NLMSG_HDRLEN <= buf.len() {
-        let len = u32_at(buf, at) as usize;
-        if len < NLMSG_HDRLEN || at + len > buf.len() {
-            return Err(ParseError(format!(
-                "a message of {len} bytes at {at} in {}",
-                buf.len()
-            )));
-        }
-        let kind = u16_at(buf, at + 4);
-        let body = &buf[at + NLMSG_HDRLEN..at + len];
+    for (kind, body) in nlmsg::messages(buf).map_err(ParseError)? {
         match kind {
             RTM_NEWLINK | RTM_DELLINK => {
                 let link = parse_link(body)?;
@@ -117,7 +95,6 @@ pub fn parse(buf: &[u8]) -> Result<Vec<Message>, ParseError> {
             }
             _ => {}
         }
-        at += align4(len);
     }
     Ok(out)
 }
@@ -133,18 +110,9 @@ fn parse_link(body: &[u8]) -> Result<Link, ParseError> {
     let index = u32_at(body, 4);
     let flags = u32_at(body, 8);
     let (mut name, mut mac, mut operstate) = (None, None, None);
-    let mut at = IFINFOMSG_LEN;
-    while at + 4 <= body.len() {
-        let len = u16_at(body, at) as usize;
-        if len < 4 || at + len > body.len() {
-            return Err(ParseError(format!("an attribute of {len} bytes")));
-        }
-        let data = &body[at + 4..at + len];
-        match u16_at(body, at + 2) & NLA_TYPE_MASK {
-            IFLA_IFNAME => {
-                let end = data.iter().position(|&b| b == 0).unwrap_or(data.len());
-                name = Some(String::from_utf8_lossy(&data[..end]).into_owned());
-            }
+    for (kind, data) in nlmsg::attrs(&body[IFINFOMSG_LEN..]).map_err(ParseError)? {
+        match kind {
+            IFLA_IFNAME => name = Some(nlmsg::c_string(data)),
             IFLA_ADDRESS if data.len() == 6 => {
                 let m: [u8; 6] = data.try_into().expect("6 bytes");
                 mac = (m != [0; 6]).then_some(m);
@@ -152,7 +120,6 @@ fn parse_link(body: &[u8]) -> Result<Link, ParseError> {
             IFLA_OPERSTATE if !data.is_empty() => operstate = Some(data[0]),
             _ => {}
         }
-        at += align4(len);
     }
     let up = flags & IFF_UP != 0
         && match operstate {
@@ -280,6 +247,7 @@ impl Links {
 mod tests {
     use super::*;
     use crate::link::attr;
+    use crate::nlmsg::u16_at;
 
     /// An RTM_NEWLINK (or DELLINK) as the kernel sends it, with a few
     /// attributes we do not read around the ones we do.
