@@ -57,6 +57,9 @@ mod sched;
 #[path = "core/src/seqcount.rs"]
 mod seqcount;
 #[allow(unreachable_pub, reason = "drlb-core's public API, private inside drlb.ko")]
+#[path = "core/src/sync_record.rs"]
+mod sync_record;
+#[allow(unreachable_pub, reason = "drlb-core's public API, private inside drlb.ko")]
 #[path = "core/src/tcp_state.rs"]
 mod tcp_state;
 

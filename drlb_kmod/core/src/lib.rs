@@ -15,4 +15,5 @@ pub mod maglev;
 pub mod proto;
 pub mod sched;
 pub mod seqcount;
+pub mod sync_record;
 pub mod tcp_state;

@@ -67,6 +67,16 @@ pub mod cmd {
     pub const EVENT_REAL_DEL: u8 = 22;
     /// Event: a real server was re-weighted.
     pub const EVENT_REAL_SET: u8 = 23;
+    /// Connection sync: turn the sync queue on or off ([`attr::SYNC_SEND`]).
+    pub const SYNC_SET: u8 = 24;
+    /// Connection sync: its state and counters (no address).
+    pub const SYNC_GET: u8 = 25;
+    /// Connection sync: take queued records out ([`attr::SYNC_RECORDS`],
+    /// with [`attr::SYNC_MORE`] while more wait).
+    pub const SYNC_READ: u8 = 26;
+    /// Connection sync: insert a peer's records ([`attr::SYNC_RECORDS`]);
+    /// a batch with a malformed record is refused whole.
+    pub const SYNC_WRITE: u8 = 27;
 }
 
 /// Top-level attribute types.
@@ -172,8 +182,30 @@ pub mod attr {
     /// [`CONN_MAX`] while the namespace has a service, so that a full table
     /// averages at most two entries a chain; the fewest (256) without one.
     pub const CONN_BUCKETS: u16 = 44;
+    /// `u8`: 1 while the sync queue takes the connections this director
+    /// makes and changes (for a daemon to read out with `SYNC_READ`).
+    pub const SYNC_SEND: u16 = 45;
+    /// Binary: sync records back to back (the `sync_record` format).
+    pub const SYNC_RECORDS: u16 = 46;
+    /// `u8`: more records wait in the queue than one reply holds.
+    pub const SYNC_MORE: u16 = 47;
+    /// `u32`: records waiting in the sync queue.
+    pub const SYNC_QUEUED: u16 = 48;
+    /// `u64`: records read out of the queue (sent to peers).
+    pub const SYNC_SENT: u16 = 49;
+    /// `u64`: records lost because the queue was full (nobody read it).
+    pub const SYNC_OVERFLOW: u16 = 50;
+    /// `u64`: peers' records inserted or updated.
+    pub const SYNC_APPLIED: u16 = 51;
+    /// `u64`: peers' records for a service or real server this director
+    /// does not have, skipped.
+    pub const SYNC_UNKNOWN: u16 = 52;
+    /// `u64`: `SYNC_WRITE` batches refused as malformed.
+    pub const SYNC_MALFORMED: u16 = 53;
+    /// `u64`: peers' records refused for want of room in the table.
+    pub const SYNC_NO_ROOM: u16 = 54;
     /// The highest attribute type.
-    pub const MAX: u16 = CONN_BUCKETS;
+    pub const MAX: u16 = SYNC_NO_ROOM;
 }
 
 /// Attribute types nested under [`attr::STATS`].
@@ -366,8 +398,21 @@ pub const POLICY: [Kind; attr::MAX as usize + 1] = {
     p[attr::REAL_REASON as usize] = Kind::U8;
     p[attr::REAL_GATEWAY as usize] = Kind::Binary(16);
     p[attr::CONN_BUCKETS as usize] = Kind::U32;
+    p[attr::SYNC_SEND as usize] = Kind::U8;
+    p[attr::SYNC_RECORDS as usize] = Kind::Binary(SYNC_RECORDS_MAX);
+    p[attr::SYNC_MORE as usize] = Kind::U8;
+    p[attr::SYNC_QUEUED as usize] = Kind::U32;
+    p[attr::SYNC_SENT as usize] = Kind::U64;
+    p[attr::SYNC_OVERFLOW as usize] = Kind::U64;
+    p[attr::SYNC_APPLIED as usize] = Kind::U64;
+    p[attr::SYNC_UNKNOWN as usize] = Kind::U64;
+    p[attr::SYNC_MALFORMED as usize] = Kind::U64;
+    p[attr::SYNC_NO_ROOM as usize] = Kind::U64;
     p
 };
+
+/// The most bytes of records one `SYNC_WRITE` carries.
+pub const SYNC_RECORDS_MAX: u16 = 32768;
 
 /// The attribute type of TCP state `state` (`IP_VS_TCP_S_*`, from 0)
 /// inside [`attr::TIMEOUT_STATES`]: the state's number plus one, as type 0
@@ -448,7 +493,7 @@ const fn op(cmd: u8, access: Access, dump: bool) -> Op {
 /// state, packet and table counts), `TIMEOUTS_GET` and `LIMITS_GET`, so
 /// that an unprivileged monitor can tell whether this director is active
 /// and how full its table is.
-pub const OPS: [Op; 19] = [
+pub const OPS: [Op; 23] = [
     op(cmd::STATUS, Access::Anyone, false),
     op(cmd::SET_STATE, Access::NetAdmin, false),
     op(cmd::SERVICE_NEW, Access::NetAdmin, false),
@@ -468,6 +513,10 @@ pub const OPS: [Op; 19] = [
     op(cmd::LIMITS_SET, Access::NetAdmin, false),
     op(cmd::FLUSH, Access::NetAdmin, false),
     op(cmd::ZERO, Access::NetAdmin, false),
+    op(cmd::SYNC_SET, Access::NetAdmin, false),
+    op(cmd::SYNC_GET, Access::Anyone, false),
+    op(cmd::SYNC_READ, Access::NetAdmin, false),
+    op(cmd::SYNC_WRITE, Access::NetAdmin, false),
 ];
 
 /// Who may join the events multicast group ([`MCGRP_EVENTS`]): its events
@@ -515,7 +564,7 @@ mod tests {
         }
         assert_eq!(
             seen,
-            (cmd::STATUS..=cmd::ZERO).collect(),
+            (cmd::STATUS..=cmd::ZERO).chain(cmd::SYNC_SET..=cmd::SYNC_WRITE).collect(),
             "every request command, and no event"
         );
         let open: Vec<u8> = OPS
@@ -523,7 +572,7 @@ mod tests {
             .filter(|o| o.access == Access::Anyone)
             .map(|o| o.cmd)
             .collect();
-        assert_eq!(open, [cmd::STATUS, cmd::TIMEOUTS_GET, cmd::LIMITS_GET]);
+        assert_eq!(open, [cmd::STATUS, cmd::TIMEOUTS_GET, cmd::LIMITS_GET, cmd::SYNC_GET]);
         for c in [
             cmd::SET_STATE,
             cmd::SERVICE_NEW,
@@ -537,6 +586,8 @@ mod tests {
             cmd::LIMITS_SET,
             cmd::FLUSH,
             cmd::ZERO,
+            cmd::SYNC_SET,
+            cmd::SYNC_WRITE,
         ] {
             assert_eq!(access(c), Access::NetAdmin, "mutation {c}");
         }
@@ -545,6 +596,7 @@ mod tests {
             cmd::REAL_GET,
             cmd::CONN_GET,
             cmd::FLOW_QUERY,
+            cmd::SYNC_READ,
         ] {
             assert_eq!(access(c), Access::NetAdmin, "read {c} names addresses");
         }
