@@ -66,6 +66,11 @@ impl Conn {
         Some(self.state.swap(DEAD, Relaxed)).filter(|s| *s != DEAD)
     }
 
+    /// Whether the entry left the table.
+    pub(crate) fn is_gone(&self) -> bool {
+        self.state() == DEAD
+    }
+
     /// Extends the entry's life to `expires` (32-bit jiffies).
     #[inline]
     pub(crate) fn touch(&self, expires: u32) {
@@ -279,20 +284,23 @@ impl ConnTable {
         })
     }
 
-    /// Removes the entry of one flow if `pred` holds for it.
+    /// Removes the entry of one flow (`flags` [`F_TEMPLATE`]: the client's
+    /// template) if `pred` holds for it.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn remove(
         &self,
         g: &RcuGuard,
         svc: u32,
         client: &Addr,
         cport: u16,
+        flags: u8,
         pred: impl Fn(&Conn) -> bool,
         on_unlink: &impl Fn(&Conn),
     ) {
         let b = self.bucket(svc, client.raw(), cport);
         self.hash.write(g, b, |w| {
             let mut chain = Linked { w, table: self, on_unlink };
-            chain.retain(|c| !(c.matches(svc, client.raw(), cport, 0) && pred(c)));
+            chain.retain(|c| !(c.matches(svc, client.raw(), cport, flags) && pred(c)));
         });
     }
 

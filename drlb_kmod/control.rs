@@ -76,6 +76,10 @@ impl Handler for Control {
             cmd::LIMITS_SET => limits_set(ns, req),
             cmd::FLUSH => flush(ns),
             cmd::ZERO => zero(dp, req),
+            cmd::SYNC_SET => sync_set(dp, req),
+            cmd::SYNC_GET => sync_get(dp, req),
+            cmd::SYNC_READ => sync_read(dp, req),
+            cmd::SYNC_WRITE => sync_write(dp, req),
             _ => Err(errno::eopnotsupp().into()),
         }
     }
@@ -789,3 +793,59 @@ fn timeouts_set(dp: &Dataplane, req: &Request<'_>) -> Reply {
     }
     Ok(())
 }
+
+fn sync_set(dp: &Dataplane, req: &Request<'_>) -> Reply {
+    let on = match req.attr(attr::SYNC_SEND).ok_or_else(|| einval(c"missing sync send attribute"))?.u8() {
+        0 => false,
+        1 => true,
+        _ => return Err(einval(c"sync send must be 0 (off) or 1 (on)")),
+    };
+    dp.sync.set(on)?;
+    Ok(())
+}
+
+fn sync_get(dp: &Dataplane, req: &Request<'_>) -> Reply {
+    let c = &dp.sync.counters;
+    let mut msg = req.reply(cmd::SYNC_GET)?;
+    msg.put_u8(attr::SYNC_SEND, dp.sync.is_on().into())?;
+    msg.put_u32(attr::SYNC_QUEUED, dp.sync.queued())?;
+    for (a, v) in [
+        (attr::SYNC_SENT, &c.sent),
+        (attr::SYNC_OVERFLOW, &c.overflow),
+        (attr::SYNC_APPLIED, &c.applied),
+        (attr::SYNC_UNKNOWN, &c.unknown),
+        (attr::SYNC_MALFORMED, &c.malformed),
+        (attr::SYNC_NO_ROOM, &c.no_room),
+    ] {
+        msg.put_u64(a, v.load(Relaxed), attr::PAD)?;
+    }
+    msg.send_reply(req)?;
+    Ok(())
+}
+
+/// The most record bytes one `SYNC_READ` reply carries: what fits in a
+/// default-sized message beside the headers.
+const SYNC_READ_MAX: usize = 7 * 1024;
+
+fn sync_read(dp: &Dataplane, req: &Request<'_>) -> Reply {
+    let mut msg = req.reply(cmd::SYNC_READ)?;
+    let read = dp.sync.read(SYNC_READ_MAX)?;
+    if !read.records.is_empty() {
+        msg.put(attr::SYNC_RECORDS, &read.records)?;
+    }
+    msg.put_u8(attr::SYNC_MORE, read.more.into())?;
+    msg.send_reply(req)?;
+    Ok(())
+}
+
+fn sync_write(dp: &Dataplane, req: &Request<'_>) -> Reply {
+    let records = req.attr(attr::SYNC_RECORDS).ok_or_else(|| einval(c"missing sync records"))?;
+    let done = dp.sync_apply(records.bytes()).map_err(|e| einval(e.describe()))?;
+    let mut msg = req.reply(cmd::SYNC_WRITE)?;
+    msg.put_u64(attr::SYNC_APPLIED, done.applied, attr::PAD)?;
+    msg.put_u64(attr::SYNC_UNKNOWN, done.unknown, attr::PAD)?;
+    msg.put_u64(attr::SYNC_NO_ROOM, done.no_room, attr::PAD)?;
+    msg.send_reply(req)?;
+    Ok(())
+}
+

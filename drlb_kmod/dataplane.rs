@@ -16,6 +16,7 @@ use crate::kapi::rcu::{RcuBox, RcuGuard};
 use crate::kapi::work::{jiffies, HZ};
 use crate::proto;
 use crate::service::{Config, Real};
+use crate::sync_queue::SyncQueue;
 use crate::tcp_state::{self, TcpState, Timeouts};
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
 use kernel::prelude::*;
@@ -68,6 +69,8 @@ pub(crate) struct Dataplane {
     pub(crate) ticks: AtomicU64,
     /// Counters.
     pub(crate) counters: Counters,
+    /// What this director tells its peers (connection sync).
+    pub(crate) sync: SyncQueue,
     /// Service ids: unique per namespace, never reused.
     pub(crate) next_service_id: AtomicU32,
     /// Real server ids: unique per namespace, never reused.
@@ -150,6 +153,7 @@ impl Dataplane {
                 icmp_forwarded: PerCpuCounter::new()?,
                 too_big: PerCpuCounter::new()?,
             },
+            sync: SyncQueue::new()?,
             next_service_id: AtomicU32::new(1),
             next_real_id: AtomicU32::new(1),
             net,

@@ -109,7 +109,7 @@ impl Dataplane {
         }
         let flooding = flood();
         if !ask.opening {
-            return Route::Stateless(svc.stateless(ask.client, || flow_hash(svc, ask)), proto::REASON_MIDFLOW);
+            return Route::Stateless(svc.stateless_midflow(ask.client, || flow_hash(svc, ask)), proto::REASON_MIDFLOW);
         }
         if flooding {
             return Route::Stateless(svc.stateless(ask.client, || flow_hash(svc, ask)), proto::REASON_FLOOD);
@@ -134,19 +134,29 @@ impl Dataplane {
                 // flood mode), and its later segments must not follow the
                 // old entry.
                 if found.is_some_and(|c| reopened(c, flags)) {
-                    self.conns.remove(g, svc.id, &f.saddr, f.sport, |c| reopened(c, flags), &on_unlink);
+                    self.conns.remove(g, svc.id, &f.saddr, f.sport, 0, |c| reopened(c, flags), &on_unlink);
                 }
                 self.route_new(g, svc, &ask, now, || self.count_new_flow(now))
             }
         };
         match route {
             Route::Entry(c) => {
-                let state = if tcp { advance(c, flags) } else { 0 };
-                c.touch(self.conn_expiry(f.proto, state, now));
+                let (state, moved) = if tcp { advance(c, flags) } else { (0, false) };
+                let old = c.expires();
+                let new = self.conn_expiry(f.proto, state, now);
+                c.touch(new);
+                if moved {
+                    self.sync_entry(svc, c, now);
+                } else {
+                    self.sync_refresh(svc, c, now, old, new);
+                }
                 Some(c.real())
             }
             Route::Template(t, r) => {
-                t.touch(now.wrapping_add(secs(svc.settings.persistence)));
+                let old = t.expires();
+                let new = now.wrapping_add(secs(svc.settings.persistence));
+                t.touch(new);
+                self.sync_refresh(svc, t, now, old, new);
                 if !ask.opening {
                     return Some(r); // a mid-flow segment follows it and makes nothing
                 }
@@ -177,7 +187,12 @@ impl Dataplane {
                 if svc.settings.persistence > 0 {
                     let exp = now.wrapping_add(secs(svc.settings.persistence));
                     let stale = |c: &Conn| c.real().removed.load(Relaxed);
-                    let _ = self.conns.insert(g, svc.id, &f.saddr, 0, F_TEMPLATE, real.clone(), 0, now, exp, &stale, &on_unlink);
+                    let t = self.conns.insert(g, svc.id, &f.saddr, 0, F_TEMPLATE, real.clone(), 0, now, exp, &stale, &on_unlink);
+                    if let Ok(t) = t.as_ref() {
+                        if t.new {
+                            self.sync_entry(svc, t.conn, now);
+                        }
+                    }
                 }
                 match self.enter(g, svc, f, real, flags, now) {
                     Some(r) => Some(r),
@@ -212,6 +227,7 @@ impl Dataplane {
             Ok(ins) => {
                 if ins.new {
                     account(real, None, Some(state));
+                    self.sync_entry(svc, ins.conn, now);
                 }
                 Some(ins.conn.real())
             }
@@ -284,15 +300,17 @@ fn reopened(c: &Conn, flags: TcpFlags) -> bool {
 }
 
 /// Moves a TCP entry's state on a segment with `flags`, counting the move
-/// once however many CPUs see the flow's packets; the state now.
-fn advance(c: &Conn, flags: TcpFlags) -> u8 {
+/// once however many CPUs see the flow's packets; the state now, and
+/// whether this call moved it.
+fn advance(c: &Conn, flags: TcpFlags) -> (u8, bool) {
     let s = c.state();
     let Some(cur) = TcpState::from_u8(s) else {
-        return s; // gone from the table
+        return (s, false); // gone from the table
     };
     let n = tcp_state::next(cur, flags).as_u8();
     if n != s && c.change_state(s, n) {
         account(c.real(), Some(s), Some(n));
+        return (n, true);
     }
-    n
+    (n, false)
 }

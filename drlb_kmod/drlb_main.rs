@@ -15,6 +15,7 @@ use kernel::prelude::*;
 use kernel::sync::Arc;
 
 mod conn;
+mod conn_sync;
 mod control;
 mod dataplane;
 mod decide;
@@ -23,6 +24,7 @@ mod netns;
 mod receive;
 mod service;
 mod stats;
+mod sync_queue;
 mod transmit;
 mod upkeep;
 

@@ -277,6 +277,19 @@ impl Real {
         self.publish(&mut res, found);
     }
 
+    /// Configured (in its service, weight > 0) and its address still being
+    /// resolved: no neighbour entry yet, or one awaiting an answer. (A
+    /// failed one, a missing route or a device down are not waits.)
+    pub(crate) fn resolving(&self) -> bool {
+        if self.location().is_some() || self.removed.load(Relaxed) || self.weight.load(Relaxed) == 0 {
+            return false;
+        }
+        matches!(
+            self.resolution.lock().reason,
+            proto::UNRESOLVED_PENDING | proto::UNRESOLVED_NO_NEIGHBOUR | proto::UNRESOLVED_INCOMPLETE
+        )
+    }
+
     /// Can take new connections: resolved, in its service, weight > 0.
     #[inline]
     pub(crate) fn usable(&self) -> bool {
@@ -431,12 +444,36 @@ impl Service {
     /// table (by client for sh, by flow otherwise). Flood mode and packets
     /// of flows the table does not know use it.
     pub(crate) fn stateless(&self, client: &Addr, flow_hash: impl FnOnce() -> u32) -> Option<&Arc<Real>> {
-        let pick = match self.settings.sched {
-            Scheduler::Sh => sched::select_sh(&self.dests, &self.table, client.as_slice(), self.settings.seed, true),
-            Scheduler::Maglev => sched::select_maglev(&self.dests, &self.table, self.maglev_hash(client, flow_hash), true),
-            _ => sched::select_maglev(&self.dests, &self.table, flow_hash(), true),
-        }?;
-        self.usable_from(pick)
+        self.stateless_by(self.stateless_hash(client, flow_hash))
+    }
+
+    /// Where a TCP segment of a flow without an entry goes (one another
+    /// director placed, before a failover): as [`Self::stateless`], except
+    /// that while the table's own pick is a real server whose address is
+    /// still being resolved (a director that just came up), nowhere: the
+    /// segment is dropped and TCP sends it again, where moving it to
+    /// another real server would reset the connection.
+    pub(crate) fn stateless_midflow(&self, client: &Addr, flow_hash: impl FnOnce() -> u32) -> Option<&Arc<Real>> {
+        let h = self.stateless_hash(client, flow_hash);
+        let owner = sched::table_owner(&self.table, h).and_then(|i| self.reals.get(i));
+        if owner.is_some_and(|r| r.resolving()) {
+            return None;
+        }
+        self.stateless_by(h)
+    }
+
+    /// The hash the stateless table is looked up by: the client's for sh,
+    /// as maglev says for maglev, the flow's otherwise.
+    fn stateless_hash(&self, client: &Addr, flow_hash: impl FnOnce() -> u32) -> u32 {
+        match self.settings.sched {
+            Scheduler::Sh => sched::sh_hash(client.as_slice(), self.settings.seed),
+            Scheduler::Maglev => self.maglev_hash(client, flow_hash),
+            _ => flow_hash(),
+        }
+    }
+
+    fn stateless_by(&self, hash: u32) -> Option<&Arc<Real>> {
+        self.usable_from(sched::select_maglev(&self.dests, &self.table, hash, true)?)
     }
 
     fn live(&self) -> impl Iterator<Item = (usize, Dest)> + '_ {

@@ -353,6 +353,16 @@ fn table_select(dests: &[Dest], table: &[u16], hash: u32, fallback: bool) -> Opt
     nth_eligible(dests, rem_usize(hash, count))
 }
 
+/// The server a lookup table (Maglev's, or sh's) holds at `hash`'s slot,
+/// eligible or not: whom the table meant the flow for.
+pub fn table_owner(table: &[u16], hash: u32) -> Option<usize> {
+    if table.is_empty() {
+        return None;
+    }
+    let e = *table.get(rem_usize(hash, table.len()))?;
+    (e != maglev::EMPTY).then_some(usize::from(e))
+}
+
 /// The hash [`select_sh`] uses: [`hash::jhash`] of the client address bytes
 /// with `seed`. Append the source port to the bytes for IPVS's `sh-port`.
 pub fn sh_hash(client: &[u8], seed: u32) -> u32 {
@@ -519,6 +529,26 @@ mod tests {
         d[0].weight = 0;
         assert_eq!(select_wrr(&d, &mut st), None);
         assert_eq!(select_wrr(&[], &mut st), None);
+    }
+
+    #[test]
+    fn the_table_owner_is_whom_the_slot_names_eligible_or_not() {
+        let mut d = vec![dest(1, 1), dest(2, 1), dest(3, 1)];
+        let mut table = vec![0u16; 251];
+        let mut scratch = vec![maglev::Scratch::default(); d.len()];
+        maglev::populate(&d, 7, &mut table, &mut scratch).unwrap();
+        assert_eq!(table_owner(&[], 5), None);
+        let mut rng = Lcg(3);
+        for _ in 0..1000 {
+            let h = rng.next();
+            assert_eq!(table_owner(&table, h), select_maglev(&d, &table, h, false));
+        }
+        // Server 1 unresolved: the owner stays, the fallback moves on.
+        d[1].available = false;
+        let h = (0..).find(|h| table_owner(&table, *h) == Some(1)).unwrap();
+        assert_eq!(table_owner(&table, h), Some(1));
+        assert_ne!(select_maglev(&d, &table, h, true), Some(1));
+        assert_eq!(table_owner(&[maglev::EMPTY], h), None);
     }
 
     #[test]

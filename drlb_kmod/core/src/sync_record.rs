@@ -27,6 +27,7 @@
 
 use super::conn_policy::MAX_TIMEOUT_S;
 use super::tcp_state::TcpState;
+use core::ffi::CStr;
 
 /// The record is a persistence template.
 pub const F_TEMPLATE: u8 = 1;
@@ -88,16 +89,16 @@ pub enum Malformed {
 }
 
 impl Malformed {
-    /// What is wrong, for messages.
-    pub fn describe(self) -> &'static str {
+    /// What is wrong, for messages (the module's extack among them).
+    pub fn describe(self) -> &'static CStr {
         match self {
-            Malformed::Truncated => "truncated sync record",
-            Malformed::Kind => "sync record kind is not 4 or 6",
-            Malformed::Protocol => "sync record protocol is not tcp or udp",
-            Malformed::State => "sync record has an invalid state",
-            Malformed::Flags => "sync record has unknown flags, or a template with a port",
-            Malformed::Timeout => "sync record timeout is above 24 days",
-            Malformed::Port => "sync record service port is 0",
+            Malformed::Truncated => c"truncated sync record",
+            Malformed::Kind => c"sync record kind is not 4 or 6",
+            Malformed::Protocol => c"sync record protocol is not tcp or udp",
+            Malformed::State => c"sync record has an invalid state",
+            Malformed::Flags => c"sync record has unknown flags, or a template with a port",
+            Malformed::Timeout => c"sync record timeout is above 24 days",
+            Malformed::Port => c"sync record service port is 0",
         }
     }
 }
