@@ -114,6 +114,13 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Connection sync: the module's sync state and counters, and a
+    /// running vrrpd's relay (peers, pull, datagrams) when one answers
+    Sync {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Expire connections
     Conn {
         #[command(subcommand)]
@@ -524,6 +531,7 @@ fn run(cli_command: Command, client: &mut Option<Client>) -> Result<()> {
             return Ok(());
         }
         Command::Flush => (cmd::FLUSH, vec![], false),
+        Command::Sync { .. } => (cmd::SYNC_GET, vec![], false),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(*shell, &mut cmd, "drlb-tool", &mut std::io::stdout());
@@ -595,6 +603,7 @@ fn run_on(
         }
         Command::Conns { json, .. } => conns::conns(nl, attrs, json),
         Command::Flow { json, .. } => conns::flow(nl, attrs, json),
+        Command::Sync { json } => drlb_tool::sync::show(nl, json),
         Command::Limits { .. } if command == cmd::LIMITS_GET => {
             let r = nl.request(cmd::LIMITS_GET, vec![], false)?;
             print_limits(r.first().map(Vec::as_slice).unwrap_or_default());
