@@ -29,6 +29,8 @@ pub struct Sources<'a> {
     pub lb_error: Option<&'a str>,
     /// The daemon's clock now.
     pub now: Duration,
+    /// Connection sync's section, when `[sync]` is configured.
+    pub sync: Option<Value>,
 }
 
 impl Sources<'_> {
@@ -148,6 +150,8 @@ struct Status<'a> {
     virtual_servers: Vec<ServiceStatus<'a>>,
     checks: ChecksSummary,
     drlb: Drlb<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sync: Option<Value>,
 }
 
 #[derive(Serialize)]
@@ -188,6 +192,7 @@ pub fn json(s: &Sources<'_>) -> String {
         virtual_servers,
         checks: checks_summary(s.checks),
         drlb: Drlb { error: s.lb_error },
+        sync: s.sync.clone(),
     };
     serde_json::to_string(&status).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }

@@ -349,6 +349,8 @@ impl<M: Module> ConnSync<M> {
                     }
                 }
                 Err(e) => {
+                    // (tried again as a module that came back)
+                    self.send_on = false;
                     self.module_failed("reading the module's sync queue", e);
                     break;
                 }
@@ -380,7 +382,11 @@ impl<M: Module> ConnSync<M> {
                 self.open_socket();
             }
             if !self.send_on {
+                // (the module was away: back now, it gets a pull too)
                 self.turn_on();
+                if self.send_on {
+                    gate.extend(self.module_fresh(now));
+                }
             }
             if self.relay.wants_resolution() {
                 match self.module.unresolved(&self.services) {
