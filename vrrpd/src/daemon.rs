@@ -659,13 +659,13 @@ impl Daemon {
         }
     }
 
-    /// Every instance that drives drlb holds preemption while the sync's
-    /// pull does.
+    /// Every instance holds preemption while the sync's pull does (with
+    /// [sync], the director is one whose table matters; an instance that
+    /// does not drive drlb waits the bound at most).
     fn apply_gate(&mut self) {
         let held = self.conn_sync.as_ref().is_some_and(|s| s.held());
-        for i in 0..self.instances.len() {
-            let h = held && self.drives_drlb(i);
-            self.instances[i].1.hold_preemption(h);
+        for (_, r) in &mut self.instances {
+            r.hold_preemption(held);
         }
     }
 
@@ -711,9 +711,7 @@ impl Daemon {
         let held = self.conn_sync.as_ref().is_some_and(|s| s.held());
         self.instances.push((id, r));
         let i = self.instances.len() - 1;
-        if held && self.drives_drlb(i) {
-            self.instances[i].1.hold_preemption(true);
-        }
+        self.instances[i].1.hold_preemption(held);
         self.carry_out(i, now, first);
         self.instance_event(i, now, Event::Startup, "startup");
         Ok(())
