@@ -135,8 +135,11 @@ pub struct ConnSync<M: Module = NlModule> {
     pub services: Vec<ServiceKey>,
     /// What was unresolved at the last look, for the log.
     unresolved: Vec<String>,
-    /// The module's totals at the last status.
+    /// `SYNC_WRITE`s that failed.
     write_errors: u64,
+    /// The socket may hold more than one turn read (its readiness is
+    /// edge-triggered: read on at the next turn).
+    more_to_read: bool,
 }
 
 impl<M: Module> ConnSync<M> {
@@ -162,6 +165,7 @@ impl<M: Module> ConnSync<M> {
             services: vec![],
             unresolved: vec![],
             write_errors: 0,
+            more_to_read: false,
             cfg,
         };
         s.open_socket();
@@ -308,15 +312,17 @@ impl<M: Module> ConnSync<M> {
     pub fn readable(&mut self, now: Duration) -> Vec<GateChange> {
         let mut buf = [0u8; 2048];
         let mut actions = vec![];
-        for _ in 0..1024 {
+        // (a turn's worth, then the adverts' turn; the rest at the next)
+        self.more_to_read = self.socket.is_some();
+        for _ in 0..256 {
             let Some(s) = &self.socket else { break };
             match s.recv(&mut buf) {
                 Ok(Some((n, from))) => actions.extend(self.relay.received(now, from, &buf[..n])),
-                Ok(None) => break,
-                Err(e) => {
-                    debug!("sync: receiving: {e}");
+                Ok(None) => {
+                    self.more_to_read = false;
                     break;
                 }
+                Err(e) => debug!("sync: receiving: {e}"),
             }
         }
         let gate = self.carry_out(actions);
@@ -362,6 +368,9 @@ impl<M: Module> ConnSync<M> {
     /// Timers: the module's queue, the pull, the gate, retries.
     pub fn on_time(&mut self, now: Duration) -> Vec<GateChange> {
         let mut gate = vec![];
+        if self.more_to_read {
+            gate.extend(self.readable(now));
+        }
         if now >= self.next_read {
             self.next_read = now + READ_INTERVAL;
             if self.send_on {
@@ -416,6 +425,9 @@ impl<M: Module> ConnSync<M> {
     /// When [`ConnSync::on_time`] next has work.
     pub fn next_wakeup(&self) -> Duration {
         let mut t = self.next_read.min(self.next_retry);
+        if self.more_to_read {
+            t = Duration::ZERO;
+        }
         if let Some(r) = self.relay.next_wakeup() {
             t = t.min(r);
         }
