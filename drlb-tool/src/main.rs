@@ -531,7 +531,21 @@ fn run(cli_command: Command, client: &mut Option<Client>) -> Result<()> {
             return Ok(());
         }
         Command::Flush => (cmd::FLUSH, vec![], false),
-        Command::Sync { .. } => (cmd::SYNC_GET, vec![], false),
+        Command::Sync { json } => {
+            // (vrrpd's side shows without the module, and the other way)
+            let nl = match client.take() {
+                Some(c) => Ok(c),
+                None => Client::connect(),
+            };
+            return match nl {
+                Ok(mut nl) => {
+                    let r = drlb_tool::sync::show(Some(&mut nl), *json);
+                    *client = Some(nl);
+                    r
+                }
+                Err(e) => drlb_tool::sync::show(None, *json).map_err(|_| e),
+            };
+        }
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(*shell, &mut cmd, "drlb-tool", &mut std::io::stdout());
@@ -603,7 +617,6 @@ fn run_on(
         }
         Command::Conns { json, .. } => conns::conns(nl, attrs, json),
         Command::Flow { json, .. } => conns::flow(nl, attrs, json),
-        Command::Sync { json } => drlb_tool::sync::show(nl, json),
         Command::Limits { .. } if command == cmd::LIMITS_GET => {
             let r = nl.request(cmd::LIMITS_GET, vec![], false)?;
             print_limits(r.first().map(Vec::as_slice).unwrap_or_default());

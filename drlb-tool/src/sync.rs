@@ -218,17 +218,30 @@ pub fn vrrpd_sync() -> Option<serde_json::Value> {
     v.get("sync").filter(|s| !s.is_null()).cloned()
 }
 
-/// `drlb-tool sync [--json]`.
-pub fn show(nl: &mut Client, json: bool) -> Result<()> {
-    let c = get(nl)?;
+/// `drlb-tool sync [--json]`: the module's side (`nl`; `None`: it could
+/// not be reached) and vrrpd's. An error only when neither answers.
+pub fn show(nl: Option<&mut Client>, json: bool) -> Result<()> {
+    let module = nl.map(get);
     let relay = vrrpd_sync();
+    let c = match module {
+        Some(Ok(c)) => Some(c),
+        Some(Err(e)) if relay.is_none() => return Err(e),
+        None if relay.is_none() => anyhow::bail!("neither the module nor a vrrpd with [sync] answers"),
+        _ => None,
+    };
     if json {
-        println!(
-            "{}",
-            serde_json::json!({ "module": c, "vrrpd": relay })
-        );
+        println!("{}", serde_json::json!({ "module": c, "vrrpd": relay }));
     } else {
-        print!("{}", format(&c, relay.as_ref()));
+        match &c {
+            Some(c) => print!("{}", format(c, relay.as_ref())),
+            None => print!(
+                "module: not reachable\n{}",
+                format(&Counters::default(), relay.as_ref())
+                    .split_once("vrrpd:")
+                    .map(|(_, r)| format!("vrrpd:{r}"))
+                    .unwrap_or_default()
+            ),
+        }
     }
     Ok(())
 }

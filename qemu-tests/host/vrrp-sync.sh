@@ -93,6 +93,8 @@ PY
 sleep 0.3
 expect_eq "$(vrrp_status dir1 | jq -c '[.sync.non_peer, .sync.bad_auth, .sync.malformed, .sync.bad_version, .sync.records_received]')" "[1,2,2,2,1]" "dir1's drops and records after"
 expect_eq "$(vrrp_state dir1)" MASTER "dir1 after the bad datagrams"
+expect_eq "$(dt dir1 sync --json | jq '.vrrpd.bad_auth')" 2 "bad_auth as drlb-tool sync shows it (no module here)"
+dt dir1 sync | grep -q 'dropped: non_peer 1, bad_auth 2, malformed 2, bad_version 2' || fail "drlb-tool sync's text: $(dt dir1 sync)"
 
 log "reload: [sync] removed, then added back with a new instance: no crash"
 vrrpd_signal dir1 HUP # (the same file)
@@ -114,4 +116,17 @@ sleep 0.5
 kill -0 "${VRRPD_PID[dir1]}" || fail "dir1's vrrpd died in the reload"
 expect_eq "$(vrrp_status dir1 | jq -c '[.sync.port, (.instances | length)]')" "[8850,2]" "sync port and instances after the reload"
 expect_eq "$(instance_state dir1 vi1)" MASTER "vi1 after the reload"
+
+log "multicast: without peers, a pull goes to 224.0.0.81 on eth0 and the other daemon takes it up"
+mc='[sync]\ninterface = "eth0"\nkey = "secret"\npull_timeout_ms = 2000\n'
+{ vrrp_conf dir2 100; printf "$mc"; } >"$VRRP_DIR/d2.toml"
+vrrpd_signal dir2 HUP
+sleep 0.5
+expect_eq "$(vrrp_status dir2 | jq -r '.sync.group')" 224.0.0.81 "dir2's group"
+before=$(vrrp_status dir2 | jq '.sync.pulls_answered')
+{ vrrp_conf dir1 150; printf "$mc"; } >"$VRRP_DIR/d1.toml"
+vrrpd_signal dir1 HUP
+sleep 1.5
+expect_ge "$(vrrp_status dir2 | jq '.sync.pulls_answered')" $((before + 1)) "pulls dir2 took up over multicast"
+expect_eq "$(vrrp_status dir2 | jq '.sync.bad_auth + .sync.non_peer + .sync.malformed')" 0 "dir2's drops over multicast"
 log "ok"
