@@ -69,7 +69,9 @@ pub fn set(nl: &mut Client, send: bool) -> Result<()> {
 /// The module's sync state and totals.
 pub fn get(nl: &mut Client) -> Result<Counters> {
     let r = nl.request(cmd::SYNC_GET, vec![], false)?;
-    Ok(Counters::parse(r.first().map(Vec::as_slice).unwrap_or_default()))
+    Ok(Counters::parse(
+        r.first().map(Vec::as_slice).unwrap_or_default(),
+    ))
 }
 
 /// Takes queued records out: their bytes (empty if none) and whether
@@ -78,7 +80,9 @@ pub fn read(nl: &mut Client) -> Result<(Vec<u8>, bool)> {
     let r = nl.request(cmd::SYNC_READ, vec![], false)?;
     let a = r.first().map(Vec::as_slice).unwrap_or_default();
     Ok((
-        a.raw(attr::SYNC_RECORDS).map(<[u8]>::to_vec).unwrap_or_default(),
+        a.raw(attr::SYNC_RECORDS)
+            .map(<[u8]>::to_vec)
+            .unwrap_or_default(),
         a.u8(attr::SYNC_MORE).unwrap_or(0) != 0,
     ))
 }
@@ -226,7 +230,9 @@ pub fn show(nl: Option<&mut Client>, json: bool) -> Result<()> {
     let c = match module {
         Some(Ok(c)) => Some(c),
         Some(Err(e)) if relay.is_none() => return Err(e),
-        None if relay.is_none() => anyhow::bail!("neither the module nor a vrrpd with [sync] answers"),
+        None if relay.is_none() => {
+            anyhow::bail!("neither the module nor a vrrpd with [sync] answers")
+        }
         _ => None,
     };
     if json {
@@ -276,7 +282,10 @@ mod tests {
         };
         vec![
             Attr::u8(attr::PROTO, 6),
-            Attr::u32(attr::FLAGS, if template { proto::CONN_F_TEMPLATE } else { 0 }),
+            Attr::u32(
+                attr::FLAGS,
+                if template { proto::CONN_F_TEMPLATE } else { 0 },
+            ),
             Attr::u8(attr::CONN_STATE, 1),
             Attr::bytes(attr::VIP, vip),
             Attr::u16(attr::PORT, 80),

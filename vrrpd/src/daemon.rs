@@ -597,7 +597,14 @@ impl Daemon {
             if c.peers.is_empty() {
                 format!("multicast {}", c.group)
             } else {
-                format!("peers {}", c.peers.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", "))
+                format!(
+                    "peers {}",
+                    c.peers
+                        .iter()
+                        .map(|p| p.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
             }
         );
         let (s, gate) = ConnSync::start(c, connsync::NlModule::default(), self.sync_sender, now);
@@ -647,11 +654,11 @@ impl Daemon {
                 let _ = self.poll.registry().deregister(&mut SourceFd(&old));
             }
             if let Some(fd) = fd {
-                match self
-                    .poll
-                    .registry()
-                    .register(&mut SourceFd(&fd), SYNC_SOCKET, Interest::READABLE)
-                {
+                match self.poll.registry().register(
+                    &mut SourceFd(&fd),
+                    SYNC_SOCKET,
+                    Interest::READABLE,
+                ) {
                     Ok(()) => self.sync_fd = Some(fd),
                     Err(e) => error!("sync: registering its socket: {e}"),
                 }

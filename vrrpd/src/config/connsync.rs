@@ -171,10 +171,11 @@ mod tests {
 
     #[test]
     fn multicast_and_the_optional_keys() {
-        let s = with("interface = \"e0\"\nport = 9000\ngroup = \"239.1.2.3\"\npull_timeout_ms = 0\n")
-            .unwrap()
-            .sync
-            .unwrap();
+        let s =
+            with("interface = \"e0\"\nport = 9000\ngroup = \"239.1.2.3\"\npull_timeout_ms = 0\n")
+                .unwrap()
+                .sync
+                .unwrap();
         assert!(s.peers.is_empty());
         assert_eq!(s.key, None);
         assert_eq!((s.port, s.group), (9000, Ipv4Addr::new(239, 1, 2, 3)));
@@ -191,17 +192,53 @@ mod tests {
         // (line 4 is the first key after [sync])
         for (sync, line, want) in [
             ("interface = \"\"\n", 5, "must not be empty"),
-            ("interface = \"a-very-long-interface\"\n", 5, "longer than 15"),
-            ("interface = \"e0\"\npeers = [\"nope\"]\n", 6, "is not an IP address"),
-            ("interface = \"e0\"\npeers = [\"224.0.0.5\"]\n", 6, "not a unicast"),
+            (
+                "interface = \"a-very-long-interface\"\n",
+                5,
+                "longer than 15",
+            ),
+            (
+                "interface = \"e0\"\npeers = [\"nope\"]\n",
+                6,
+                "is not an IP address",
+            ),
+            (
+                "interface = \"e0\"\npeers = [\"224.0.0.5\"]\n",
+                6,
+                "not a unicast",
+            ),
             ("interface = \"e0\"\npeers = []\n", 6, "peers is empty"),
-            ("interface = \"e0\"\npeers = [\"10.0.0.1\", \"10.0.0.1\"]\n", 6, "listed twice"),
-            ("interface = \"e0\"\nkey = \"\"\n", 6, "key must not be empty"),
-            ("interface = \"e0\"\nport = 0\n", 6, "sync port 0 out of range"),
+            (
+                "interface = \"e0\"\npeers = [\"10.0.0.1\", \"10.0.0.1\"]\n",
+                6,
+                "listed twice",
+            ),
+            (
+                "interface = \"e0\"\nkey = \"\"\n",
+                6,
+                "key must not be empty",
+            ),
+            (
+                "interface = \"e0\"\nport = 0\n",
+                6,
+                "sync port 0 out of range",
+            ),
             ("interface = \"e0\"\nport = 70000\n", 6, "1..=65535"),
-            ("interface = \"e0\"\ngroup = \"10.0.0.1\"\n", 6, "not an IPv4 multicast"),
-            ("interface = \"e0\"\npeers = [\"10.0.0.2\"]\ngroup = \"239.0.0.1\"\n", 7, "cannot go with peers"),
-            ("interface = \"e0\"\npull_timeout_ms = -1\n", 6, "pull_timeout_ms -1 out of range"),
+            (
+                "interface = \"e0\"\ngroup = \"10.0.0.1\"\n",
+                6,
+                "not an IPv4 multicast",
+            ),
+            (
+                "interface = \"e0\"\npeers = [\"10.0.0.2\"]\ngroup = \"239.0.0.1\"\n",
+                7,
+                "cannot go with peers",
+            ),
+            (
+                "interface = \"e0\"\npull_timeout_ms = -1\n",
+                6,
+                "pull_timeout_ms -1 out of range",
+            ),
             ("interface = \"e0\"\nhmac = \"x\"\n", 6, "unknown field"),
             ("peers = [\"10.0.0.2\"]\n", 4, "missing field `interface`"),
         ] {

@@ -185,7 +185,10 @@ impl<M: Module> ConnSync<M> {
             Err(e) => {
                 let e = e.to_string();
                 if self.socket_error.as_ref() != Some(&e) {
-                    warn!("sync: cannot open the socket on {}: {e} (retrying)", c.interface);
+                    warn!(
+                        "sync: cannot open the socket on {}: {e} (retrying)",
+                        c.interface
+                    );
                 }
                 self.socket_error = Some(e);
             }
@@ -401,7 +404,10 @@ impl<M: Module> ConnSync<M> {
                 match self.module.unresolved(&self.services) {
                     Ok(u) => {
                         if u != self.unresolved && !u.is_empty() {
-                            info!("sync: waiting for real servers to resolve: {}", u.join(", "));
+                            info!(
+                                "sync: waiting for real servers to resolve: {}",
+                                u.join(", ")
+                            );
                         }
                         let none = u.is_empty();
                         self.unresolved = u;
@@ -455,7 +461,10 @@ impl<M: Module> ConnSync<M> {
             "write_errors": self.write_errors,
             "module": module,
         });
-        if let (Some(o), serde_json::Value::Object(m)) = (v.as_object_mut(), serde_json::to_value(c).unwrap_or_default()) {
+        if let (Some(o), serde_json::Value::Object(m)) = (
+            v.as_object_mut(),
+            serde_json::to_value(c).unwrap_or_default(),
+        ) {
             o.extend(m);
         }
         v
@@ -586,7 +595,8 @@ mod tests {
         assert_eq!(s["records_received"], 100);
         assert_eq!(s["datagrams_received"], 2);
         // A wrong key is counted, nothing written.
-        let (mut c, _) = ConnSync::start(cfg(free_port(), pb, Some("other")), Fake::default(), 3, now);
+        let (mut c, _) =
+            ConnSync::start(cfg(free_port(), pb, Some("other")), Fake::default(), 3, now);
         c.socket.as_mut().unwrap().retarget(pb);
         c.module.queue.borrow_mut().push(bytes(&recs[..1]));
         c.poll_module();
@@ -616,7 +626,11 @@ mod tests {
             },
             None,
         );
-        s.relay.received(Duration::from_millis(10), "127.0.0.1:1".parse().unwrap(), &end);
+        s.relay.received(
+            Duration::from_millis(10),
+            "127.0.0.1:1".parse().unwrap(),
+            &end,
+        );
         assert!(s.on_time(Duration::from_millis(300)).is_empty());
         assert!(s.held(), "a real server is not resolved");
         f.unresolved.borrow_mut().clear();

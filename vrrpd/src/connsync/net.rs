@@ -66,12 +66,7 @@ pub struct SyncSocket {
 
 impl SyncSocket {
     /// Opens it, non-blocking.
-    pub fn open(
-        interface: &str,
-        peers: &[IpAddr],
-        port: u16,
-        group: Ipv4Addr,
-    ) -> io::Result<Self> {
+    pub fn open(interface: &str, peers: &[IpAddr], port: u16, group: Ipv4Addr) -> io::Result<Self> {
         let v6 = peers.iter().any(IpAddr::is_ipv6);
         let any: IpAddr = if v6 {
             Ipv6Addr::UNSPECIFIED.into()

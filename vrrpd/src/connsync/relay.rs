@@ -42,12 +42,20 @@ pub enum Dest {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
-    Send { to: Dest, bytes: Vec<u8> },
+    Send {
+        to: Dest,
+        bytes: Vec<u8>,
+    },
     /// Answer a pull from `to`: the whole table in RECORDS, then PULL_END
     /// (the daemon does it in a thread of its own).
-    Answer { to: SocketAddr },
+    Answer {
+        to: SocketAddr,
+    },
     /// Preemption held (or let go), and why.
-    Gate { held: bool, why: String },
+    Gate {
+        held: bool,
+        why: String,
+    },
 }
 
 /// The counters of `vrrpd status`, shared with the threads that answer
@@ -553,9 +561,16 @@ mod tests {
             (1, 2, 2, 1)
         );
         assert_eq!((s.datagrams_received, s.records_received), (2, 4));
-        assert_eq!(r.take_writes(), [bytes(&[record(1), record(2), record(1), record(2)])]);
+        assert_eq!(
+            r.take_writes(),
+            [bytes(&[record(1), record(2), record(1), record(2)])]
+        );
         // Our own datagram is ignored.
-        r.received(ms(0), peer, &from(1, Body::Records(bytes(&[record(3)])), Some(key)));
+        r.received(
+            ms(0),
+            peer,
+            &from(1, Body::Records(bytes(&[record(3)])), Some(key)),
+        );
         assert!(r.take_writes().is_empty());
     }
 
@@ -563,7 +578,11 @@ mod tests {
     fn writes_are_batched_up_to_the_module_limit() {
         let mut r = relay(&[], None);
         let peer: SocketAddr = A.parse().unwrap();
-        let d = from(2, Body::Records(bytes(&(0..58).map(record).collect::<Vec<_>>())), None);
+        let d = from(
+            2,
+            Body::Records(bytes(&(0..58).map(record).collect::<Vec<_>>())),
+            None,
+        );
         for _ in 0..50 {
             r.received(ms(0), peer, &d);
         }
@@ -586,13 +605,39 @@ mod tests {
         assert!(sends(&r.tick(ms(1500))).is_empty());
         assert!(matches!(sends(&r.tick(ms(2000)))[0].body, Body::Pull));
         let peer: SocketAddr = A.parse().unwrap();
-        r.received(ms(2100), peer, &from(2, Body::Records(bytes(&[record(1)])), None));
-        r.received(ms(2200), peer, &from(2, Body::PullEnd { records: 1, active: true }, None));
+        r.received(
+            ms(2100),
+            peer,
+            &from(2, Body::Records(bytes(&[record(1)])), None),
+        );
+        r.received(
+            ms(2200),
+            peer,
+            &from(
+                2,
+                Body::PullEnd {
+                    records: 1,
+                    active: true,
+                },
+                None,
+            ),
+        );
         assert_eq!(r.pull(), &Pull::Done { records: 1 });
         assert!(sends(&r.tick(ms(3000))).is_empty(), "no more pulls");
         // A PULL_END nobody asked for changes nothing.
         let mut idle = relay(&["198.51.100.4"], None);
-        idle.received(ms(0), peer, &from(2, Body::PullEnd { records: 0, active: true }, None));
+        idle.received(
+            ms(0),
+            peer,
+            &from(
+                2,
+                Body::PullEnd {
+                    records: 0,
+                    active: true,
+                },
+                None,
+            ),
+        );
         assert_eq!(idle.pull(), &Pull::Idle);
     }
 
@@ -600,12 +645,30 @@ mod tests {
     fn standby_peers_complete_the_pull_only_when_all_have_answered() {
         let mut r = relay(&["198.51.100.4", "198.51.100.5"], None);
         r.start_pull(ms(0));
-        let end = from(2, Body::PullEnd { records: 0, active: false }, None);
+        let end = from(
+            2,
+            Body::PullEnd {
+                records: 0,
+                active: false,
+            },
+            None,
+        );
         r.received(ms(10), A.parse().unwrap(), &end);
         assert_eq!(r.pull(), &Pull::Pulling);
         r.received(ms(20), A.parse().unwrap(), &end);
         assert_eq!(r.pull(), &Pull::Pulling, "the same peer twice");
-        r.received(ms(30), B.parse().unwrap(), &from(3, Body::PullEnd { records: 0, active: false }, None));
+        r.received(
+            ms(30),
+            B.parse().unwrap(),
+            &from(
+                3,
+                Body::PullEnd {
+                    records: 0,
+                    active: false,
+                },
+                None,
+            ),
+        );
         assert_eq!(r.pull(), &Pull::Done { records: 0 });
         // Multicast: the first PULL_END.
         let mut m = relay(&[], None);
@@ -619,10 +682,16 @@ mod tests {
         let mut r = relay(&["198.51.100.4"], None);
         let peer: SocketAddr = A.parse().unwrap();
         let pull = from(2, Body::Pull, None);
-        assert_eq!(r.received(ms(0), peer, &pull), [Action::Answer { to: peer }]);
+        assert_eq!(
+            r.received(ms(0), peer, &pull),
+            [Action::Answer { to: peer }]
+        );
         assert!(r.received(ms(1000), peer, &pull).is_empty());
         r.answered(peer);
-        assert_eq!(r.received(ms(2000), peer, &pull), [Action::Answer { to: peer }]);
+        assert_eq!(
+            r.received(ms(2000), peer, &pull),
+            [Action::Answer { to: peer }]
+        );
         assert_eq!(r.enc.counters.snapshot().pulls_answered, 2);
     }
 
@@ -630,7 +699,14 @@ mod tests {
     #[test]
     fn the_gate_opens_when_the_table_and_the_reals_are_there() {
         let peer: SocketAddr = A.parse().unwrap();
-        let end = from(2, Body::PullEnd { records: 3, active: true }, None);
+        let end = from(
+            2,
+            Body::PullEnd {
+                records: 3,
+                active: true,
+            },
+            None,
+        );
         // Table at 300 ms, reals resolved at 800 ms: open at 800.
         let mut r = relay(&["198.51.100.4"], None);
         assert!(r.start_pull(ms(0)).contains(&Action::Gate {
@@ -638,13 +714,24 @@ mod tests {
             why: "pulling the connection table from the peers (at most 5000 ms)".into()
         }));
         assert!(r.held());
-        r.received(ms(100), peer, &from(2, Body::Records(bytes(&[record(1), record(2), record(3)])), None));
+        r.received(
+            ms(100),
+            peer,
+            &from(
+                2,
+                Body::Records(bytes(&[record(1), record(2), record(3)])),
+                None,
+            ),
+        );
         assert_eq!(gate(&r.received(ms(300), peer, &end)), None);
         assert!(r.held(), "reals not resolved yet");
         assert_eq!(gate(&r.set_resolved(ms(500), false)), None);
         let (held, why) = gate(&r.set_resolved(ms(800), true)).unwrap();
         assert!(!held);
-        assert_eq!(why, "the table arrived: 3 records in 800 ms, real servers resolved");
+        assert_eq!(
+            why,
+            "the table arrived: 3 records in 800 ms, real servers resolved"
+        );
         assert_eq!(r.next_wakeup(), None);
         // Reals resolved first, the table never: open at the bound.
         let mut r = relay(&["198.51.100.4"], None);
@@ -660,7 +747,10 @@ mod tests {
         let a = r.tick(ms(6000));
         let (held, why) = gate(&a).unwrap();
         assert!(!held);
-        assert!(why.contains("before the table arrived (0 records so far)"), "{why}");
+        assert!(
+            why.contains("before the table arrived (0 records so far)"),
+            "{why}"
+        );
         assert_eq!(r.pull(), &Pull::TimedOut);
         assert!(sends(&a).is_empty());
         // The table but unresolved reals: open at the bound, saying so.

@@ -140,9 +140,7 @@ pub fn decode(b: &[u8], key: Option<&[u8]>) -> Result<Datagram, Drop> {
     let payload = &b[HEADER..HEADER + len];
     let body = match b[5] {
         1 => {
-            if payload.len() > MAX_RECORDS
-                || sync_record::records(payload).any(|r| r.is_err())
-            {
+            if payload.len() > MAX_RECORDS || sync_record::records(payload).any(|r| r.is_err()) {
                 return Err(Drop::Malformed);
             }
             Body::Records(payload.to_vec())
@@ -241,7 +239,13 @@ pub(crate) mod tests {
         let mut m = mac(KEY);
         m.update(&b[..44]);
         assert_eq!(&b[44..], &m.finalize().into_bytes()[..]);
-        let p = encode(&dgram(Body::PullEnd { records: 258, active: true }), None);
+        let p = encode(
+            &dgram(Body::PullEnd {
+                records: 258,
+                active: true,
+            }),
+            None,
+        );
         assert_eq!(&p[4..8], &[1, 3, 0, 0]);
         assert_eq!(&p[20..], &[0, 0, 1, 2, 1]);
     }
@@ -252,7 +256,12 @@ pub(crate) mod tests {
             let b = encode(&dgram(Body::Records(bytes(&[record(1), record(2)]))), key);
             for n in 0..b.len() {
                 let r = decode(&b[..n], key);
-                assert_eq!(r, Err(Drop::Malformed), "{n} of {} bytes, key {key:?}", b.len());
+                assert_eq!(
+                    r,
+                    Err(Drop::Malformed),
+                    "{n} of {} bytes, key {key:?}",
+                    b.len()
+                );
             }
             let mut longer = b.clone();
             longer.push(0);
@@ -283,7 +292,11 @@ pub(crate) mod tests {
         let d = dgram(Body::Records(bytes(&[record(1)])));
         let signed = encode(&d, Some(KEY));
         let plain = encode(&d, None);
-        assert_eq!(decode(&signed, Some(b"other")), Err(Drop::BadAuth), "wrong key");
+        assert_eq!(
+            decode(&signed, Some(b"other")),
+            Err(Drop::BadAuth),
+            "wrong key"
+        );
         assert_eq!(decode(&plain, Some(KEY)), Err(Drop::BadAuth), "no MAC");
         assert_eq!(decode(&signed, None), Err(Drop::BadAuth), "a MAC, no key");
         for at in [0usize, 8, 21, 50, signed.len() - 1] {

@@ -1696,7 +1696,13 @@ virtual_server 10.0.0.1 82 {
             .map(|p| p.as_str().unwrap())
             .collect();
         assert_eq!(peers, ["10.0.0.2", "10.0.0.3"]);
-        assert!(c.notes.iter().any(|n| n.message.contains("lvs_sync_daemon id")), "{:?}", c.notes);
+        assert!(
+            c.notes
+                .iter()
+                .any(|n| n.message.contains("lvs_sync_daemon id")),
+            "{:?}",
+            c.notes
+        );
         crate::config::check(&c.toml).unwrap();
         // Multicast, with keepalived's port and group.
         let c = conv(&format!(
@@ -1706,15 +1712,32 @@ virtual_server 10.0.0.1 82 {
         let cfg = crate::config::check(&c.toml).unwrap();
         let sync = cfg.sync.unwrap();
         assert!(sync.peers.is_empty());
-        assert_eq!((sync.port, sync.group.to_string().as_str()), (9000, "239.1.1.1"));
+        assert_eq!(
+            (sync.port, sync.group.to_string().as_str()),
+            (9000, "239.1.1.1")
+        );
         // The instance-level form.
         let c = conv(&format!("{VI}{vip} lvs_sync_daemon_interface eth2\n}}\n")).unwrap();
-        assert_eq!(crate::config::check(&c.toml).unwrap().sync.unwrap().interface, "eth2");
+        assert_eq!(
+            crate::config::check(&c.toml)
+                .unwrap()
+                .sync
+                .unwrap()
+                .interface,
+            "eth2"
+        );
         // Bad values are refused with their lines.
         let p = refused("global_defs {\n lvs_sync_daemon eth1 port 0\n}\n");
-        assert!(p.iter().any(|(l, m)| *l == 2 && m.contains("port `0`")), "{p:?}");
+        assert!(
+            p.iter().any(|(l, m)| *l == 2 && m.contains("port `0`")),
+            "{p:?}"
+        );
         let p = refused("global_defs {\n lvs_sync_daemon\n}\n");
-        assert!(p.iter().any(|(l, m)| *l == 2 && m.contains("needs an interface")), "{p:?}");
+        assert!(
+            p.iter()
+                .any(|(l, m)| *l == 2 && m.contains("needs an interface")),
+            "{p:?}"
+        );
         // No sync daemon, no [sync].
         let c = conv(&format!("{VI}{vip}}}\n")).unwrap();
         assert!(!c.toml.contains("[sync]"));
