@@ -628,7 +628,8 @@ impl Daemon {
 
     /// Whether this director's drlb forwards (what a pull's answer says).
     fn drlb_active(&self) -> bool {
-        self.ns_active == Some(true) || self.plans.iter().any(|p| p.active)
+        // (a standby namespace forwards nothing, whatever its services)
+        self.ns_active != Some(false) && self.plans.iter().any(|p| p.active)
     }
 
     /// Preemption held or let go by the sync's pull (logged), and the
