@@ -203,12 +203,7 @@ pub fn format_status(v: &serde_json::Value) -> String {
     }
     let c = &v["sync"];
     if c.is_object() {
-        let peers: Vec<String> = c["peers"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(s)
-            .collect();
+        let peers: Vec<String> = c["peers"].as_array().into_iter().flatten().map(s).collect();
         out += &format!(
             "sync: {} port {}, {}; pull {}{}\n",
             s(&c["interface"]),

@@ -218,6 +218,10 @@ impl<M: Module> ConnSync<M> {
     pub fn module_fresh(&mut self, now: Duration) -> Vec<GateChange> {
         self.module.forget();
         self.turn_on();
+        self.start_pull(now)
+    }
+
+    fn start_pull(&mut self, now: Duration) -> Vec<GateChange> {
         let actions = self.relay.start_pull(now);
         info!(
             "sync: pulling the connection table from {}",
@@ -397,7 +401,7 @@ impl<M: Module> ConnSync<M> {
                 // (the module was away: back now, it gets a pull too)
                 self.turn_on();
                 if self.send_on {
-                    gate.extend(self.module_fresh(now));
+                    gate.extend(self.start_pull(now));
                 }
             }
             if self.relay.wants_resolution() {
@@ -521,14 +525,29 @@ mod tests {
         written: Rc<RefCell<Vec<Vec<u8>>>>,
         send: Rc<RefCell<Option<bool>>>,
         unresolved: Rc<RefCell<Vec<String>>>,
+        /// The module is away: every call fails.
+        away: Rc<RefCell<bool>>,
+        sets: Rc<RefCell<usize>>,
+    }
+
+    impl Fake {
+        fn check(&self) -> Result<()> {
+            if *self.away.borrow() {
+                anyhow::bail!("the drlb module is not loaded");
+            }
+            Ok(())
+        }
     }
 
     impl Module for Fake {
         fn set_send(&mut self, on: bool) -> Result<()> {
+            self.check()?;
+            *self.sets.borrow_mut() += 1;
             *self.send.borrow_mut() = Some(on);
             Ok(())
         }
         fn read(&mut self) -> Result<(Vec<u8>, bool)> {
+            self.check()?;
             let mut q = self.queue.borrow_mut();
             if q.is_empty() {
                 return Ok((vec![], false));
@@ -607,6 +626,44 @@ mod tests {
         assert_eq!(b.status()["bad_auth"], 1);
         b.stop();
         assert_eq!(*fb.send.borrow(), Some(false), "SYNC_SET send=0 at stop");
+    }
+
+    /// The module goes away and comes back (unloaded, loaded): its
+    /// queue is turned on again and the table pulled again.
+    #[test]
+    fn a_module_that_comes_back_gets_send_on_and_a_pull() {
+        let f = Fake::default();
+        let ms = Duration::from_millis;
+        let (mut s, _) = ConnSync::start(cfg(free_port(), 1, None), f.clone(), 1, ms(0));
+        assert_eq!(*f.sets.borrow(), 1);
+        let end = wire::encode(
+            &wire::Datagram {
+                sender: 9,
+                seq: 1,
+                body: wire::Body::PullEnd {
+                    records: 0,
+                    active: true,
+                },
+            },
+            None,
+        );
+        s.relay
+            .received(ms(10), "127.0.0.1:1".parse().unwrap(), &end);
+        let g = s.on_time(ms(300));
+        assert!(!s.held(), "{g:?}");
+        *f.away.borrow_mut() = true;
+        s.on_time(ms(400)); // (a read fails)
+        assert!(!s.send_on());
+        s.on_time(ms(700));
+        assert_eq!(*f.sets.borrow(), 1, "nothing to turn on while away");
+        assert!(!s.held());
+        *f.away.borrow_mut() = false;
+        let g = s.on_time(ms(1000));
+        assert!(s.send_on());
+        assert_eq!(*f.sets.borrow(), 2, "SYNC_SET again");
+        assert_eq!(*f.send.borrow(), Some(true));
+        assert!(g.iter().any(|(held, _)| *held), "a new pull holds: {g:?}");
+        assert_eq!(s.relay.pull(), &relay::Pull::Pulling);
     }
 
     #[test]
