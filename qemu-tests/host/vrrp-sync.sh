@@ -17,7 +17,7 @@ sync_conf() { # PEER [extra lines...]
 	shift
 	local l; for l in "$@"; do echo "$l"; done
 }
-vrrp_conf dir1 150 "$(sync_conf "$(dir4 2)")" >"$VRRP_DIR/d1.toml"
+{ echo 'metrics_listen = "127.0.0.1:9650"'; vrrp_conf dir1 150 "$(sync_conf "$(dir4 2)")"; } >"$VRRP_DIR/d1.toml"
 vrrp_conf dir2 100 "$(sync_conf "$(dir4 1)")" >"$VRRP_DIR/d2.toml"
 vrrp_conf dir1 150 >"$VRRP_DIR/d1-nosync.toml"
 
@@ -95,6 +95,10 @@ expect_eq "$(vrrp_status dir1 | jq -c '[.sync.non_peer, .sync.bad_auth, .sync.ma
 expect_eq "$(vrrp_state dir1)" MASTER "dir1 after the bad datagrams"
 expect_eq "$(dt dir1 sync --json | jq '.vrrpd.bad_auth')" 2 "bad_auth as drlb-tool sync shows it (no module here)"
 dt dir1 sync | grep -q 'dropped: non_peer 1, bad_auth 2, malformed 2, bad_version 2' || fail "drlb-tool sync's text: $(dt dir1 sync)"
+metrics=$(ip netns exec "drlb-$TOPO_TAG-dir1" python3 -c 'import urllib.request; print(urllib.request.urlopen("http://127.0.0.1:9650/metrics").read().decode())')
+grep -qx 'vrrpd_sync_dropped_total{reason="bad_auth"} 2' <<<"$metrics" || fail "metrics: $(grep sync <<<"$metrics")"
+grep -qx 'vrrpd_sync_records_total{direction="received"} 1' <<<"$metrics" || fail "metrics: $(grep sync <<<"$metrics")"
+log "ok: the drops and records in /metrics"
 
 log "reload: [sync] removed, then added back with a new instance: no crash"
 vrrpd_signal dir1 HUP # (the same file)

@@ -1733,8 +1733,10 @@ impl Daemon {
 
     fn exposition(&mut self) -> String {
         let module = self.lb.read().ok();
+        let sync = self.conn_sync.as_mut().map(|s| s.status());
         let instances: Vec<&Running> = self.instances.iter().map(|(_, r)| r).collect();
-        let sources = self.sources(&instances, self.now());
+        let mut sources = self.sources(&instances, self.now());
+        sources.sync = sync;
         status::metrics(&sources, module.as_deref(), self.prober.running())
     }
 }

@@ -489,5 +489,45 @@ pub fn metrics(s: &Sources<'_>, module: Option<&[list::Service]>, running_probes
             );
         }
     }
+    if let Some(c) = &s.sync {
+        let n = |k: &str| c[k].as_u64().unwrap_or(0) as f64;
+        for (dir, k) in [
+            ("sent", "datagrams_sent"),
+            ("received", "datagrams_received"),
+        ] {
+            e.sample(
+                "vrrpd_sync_datagrams_total",
+                Kind::Counter,
+                "Connection-sync datagrams sent to and received (accepted) from the peers.",
+                &[("direction", dir)],
+                n(k),
+            );
+        }
+        for (dir, k) in [("sent", "records_sent"), ("received", "records_received")] {
+            e.sample(
+                "vrrpd_sync_records_total",
+                Kind::Counter,
+                "Connection-sync records sent to and received from the peers.",
+                &[("direction", dir)],
+                n(k),
+            );
+        }
+        for reason in ["non_peer", "bad_auth", "malformed", "bad_version"] {
+            e.sample(
+                "vrrpd_sync_dropped_total",
+                Kind::Counter,
+                "Connection-sync datagrams dropped, by reason.",
+                &[("reason", reason)],
+                n(reason),
+            );
+        }
+        e.sample(
+            "vrrpd_sync_preemption_held",
+            Kind::Gauge,
+            "1 while preemption waits for the connection table (the pull).",
+            &[],
+            f64::from(u8::from(c["preemption_held"].as_bool() == Some(true))),
+        );
+    }
     e.finish()
 }
