@@ -552,10 +552,8 @@ impl Daemon {
         }
         if self.conn_sync.is_some() {
             let active = self.drlb_active();
-            let services = self.cfg.virtual_servers.iter().map(|v| v.key()).collect();
             let s = self.conn_sync.as_mut().expect("sync");
             s.active = active;
-            s.services = services;
             let gate = s.on_time(now);
             self.sync_gate(now, gate);
         }
@@ -607,7 +605,9 @@ impl Daemon {
                 )
             }
         );
-        let (s, gate) = ConnSync::start(c, connsync::NlModule::default(), self.sync_sender, now);
+        let (mut s, gate) =
+            ConnSync::start(c, connsync::NlModule::default(), self.sync_sender, now);
+        s.services = self.cfg.virtual_servers.iter().map(|v| v.key()).collect();
         self.conn_sync = Some(s);
         self.sync_gate(now, gate);
     }
@@ -1508,6 +1508,8 @@ impl Daemon {
                 info!("sync: connection sync removed by reload");
             }
             self.start_conn_sync(now);
+        } else if let Some(s) = self.conn_sync.as_mut() {
+            s.services = self.cfg.virtual_servers.iter().map(|v| v.key()).collect();
         }
         self.sync_checks(now);
         for (name, change) in plan.running {
