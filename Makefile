@@ -14,6 +14,8 @@
 #                  on the bench kernel (no debug options) under QEMU -icount:
 #                  results, table and plots in qemu-tests/out/bench-DATE/
 #   make bench-kernel  build (or reuse the cached) bench kernel only
+#   make bench-sync    only the bench's connection-sync throughput (sync.sh):
+#                  the largest new-connection rate the standby follows within 1 s
 #   make bench-smoke   the bench's arms for a few seconds on the test kernel
 #                  (a scenario of make test too)
 #   make fuzz      the genetlink fuzzer's long run: 100,000 messages as root and
@@ -36,7 +38,7 @@ QT := $(TOP)/qemu-tests
 ENV := . $(QT)/env.sh
 
 .PHONY: all deps kernel kdir module tools test host-test guest-test lifecycle floods demo fuzz fuzz-vrrp install clean \
-	bench bench-kernel bench-module bench-smoke install-tools install-module dkms-source clean-module
+	bench bench-kernel bench-module bench-smoke bench-sync install-tools install-module dkms-source clean-module
 
 all: module tools
 
@@ -102,6 +104,11 @@ bench: bench-module tools
 
 bench-smoke: module tools
 	@$(QT)/run.sh bench-smoke
+
+# connection sync's throughput alone (bench/sync.sh, a part of make bench):
+# the stepped rates and the cost of queuing, in qemu-tests/out/bench-DATE/
+bench-sync: bench-module tools
+	@BENCH_BLOCKS=0 BENCH_EXTRAS=sync $(QT)/bench/run.sh
 
 # (the scenario `make test` runs with 1000 messages each way)
 FUZZ_COUNT ?= 100000

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The benchmark's analysis: from what bench.sh left in a results directory
-(windows.jsonl, meta.json, arms.jsonl, host.json, and the extras' mem.jsonl
-and scale.jsonl when they ran) it writes
+(windows.jsonl, meta.json, arms.jsonl, host.json, and the extras' mem.jsonl,
+scale.jsonl and sync.jsonl when they ran; sync.json: syncanalyze.py) it writes
 
   results.json  every window and every derived figure, machine-readable
   results.md    the tables, each figure with its goal and verdict
@@ -23,6 +23,9 @@ import os
 import re
 import statistics
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import syncanalyze  # noqa: E402
 
 ARMS = ["floor", "b0", "ideal", "ipvs", "drlb"]
 ARM_NAMES = {
@@ -179,6 +182,7 @@ def analyze(d, previous=None):
         "extras": extras,
         "scale_growth": growth,
         "crr": crr,
+        "sync": syncanalyze.summarize(d),
     }
     if previous:
         prev = load_json(os.path.join(previous, "results.json"))
@@ -187,7 +191,8 @@ def analyze(d, previous=None):
                                   "ratios": prev.get("ratios"), "summary": prev.get("summary")}
     with open(os.path.join(d, "results.json"), "w") as f:
         json.dump(result, f, indent=1)
-    plots(d, result, traffics, arms, blocks, cost)
+    if traffics:
+        plots(d, result, traffics, arms, blocks, cost)
     md = markdown(result, traffics, arms, blocks)
     with open(os.path.join(d, "results.md"), "w") as f:
         f.write(md)
@@ -436,6 +441,13 @@ def markdown(res, traffics, arms, blocks):
                 L.append(f"| {s['curve']} | {s.get('traffic', '')} | {s['impl']} | {s['x']} | {s['ns_per_pkt']:.0f} | {floor} | {above} | "
                          f"{s.get('sent', 0) - s.get('delivered', 0)} |")
         L.append("")
+    if res.get("sync"):
+        L.append("## Connection sync throughput (sync.sh, sync.json)\n")
+        L.append("new UDP flows through the master at each rate, its vrrpd relaying the records (HMAC) to the "
+                 "standby's; lag = how long after the master's table held N entries the standby's did (largest "
+                 "over the step, sampled every 50 ms); CPU = each vrrpd's utime+stime; guest time throughout\n")
+        L.append(syncanalyze.table(res["sync"]))
+        L.append("")
     crr = res.get("crr")
     if crr:
         L.append("## TCP connection rate against nginx (a new connection per request)\n")
@@ -658,6 +670,10 @@ def ratio_table(res):
         L.append("")
         L.append("TCP connections/s against nginx: " + ", ".join(
             f"{a} {x['rps']['median']:.0f}" for a, x in res["crr"]["arms"].items() if x["rps"]))
+    if res.get("sync"):
+        L.append("")
+        L.append("connection sync (sync.json):")
+        L.append(syncanalyze.table(res["sync"]))
     L.append("")
     for v in res["verdicts"]:
         ver = "not measured" if v["meets"] is None else ("MEETS" if v["meets"] else "MISSES")

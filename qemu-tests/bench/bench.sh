@@ -11,8 +11,8 @@
 #   so an arm's place in the run averages out.
 # BENCH_PKTS (100000): packets per measured window (after BENCH_WARMUP, 4096).
 # BENCH_ARMS_LIST ("floor b0 ideal ipvs drlb"), BENCH_TRAFFIC ("est new").
-# BENCH_EXTRAS ("mem scale crr profile"): the extra series after the blocks
-#   (mem.sh, scale.sh, crr.sh, profile.sh); "" for none.
+# BENCH_EXTRAS ("mem scale crr profile sync"): the extra series after the
+#   blocks (mem.sh, scale.sh, crr.sh, profile.sh, sync.sh); "" for none.
 set -uo pipefail
 OUT=$1
 here=$(cd "$(dirname "$0")" && pwd)
@@ -65,7 +65,7 @@ for ((b = 1; b <= blocks; b++)); do
 		arm_down "$ARM" 2>>"$OUT/bench.log"
 	done
 done
-for x in ${BENCH_EXTRAS-mem scale crr profile}; do
+for x in ${BENCH_EXTRAS-mem scale crr profile sync}; do
 	[ -f "$here/$x.sh" ] || continue
 	log "extra: $x"
 	. "$here/$x.sh" || { log "extra $x failed"; failed=1; }

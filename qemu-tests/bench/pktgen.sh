@@ -3,7 +3,8 @@
 # kernel thread 0, WARMUP packets and then COUNT packets of 60-byte UDP to
 # DST:PORT (Ethernet destination DST_MAC), sources from SRC_MIN-SRC_MAX and
 # source ports SPORT_MIN to SPORT_MAX-1, in turn or as FLAGS say
-# ("IPSRC_RND UDPSRC_RND": random). Prints "USEC SENT ERRORS WARMUP_SENT":
+# ("IPSRC_RND UDPSRC_RND": random), PKTGEN_DELAY (0) ns apart (sync.sh's
+# rates: a delay under 100 us is a busy loop on CPU 0). Prints "USEC SENT ERRORS WARMUP_SENT":
 # the measured run's elapsed guest time (pktgen's own clock), packets sent
 # and transmit errors, and the warm-up's packets.
 #   pktgen.sh COUNT WARMUP DST DST_MAC PORT SRC_MIN SRC_MAX SPORT_MIN SPORT_MAX [FLAGS]
@@ -19,7 +20,7 @@ d=$pg/eth0
 setup() { # COUNT
 	put $d "count $1"
 	put $d "pkt_size 60"
-	put $d "delay 0"
+	put $d "delay ${PKTGEN_DELAY:-0}"
 	put $d "clone_skb 0"
 	put $d "burst 1"
 	put $d "dst $dst"

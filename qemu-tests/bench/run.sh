@@ -22,7 +22,7 @@ fi
 kdir=${KDIR:-$("$qt/kernel.sh" kdir bench)}
 [ -f "$kdir/arch/x86/boot/bzImage" ] || { echo "bench: no bench kernel at $kdir (make bench-kernel)" >&2; exit 1; }
 mods=$top/target/bench-bench
-for f in "$mods/drlb/drlb.ko" "$mods/ideal/ideal.ko" "$top/target/release/drlb-tool"; do
+for f in "$mods/drlb/drlb.ko" "$mods/ideal/ideal.ko" "$top/target/release/drlb-tool" "$top/target/release/vrrpd"; do
 	[ -f "$f" ] || { echo "bench: $f missing (make bench builds it)" >&2; exit 1; }
 done
 out=$qt/out/bench-$(date +%Y%m%d-%H%M%S)
@@ -40,10 +40,11 @@ ln -sfn "$out" "$qt/out/bench-latest"
 } >"$out/host.json"
 
 export PATH="$(dirname "$VNG"):$(dirname "$VIRTIOFSD"):$PATH"
-env="export DRLB_KO=$mods/drlb/drlb.ko IDEAL_KO=$mods/ideal/ideal.ko DRLB_TOOL=$top/target/release/drlb-tool;"
+env="export DRLB_KO=$mods/drlb/drlb.ko IDEAL_KO=$mods/ideal/ideal.ko DRLB_TOOL=$top/target/release/drlb-tool VRRPD=$top/target/release/vrrpd;"
 for v in BENCH_BLOCKS BENCH_PKTS BENCH_WARMUP BENCH_ARMS_LIST BENCH_TRAFFIC BENCH_EXTRAS BENCH_IPVS_TAB_BITS \
 	BENCH_SETTLE MEM_ENTRIES SCALE_CURVES SCALE_PKTS SCALE_CONNS SCALE_REALS SCALE_SERVICES SCALE_FLOOR_REPS \
-	CRR_BLOCKS CRR_REQUESTS CRR_CONCURRENCY PROFILE_RUNS PROFILE_PKTS; do
+	CRR_BLOCKS CRR_REQUESTS CRR_CONCURRENCY PROFILE_RUNS PROFILE_PKTS \
+	SYNC_RATES SYNC_SECONDS SYNC_MAX_PKTS SYNC_CATCHUP SYNC_SAMPLE_MS SYNC_COST_REPS SYNC_COST_PKTS; do
 	[ -z "${!v+set}" ] || env+=" export $v='${!v}';"
 done
 echo "bench: booting the bench kernel under -icount shift=0,sleep=off (results in $out)"
