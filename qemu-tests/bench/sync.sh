@@ -110,6 +110,9 @@ EOF
 		((r % 2 == 0)) && order="1 0"
 		for on in $order; do
 			[ "$on" = 0 ] || sync_rec d set 1 >/dev/null || return 1
+			# (what the last window and command left, freed buffers and the
+			# like, runs before this window, not in it)
+			bench_snooze "${BENCH_SETTLE:-1}"
 			window new "$pkts" 512 || return 1
 			g='{}'
 			if [ "$on" = 1 ]; then

@@ -142,3 +142,19 @@ expect_ge "$(grep -c 'no usable real server' "$TMPD/midflow")" 1 "mid-flow segme
 expect_eq "$(grep -c '198.51.100.99' "$TMPD/midflow")" 0 "segments sent to it"
 expect_eq "$(grep -c '"mid-flow' "$TMPD/midflow")" "$((12 - $(grep -c 'no usable real server' "$TMPD/midflow")))" \
 	"the others placed mid-flow, as before"
+
+log "a full SYNC_READ: 400 new flows queued come out whole, in replies that fit a default-sized message"
+# (a reply of 7 KiB of records did not fit: EMSGSIZE, after the records
+# had left the queue)
+dt dir2 -b - <<EOF2
+service add udp $VIP4:9 --scheduler rr
+real add udp $VIP4:9 $(rs4 1)
+EOF2
+expect_eq "$(sr dir2 set 1)" ok "SYNC_SET on again"
+python3 -S lib/nldump.py flows "/run/netns/drlb-$TOPO_TAG-client" "$VIP4" 9 20000 400
+python3 -S lib/nldump.py count "/run/netns/drlb-$TOPO_TAG-dir2" 400
+expect_eq "$(q '[d.queued, d.overflow]' sr dir2 get)" "[400,0]" "queued and overflow"
+sr dir2 read >"$TMPD/full"
+expect_eq "$(grep -c errno "$TMPD/full")" 0 "errors reading the queue: $(grep errno "$TMPD/full" | head -n 1)"
+expect_eq "$(q_lines "$TMPD/full" 'len({r.cport for r in d if r.proto == 17 and r.real == "'"$(rs4 1)"'"})')" 400 "records of the 400 flows read out"
+expect_eq "$(q '[d.queued, d.sent >= 400]' sr dir2 get)" "[0,true]" "queue drained"
