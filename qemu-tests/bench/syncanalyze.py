@@ -198,16 +198,21 @@ def table(res):
     L.append("")
     if q["on_minus_off"]:
         d = q["on_minus_off"]
-        L.append(f"master's cost of queuing, pktgen windows of new flows: {d['median']:.0f} ns a new flow "
+        L.append(f"- master's cost of queuing, pktgen windows of new flows: {d['median']:.0f} ns a new flow "
                  f"({d['min']:.0f} to {d['max']:.0f}, {d['n']} pairs) over "
                  f"{q['ns_per_flow_off']['median']:.0f} ns with sending off "
                  f"({q['overflow_in_windows']} records overflowed)")
     dr = res.get("vrrpd_drops", {})
-    L.append("vrrpd's drops over the run (non_peer, bad_auth, malformed, bad_version, write_errors): master "
+    ok = [x for x in res["steps"] if "error" not in x]
+    L.append("- the standby's module over the steps: unknown " + str(sum(x["unknown"] for x in ok))
+             + ", no room " + str(sum(x["no_room"] for x in ok)) + ", malformed batches "
+             + str(sum(x["malformed"] for x in ok)) + "; the master's UDP send-buffer errors "
+             + str(sum(x["udp_sndbuf_errors"] for x in ok)))
+    L.append("- vrrpd's drops over the run (non_peer, bad_auth, malformed, bad_version, write_errors): master "
              + ", ".join(f"{k} {v}" for k, v in dr.get("master", {}).items()) + "; standby "
              + ", ".join(f"{k} {v}" for k, v in dr.get("standby", {}).items())
              + "".join(f"; {k}: {v}" for k, v in dr.items() if k.startswith("module_error") and v))
-    L.append(f"result: {res['verdict']}")
+    L.append(f"- result: {res['verdict']}")
     return "\n".join(L)
 
 
