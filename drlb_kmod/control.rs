@@ -824,8 +824,11 @@ fn sync_get(dp: &Dataplane, req: &Request<'_>) -> Reply {
 }
 
 /// The most record bytes one `SYNC_READ` reply carries: what fits in a
-/// default-sized message beside the headers.
-const SYNC_READ_MAX: usize = 7 * 1024;
+/// default-sized message (`GENLMSG_DEFAULT_SIZE`: 3740 bytes with 4 KiB
+/// pages) beside the attribute headers and `SYNC_MORE`. (7 KiB did not:
+/// a full read failed with EMSGSIZE after taking its records out of the
+/// queue, and they were lost.)
+const SYNC_READ_MAX: usize = 3584;
 
 fn sync_read(dp: &Dataplane, req: &Request<'_>) -> Reply {
     let mut msg = req.reply(cmd::SYNC_READ)?;
