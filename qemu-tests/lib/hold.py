@@ -26,15 +26,16 @@ rename, so a reader never sees half of one), one JSON object:
   connect_failed, first ({"rs1": k, ...}: the first real server of each
   connection), events (the first 20 resets, timeouts and moves, each
   "T conn N: what", T in seconds since the start), done (the last write);
-  and since the last SIGUSR1 (the mark; the start before one): since_mark
-  (live connections answered since), mark_max_wait_ms (the longest wait
-  of an answer that came since, counted from its request, however long
-  before the mark that was), marks (SIGUSR1s received, so that a reader
-  knows the summary is from after its mark).
+  since_mark (live connections answered since the last SIGUSR1, the
+  mark; the start before one), marks (SIGUSR1s received, so that a reader
+  knows the summary is from after its mark), window_max_wait_ms (the
+  longest wait for an answer since the last SIGUSR2; the start before
+  one).
 
-A failover test sends SIGUSR1 once the new director has taken over, then
-waits until since_mark is N: every connection made it through the new
-director, and mark_max_wait_ms is the pause the failover caused.
+A failover test sends SIGUSR2 just before the event and SIGUSR1 once the
+new director has taken over, then waits until since_mark is N: every
+connection made it through the new director, and window_max_wait_ms is
+the pause the event caused.
 
 One process and one thread (selectors), sending in ten slots per interval
 so that 200 connections at 10 requests a second stay cheap under TCG
@@ -69,12 +70,16 @@ def main():
 
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
-    mark = [time.monotonic(), 0.0, 0]  # its time, the longest wait since, marks
+    mark = [time.monotonic(), 0.0, 0]  # its time, the window's longest wait, marks
 
     def on_mark(*_):
-        mark[:] = [time.monotonic(), 0.0, mark[2] + 1]
+        mark[0], mark[2] = time.monotonic(), mark[2] + 1
+
+    def on_window(*_):
+        mark[1] = 0.0
 
     signal.signal(signal.SIGUSR1, on_mark)
+    signal.signal(signal.SIGUSR2, on_window)
     sel = selectors.DefaultSelector()
     t0 = time.monotonic()
 
@@ -164,7 +169,7 @@ def main():
             lost=(n - alive) + stalled,
             max_wait_ms=int(max_wait[0] * 1000),
             since_mark=sum(1 for k in conns if k[ALIVE] and k[LAST] is not None and k[LAST] > mark[0]),
-            mark_max_wait_ms=int(mark[1] * 1000),
+            window_max_wait_ms=int(mark[1] * 1000),
             marks=mark[2],
             connect_failed=c["connect_failed"],
             first=first,

@@ -9,6 +9,8 @@
 #                                 answered (at most 90 s)
 #   hold_q EXPR                   EXPR (jsonq.py) about hold.py's summary
 #   hold_sum                      the summary in one line
+#   hold_window                   just before an event: the longest wait
+#                                 (window_max_wait_ms) counts from here
 #   hold_through SECONDS          after a takeover: marks the moment, then
 #                                 waits (at most SECONDS) until every live
 #                                 connection has answered since
@@ -35,6 +37,7 @@ hold_q() { [ -s "$HOLD" ] && q_file "$HOLD" "$1"; }
 hold_sum() {
 	hold_q '"%d alive of %d, first real servers %s, %d answers, %d resets, %d timeouts, %d moved, longest wait %d ms" % (d.alive, d.n, ", ".join("%s %d" % kv for kv in sorted(d.first.items())), d.answers, d.resets, d.timeouts, d.moved, d.max_wait_ms)'
 }
+hold_window() { kill -USR2 "$HOLD_PID"; }
 hold_through() { # SECONDS
 	HOLD_MARKS=$((HOLD_MARKS + 1))
 	kill -USR1 "$HOLD_PID"

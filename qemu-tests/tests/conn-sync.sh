@@ -84,7 +84,7 @@ EOF
 # none reset, timed out or moved.
 hold_settled() { # SECONDS WHAT
 	hold_through "$1"
-	log "$2: $(hold_sum); since the takeover: $(hold_q '"%d answered, the longest wait %d ms" % (d.since_mark, d.mark_max_wait_ms)')"
+	log "$2: $(hold_sum); since the takeover, $(hold_q '"%d answered; the longest wait since the event %d ms" % (d.since_mark, d.window_max_wait_ms)')"
 	expect_eq "$(hold_q '[d.alive, d.since_mark, d.resets, d.timeouts, d.moved]')" "[$N,$N,0,0,0]" \
 		"held connections $2 [alive, answered since, resets, timeouts, moved]"
 }
@@ -146,6 +146,7 @@ stop_pair() {
 # gone); dir2 must become MASTER, its service active.
 crash_dir1() {
 	local t0
+	hold_window
 	t0=$(now_ms)
 	kill -9 "${VRRPD_PID[dir1]}"
 	wait "${VRRPD_PID[dir1]}" 2>/dev/null || true
@@ -206,6 +207,7 @@ link set eth0 up
 EOF
 	mapfile -t since <"$VRRP_DIR/dir1.log"
 	lines0=${#since[@]}
+	hold_window
 	t0=$(now_ms)
 	vrrpd_start dir1 "$VRRP_DIR/d1.toml"
 	wait_state dir1 MASTER 30
