@@ -217,22 +217,23 @@ EOF
 	wait_list dir2 'd.services[0].state' standby 10
 	hold_settled 30 "after dir1's return"
 	wait_tables_equal dir2 dir1 10
-	# What vrrpd says of its pull: in its status, and in its log before
-	# the transition to MASTER.
-	log "dir1's sync status: $(q 'd.vrrpd' dt dir1 sync --json)"
+	# What vrrpd says of its pull: in its status, and in its log, where
+	# the hold on preemption ends with the table's arrival before MASTER.
+	log "dir1's sync status: $(q '"pull %s, %s records received" % (d.vrrpd.pull, d.vrrpd.records_received)' dt dir1 sync --json)"
 	mapfile -t since <"$VRRP_DIR/dir1.log"
 	since=("${since[@]:lines0}")
-	pull_at= master_at=
+	arrived_at= master_at=
 	for i in "${!since[@]}"; do
 		l=${since[$i]}
-		[ -n "$pull_at" ] || [[ ! $l =~ [Pp]ull ]] || pull_at=$i
-		[ -n "$master_at" ] || [[ ! $l == *MASTER* ]] || master_at=$i
+		[[ $l != *"bound passed"* ]] || fail "dir1 preempted on the bound, not the table: $l"
+		[ -n "$arrived_at" ] || [[ $l != *"table arrived"* ]] || arrived_at=$i
+		[ -n "$master_at" ] || [[ $l != *MASTER* ]] || master_at=$i
 	done
-	printf '    | %s\n' "${since[@]}" | head -n 30
-	[ -n "$pull_at" ] || fail "dir1's log says nothing of a pull after its return"
-	[ -n "$master_at" ] || fail "dir1's log has no MASTER transition after its return"
-	((pull_at < master_at)) || fail "dir1's log: MASTER (line $master_at) before the pull (line $pull_at)"
-	log "ok: dir1's log: the pull (${since[$pull_at]}) before MASTER (${since[$master_at]})"
+	printf '    | %s\n' "${since[@]:0:20}"
+	[ -n "$arrived_at" ] || fail "dir1's log does not say the table arrived"
+	[ -n "$master_at" ] || fail "dir1's log has no MASTER after its return"
+	((arrived_at < master_at)) || fail "dir1's log: MASTER (line $master_at) before the table arrived (line $arrived_at)"
+	log "ok: dir1's log: '${since[$arrived_at]}' before '${since[$master_at]}'"
 	stop_pair
 fi
 
