@@ -8,3 +8,4 @@ pub mod addr;
 pub mod config;
 pub mod list;
 pub mod netlink;
+pub mod sync;

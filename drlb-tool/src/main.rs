@@ -114,6 +114,13 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Connection sync: the module's sync state and counters, and a
+    /// running vrrpd's relay (peers, pull, datagrams) when one answers
+    Sync {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Expire connections
     Conn {
         #[command(subcommand)]
@@ -524,6 +531,21 @@ fn run(cli_command: Command, client: &mut Option<Client>) -> Result<()> {
             return Ok(());
         }
         Command::Flush => (cmd::FLUSH, vec![], false),
+        Command::Sync { json } => {
+            // (vrrpd's side shows without the module, and the other way)
+            let nl = match client.take() {
+                Some(c) => Ok(c),
+                None => Client::connect(),
+            };
+            return match nl {
+                Ok(mut nl) => {
+                    let r = drlb_tool::sync::show(Some(&mut nl), *json);
+                    *client = Some(nl);
+                    r
+                }
+                Err(e) => drlb_tool::sync::show(None, *json).map_err(|_| e),
+            };
+        }
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(*shell, &mut cmd, "drlb-tool", &mut std::io::stdout());

@@ -201,6 +201,37 @@ pub fn format_status(v: &serde_json::Value) -> String {
     if let Some(e) = v["drlb"]["error"].as_str() {
         out += &format!("drlb: {e}\n");
     }
+    let c = &v["sync"];
+    if c.is_object() {
+        let peers: Vec<String> = c["peers"].as_array().into_iter().flatten().map(s).collect();
+        out += &format!(
+            "sync: {} port {}, {}; pull {}{}\n",
+            s(&c["interface"]),
+            c["port"],
+            if peers.is_empty() {
+                format!("group {}", s(&c["group"]))
+            } else {
+                format!("peers {}", peers.join(" "))
+            },
+            s(&c["pull"]),
+            if c["preemption_held"].as_bool() == Some(true) {
+                ", preemption held"
+            } else {
+                ""
+            },
+        );
+        out += &format!(
+            "  sent {} records in {} datagrams, received {} in {}; dropped non_peer {} bad_auth {} malformed {} bad_version {}\n",
+            c["records_sent"],
+            c["datagrams_sent"],
+            c["records_received"],
+            c["datagrams_received"],
+            c["non_peer"],
+            c["bad_auth"],
+            c["malformed"],
+            c["bad_version"],
+        );
+    }
     out
 }
 
@@ -231,6 +262,22 @@ mod tests {
         let mut ok = v.clone();
         ok["instances"][0]["fault_reason"] = serde_json::Value::Null;
         assert!(!format_status(&ok).contains("fault:"));
+    }
+
+    #[test]
+    fn status_text_shows_the_sync() {
+        let v = serde_json::json!({
+            "instances": [],
+            "sync": {"interface": "e0", "port": 8849, "peers": ["198.51.100.4"],
+                "pull": "done", "preemption_held": false, "records_sent": 10,
+                "datagrams_sent": 2, "records_received": 5, "datagrams_received": 1,
+                "non_peer": 0, "bad_auth": 3, "malformed": 0, "bad_version": 0}
+        });
+        assert_eq!(
+            format_status(&v),
+            "sync: e0 port 8849, peers 198.51.100.4; pull done\n  sent 10 records in 2 datagrams, received 5 in 1; dropped non_peer 0 bad_auth 3 malformed 0 bad_version 0\n"
+        );
+        assert!(!format_status(&serde_json::json!({"instances": []})).contains("sync"));
     }
 
     #[test]

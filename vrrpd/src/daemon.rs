@@ -29,6 +29,7 @@
 
 use crate::checks::{Checks, Due, ProbeId, ProbeKey, Recorded};
 use crate::config::{self, Config};
+use crate::connsync::{self, ConnSync, GateChange};
 use crate::control::{self, Request};
 use crate::fsm::{Action, Event, State};
 use crate::genl::{self, Seen, Step, SyncInput};
@@ -72,6 +73,7 @@ const CONTROL: Token = Token(1);
 const METRICS: Token = Token(2);
 const LINKS: Token = Token(3);
 const FAMILIES: Token = Token(4);
+const SYNC_SOCKET: Token = Token(5);
 const INSTANCE: usize = 1;
 const PROBE: usize = 2;
 const CONN: usize = 3;
@@ -204,6 +206,11 @@ pub struct Daemon {
     lost_master: Vec<String>,
     /// Sync groups are being brought into line (no reentry).
     grouping: bool,
+    /// Connection sync (`[sync]`), and the socket fd registered for it.
+    conn_sync: Option<ConnSync>,
+    sync_fd: Option<i32>,
+    /// This daemon's sender id in sync datagrams (random per start).
+    sync_sender: u32,
 }
 
 /// Runs the daemon with the configuration at `path` until SIGTERM.
@@ -334,6 +341,9 @@ impl Daemon {
             next_track_files: None,
             lost_master: vec![],
             grouping: false,
+            conn_sync: None,
+            sync_fd: None,
+            sync_sender: ((seed >> 32) as u32 ^ seed as u32).max(1),
         })
     }
 
@@ -344,6 +354,7 @@ impl Daemon {
     /// Starts every instance and check; fails if nothing could start.
     fn start(&mut self) -> io::Result<()> {
         let now = self.now();
+        self.start_conn_sync(now);
         self.sync_checks(now);
         self.dirty.all("start".into());
         let mut failed = vec![];
@@ -417,6 +428,12 @@ impl Daemon {
                     METRICS => self.accept_metrics(now),
                     LINKS => self.links_readable(now),
                     FAMILIES => self.families_readable(now),
+                    SYNC_SOCKET => {
+                        if let Some(s) = self.conn_sync.as_mut() {
+                            let gate = s.readable(now);
+                            self.sync_gate(now, gate);
+                        }
+                    }
                     Token(t) => {
                         let id = t & ((1 << KIND_SHIFT) - 1);
                         match t >> KIND_SHIFT {
@@ -533,6 +550,13 @@ impl Daemon {
         for id in expired {
             self.close_conn(id);
         }
+        if self.conn_sync.is_some() {
+            let active = self.drlb_active();
+            let s = self.conn_sync.as_mut().expect("sync");
+            s.active = active;
+            let gate = s.on_time(now);
+            self.sync_gate(now, gate);
+        }
     }
 
     fn next_wakeup(&mut self) -> Duration {
@@ -551,7 +575,106 @@ impl Daemon {
         for c in self.conns.values() {
             t = t.min(c.deadline);
         }
+        if let Some(s) = &self.conn_sync {
+            t = t.min(s.next_wakeup());
+        }
         t
+    }
+
+    // ---- connection sync ----
+
+    /// Starts the relay of `[sync]`, if there is one.
+    fn start_conn_sync(&mut self, now: Duration) {
+        let Some(c) = self.cfg.sync.clone() else {
+            return;
+        };
+        info!(
+            "sync: connection sync on {} port {} ({})",
+            c.interface,
+            c.port,
+            if c.peers.is_empty() {
+                format!("multicast {}", c.group)
+            } else {
+                format!(
+                    "peers {}",
+                    c.peers
+                        .iter()
+                        .map(|p| p.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
+        );
+        let (mut s, gate) =
+            ConnSync::start(c, connsync::NlModule::default(), self.sync_sender, now);
+        s.services = self.cfg.virtual_servers.iter().map(|v| v.key()).collect();
+        self.conn_sync = Some(s);
+        self.sync_gate(now, gate);
+    }
+
+    /// Stops the relay: the module's queue off, the socket closed,
+    /// preemption no longer held.
+    fn stop_conn_sync(&mut self, now: Duration) {
+        if let Some(mut s) = self.conn_sync.take() {
+            s.stop();
+            if let Some(fd) = self.sync_fd.take() {
+                let _ = self.poll.registry().deregister(&mut SourceFd(&fd));
+            }
+            if s.held() {
+                self.sync_gate(now, vec![(false, "sync stopped".into())]);
+            }
+        }
+    }
+
+    /// Whether this director's drlb forwards (what a pull's answer says).
+    fn drlb_active(&self) -> bool {
+        // (a standby namespace forwards nothing, whatever its services)
+        self.ns_active != Some(false) && self.plans.iter().any(|p| p.active)
+    }
+
+    /// Preemption held or let go by the sync's pull (logged), and the
+    /// sync socket registered once it is open.
+    fn sync_gate(&mut self, _now: Duration, changes: Vec<GateChange>) {
+        for (held, why) in &changes {
+            if *held {
+                info!("sync: preemption held: {why}");
+            } else {
+                info!("sync: preemption no longer held: {why}");
+            }
+        }
+        if !changes.is_empty() {
+            self.apply_gate();
+        }
+        let fd = self
+            .conn_sync
+            .as_ref()
+            .and_then(|s| s.socket())
+            .map(|s| s.as_raw_fd());
+        if fd != self.sync_fd {
+            if let Some(old) = self.sync_fd.take() {
+                let _ = self.poll.registry().deregister(&mut SourceFd(&old));
+            }
+            if let Some(fd) = fd {
+                match self.poll.registry().register(
+                    &mut SourceFd(&fd),
+                    SYNC_SOCKET,
+                    Interest::READABLE,
+                ) {
+                    Ok(()) => self.sync_fd = Some(fd),
+                    Err(e) => error!("sync: registering its socket: {e}"),
+                }
+            }
+        }
+    }
+
+    /// Every instance holds preemption while the sync's pull does (with
+    /// [sync], the director is one whose table matters; an instance that
+    /// does not drive drlb waits the bound at most).
+    fn apply_gate(&mut self) {
+        let held = self.conn_sync.as_ref().is_some_and(|s| s.held());
+        for (_, r) in &mut self.instances {
+            r.hold_preemption(held);
+        }
     }
 
     // ---- VRRP ----
@@ -593,8 +716,10 @@ impl Daemon {
         if let Some((ev, why)) = hold {
             first.extend(r.handle(now, ev, &format!("{why} at start")));
         }
+        let held = self.conn_sync.as_ref().is_some_and(|s| s.held());
         self.instances.push((id, r));
         let i = self.instances.len() - 1;
+        self.instances[i].1.hold_preemption(held);
         self.carry_out(i, now, first);
         self.instance_event(i, now, Event::Startup, "startup");
         Ok(())
@@ -1233,6 +1358,14 @@ impl Daemon {
             }
             self.ns_active = None;
             why = Some("drlb was loaded".into());
+            if let Some(s) = self.conn_sync.as_mut() {
+                // (the module met at start was turned on when the relay
+                // started; one that came back lost its table and queue)
+                if !first || !s.send_on() {
+                    let gate = s.module_fresh(now);
+                    self.sync_gate(now, gate);
+                }
+            }
             if !full {
                 full = true;
                 self.plan_all(now);
@@ -1366,7 +1499,18 @@ impl Daemon {
             }
         }
         self.drains = reload::kept_drains(&self.cfg, &new, &self.drains);
+        let sync_changed = new.sync != self.cfg.sync;
         self.cfg = new;
+        if sync_changed {
+            // (added, removed or changed: the relay anew)
+            self.stop_conn_sync(now);
+            if self.cfg.sync.is_none() {
+                info!("sync: connection sync removed by reload");
+            }
+            self.start_conn_sync(now);
+        } else if let Some(s) = self.conn_sync.as_mut() {
+            s.services = self.cfg.virtual_servers.iter().map(|v| v.key()).collect();
+        }
         self.sync_checks(now);
         for (name, change) in plan.running {
             let Some(i) = self.instances.iter().position(|(_, r)| r.name() == name) else {
@@ -1426,6 +1570,7 @@ impl Daemon {
             self.notify(0, "STOP");
             self.remove_instance(0, now, "shutdown");
         }
+        self.stop_conn_sync(now);
         if let Some(p) = &self.socket {
             let _ = std::fs::remove_file(p);
         }
@@ -1576,18 +1721,24 @@ impl Daemon {
             drains: &self.drains,
             lb_error: self.lb.error.as_deref(),
             now,
+            sync: None,
         }
     }
 
-    fn status_json(&self, now: Duration) -> String {
+    fn status_json(&mut self, now: Duration) -> String {
+        let sync = self.conn_sync.as_mut().map(|s| s.status());
         let instances: Vec<&Running> = self.instances.iter().map(|(_, r)| r).collect();
-        status::json(&self.sources(&instances, now))
+        let mut sources = self.sources(&instances, now);
+        sources.sync = sync;
+        status::json(&sources)
     }
 
     fn exposition(&mut self) -> String {
         let module = self.lb.read().ok();
+        let sync = self.conn_sync.as_mut().map(|s| s.status());
         let instances: Vec<&Running> = self.instances.iter().map(|(_, r)| r).collect();
-        let sources = self.sources(&instances, self.now());
+        let mut sources = self.sources(&instances, self.now());
+        sources.sync = sync;
         status::metrics(&sources, module.as_deref(), self.prober.running())
     }
 }

@@ -212,6 +212,8 @@ pub struct Instance {
     /// A synced backup whose Master_Down_Timer fired, and that no advert
     /// has told since to stay backup.
     wants_master: bool,
+    /// Preemption is held ([`Instance::hold_preemption`]).
+    preemption_held: bool,
 }
 
 impl Instance {
@@ -238,6 +240,7 @@ impl Instance {
             held: 0,
             synced: false,
             wants_master: false,
+            preemption_held: false,
         })
     }
 
@@ -269,6 +272,23 @@ impl Instance {
     /// Whether it is a synced backup that wants to become master.
     pub fn wants_master(&self) -> bool {
         self.wants_master && self.state == State::Backup
+    }
+
+    /// Holds preemption (or lets it go): while held, a backup accepts a
+    /// lower-priority master's adverts as if it did not preempt, so it
+    /// stays backup; the master going away (its adverts stop, or it
+    /// resigns) still makes it master. Connection sync holds it while a
+    /// returning director has not got the table yet.
+    pub fn hold_preemption(&mut self, hold: bool) {
+        self.preemption_held = hold;
+        if hold {
+            self.preempt_at = None;
+        }
+    }
+
+    /// Whether preemption is held.
+    pub fn preemption_held(&self) -> bool {
+        self.preemption_held
     }
 
     /// Whether `hold` holds it.
@@ -401,7 +421,11 @@ impl Instance {
         let local = self.params.priority;
         if priority == RESIGN_PRIORITY {
             self.master_down_timer = Some(now + self.skew_time());
-        } else if !self.params.preempt || priority >= local || self.preempt_delayed(now) {
+        } else if !self.params.preempt
+            || priority >= local
+            || self.preemption_held
+            || self.preempt_delayed(now)
+        {
             if priority >= local {
                 self.preempt_at = None;
             }
@@ -1360,6 +1384,39 @@ mod tests {
             ..params()
         };
         let (mut i, _) = reach(p, Start::Backup);
+        i.handle(ms(1000), advert(0, 100, LOWER));
+        assert_eq!(i.next_deadline(), Some(ms(1000) + us(609_375)));
+    }
+
+    #[test]
+    fn held_preemption_accepts_a_lower_master_until_released() {
+        let (mut i, _) = reach(params(), Start::Backup);
+        i.hold_preemption(true);
+        assert!(i.preemption_held());
+        for t in (1000..6000).step_by(1000) {
+            assert_eq!(i.handle(ms(t), advert(50, 100, LOWER)), []);
+            assert_eq!(i.next_deadline(), Some(ms(t) + MDI_100), "t={t}");
+            assert_eq!(i.state(), State::Backup);
+        }
+        // Released: the next advert is discarded, and the timer preempts.
+        i.hold_preemption(false);
+        assert_eq!(i.handle(ms(6000), advert(50, 100, LOWER)), []);
+        assert_eq!(i.next_deadline(), Some(ms(5000) + MDI_100));
+        let actions = i.handle(ms(5000) + MDI_100, Timer);
+        assert_eq!(actions, [SendAdvert { priority: 100 }, BecomeMaster]);
+    }
+
+    #[test]
+    fn held_preemption_still_takes_over_from_a_master_that_goes_away() {
+        let (mut i, _) = reach(params(), Start::Backup);
+        i.hold_preemption(true);
+        i.handle(ms(1000), advert(50, 100, LOWER));
+        // No advert since: the master down timer makes it master.
+        let actions = i.handle(ms(1000) + MDI_100, Timer);
+        assert_eq!(actions, [SendAdvert { priority: 100 }, BecomeMaster]);
+        // A resigning master: at once (skew time), held or not.
+        let (mut i, _) = reach(params(), Start::Backup);
+        i.hold_preemption(true);
         i.handle(ms(1000), advert(0, 100, LOWER));
         assert_eq!(i.next_deadline(), Some(ms(1000) + us(609_375)));
     }

@@ -490,6 +490,11 @@ impl Running {
         self.tracking(now).0
     }
 
+    /// Holds preemption (connection sync: the table has not arrived).
+    pub fn hold_preemption(&mut self, hold: bool) {
+        self.fsm.hold_preemption(hold);
+    }
+
     /// Its sync group, if any: a member becomes master only with its group.
     pub fn set_group(&mut self, group: Option<String>) {
         self.fsm.set_synced(group.is_some());

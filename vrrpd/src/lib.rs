@@ -20,6 +20,7 @@
 pub mod ah;
 pub mod checks;
 pub mod config;
+pub mod connsync;
 pub mod control;
 pub mod daemon;
 pub mod fsm;

@@ -16,8 +16,12 @@ use std::path::PathBuf;
         the real servers of drlb's services (TCP, HTTP, HTTPS and exec checks), \
         taking them in and out of rotation in the drlb kernel module. One TOML file \
         configures both; `vrrpd check-config FILE` reports every problem in it with \
-        its line. With --config it runs in the foreground until SIGTERM; the other \
-        commands talk to a running daemon over its control socket."
+        its line. An optional [sync] table (interface, peers, key, port, group, \
+        pull_timeout_ms) relays drlb's connection table to the peer directors over \
+        authenticated UDP (port 8849 by default), and makes a returning director \
+        pull the whole table before it preempts. With --config it runs in the \
+        foreground until SIGTERM; the other commands talk to a running daemon over \
+        its control socket."
 )]
 struct Cli {
     /// Run in the foreground with this TOML configuration, logging to stderr

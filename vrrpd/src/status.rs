@@ -29,6 +29,8 @@ pub struct Sources<'a> {
     pub lb_error: Option<&'a str>,
     /// The daemon's clock now.
     pub now: Duration,
+    /// Connection sync's section, when `[sync]` is configured.
+    pub sync: Option<Value>,
 }
 
 impl Sources<'_> {
@@ -148,6 +150,8 @@ struct Status<'a> {
     virtual_servers: Vec<ServiceStatus<'a>>,
     checks: ChecksSummary,
     drlb: Drlb<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sync: Option<Value>,
 }
 
 #[derive(Serialize)]
@@ -188,6 +192,7 @@ pub fn json(s: &Sources<'_>) -> String {
         virtual_servers,
         checks: checks_summary(s.checks),
         drlb: Drlb { error: s.lb_error },
+        sync: s.sync.clone(),
     };
     serde_json::to_string(&status).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
@@ -483,6 +488,46 @@ pub fn metrics(s: &Sources<'_>, module: Option<&[list::Service]>, running_probes
                 f64::from(st.inactive),
             );
         }
+    }
+    if let Some(c) = &s.sync {
+        let n = |k: &str| c[k].as_u64().unwrap_or(0) as f64;
+        for (dir, k) in [
+            ("sent", "datagrams_sent"),
+            ("received", "datagrams_received"),
+        ] {
+            e.sample(
+                "vrrpd_sync_datagrams_total",
+                Kind::Counter,
+                "Connection-sync datagrams sent to and received (accepted) from the peers.",
+                &[("direction", dir)],
+                n(k),
+            );
+        }
+        for (dir, k) in [("sent", "records_sent"), ("received", "records_received")] {
+            e.sample(
+                "vrrpd_sync_records_total",
+                Kind::Counter,
+                "Connection-sync records sent to and received from the peers.",
+                &[("direction", dir)],
+                n(k),
+            );
+        }
+        for reason in ["non_peer", "bad_auth", "malformed", "bad_version"] {
+            e.sample(
+                "vrrpd_sync_dropped_total",
+                Kind::Counter,
+                "Connection-sync datagrams dropped, by reason.",
+                &[("reason", reason)],
+                n(reason),
+            );
+        }
+        e.sample(
+            "vrrpd_sync_preemption_held",
+            Kind::Gauge,
+            "1 while preemption waits for the connection table (the pull).",
+            &[],
+            f64::from(u8::from(c["preemption_held"].as_bool() == Some(true))),
+        );
     }
     e.finish()
 }

@@ -36,6 +36,7 @@ fn fixtures_convert_and_pass_check_config() {
         "lvs-dr/director2.conf",
         "ipv6.conf",
         "sync-scripts.conf",
+        "lvs-sync.conf",
     ] {
         let out = vrrpd(&["import-keepalived", &fixture(name)]);
         let err = String::from_utf8_lossy(&out.stderr);
@@ -79,6 +80,14 @@ fn fixtures_convert_and_pass_check_config() {
     ] {
         assert!(text.contains(key), "{key}: {text}");
     }
+    // lvs_sync_daemon becomes [sync] on its interface, with the
+    // instance's unicast peer.
+    let out = vrrpd(&["import-keepalived", &fixture("lvs-sync.conf")]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("[sync]\ninterface = \"eth1\"\npeers = [\"192.168.100.3\"]\n"),
+        "{text}"
+    );
     let _ = std::fs::remove_dir_all(&d);
 }
 

@@ -24,10 +24,12 @@
 //! A file needs at least one instance or one virtual server: virtual
 //! servers alone make a single director that checks its real servers.
 
+mod connsync;
 mod instance;
 mod service;
 mod track;
 
+pub use connsync::ConnSync;
 pub use instance::{InstanceConfig, VirtualIp};
 pub use service::{CheckKind, CheckSpec, HttpCheck, OnFail, RealServer, ServiceKey, VirtualServer};
 pub use track::{SyncGroup, TrackFile, TrackInterface, TrackScript};
@@ -57,6 +59,8 @@ pub struct Config {
     /// The SCHED_RR priority the daemon runs at, with its memory locked
     /// (`realtime`, `realtime_priority`); `None`: normal scheduling.
     pub realtime: Option<u8>,
+    /// The `[sync]` table: connection sync with peer directors.
+    pub sync: Option<ConnSync>,
 }
 
 impl Config {
@@ -181,6 +185,7 @@ pub fn check(text: &str) -> Result<Config, Vec<ConfigError>> {
         DEFAULT_REALTIME_PRIORITY,
     );
     let realtime = raw.realtime.unwrap_or(true).then_some(realtime_priority);
+    let sync = raw.sync.as_ref().and_then(|s| v.conn_sync(s));
     if v.errors.is_empty() {
         Ok(Config {
             instances,
@@ -188,6 +193,7 @@ pub fn check(text: &str) -> Result<Config, Vec<ConfigError>> {
             metrics_listen,
             sync_groups,
             realtime,
+            sync,
         })
     } else {
         v.errors.sort_by_key(|e| e.line);
@@ -201,6 +207,7 @@ struct RawConfig {
     metrics_listen: Option<Spanned<String>>,
     realtime: Option<bool>,
     realtime_priority: Option<Spanned<i64>>,
+    sync: Option<Spanned<connsync::RawConnSync>>,
     #[serde(default)]
     instance: Vec<Spanned<instance::RawInstance>>,
     #[serde(default)]

@@ -25,6 +25,7 @@
 //! | `TCP_CHECK`, `HTTP_GET`, `SSL_GET`, `MISC_CHECK` | `check` `tcp`, `http`, `https`, `exec` |
 //! | `delay_loop`, `delay_before_retry`, `retry`, `connect_timeout` | `interval_ms`, `fast_interval_ms`, `fall` (retry + 1), `timeout_ms` |
 //! | `alpha` (default: up at start) | `initial = "down"` (`"up"`) |
+//! | global `lvs_sync_daemon IFACE [INSTANCE] [id N] [port P] [group G]`, `lvs_sync_daemon_interface` | `[sync]` `interface` (`peers`: the instances' `unicast_peer`), `port`, `group` |
 //!
 //! Everything else is refused with its line and why.
 
@@ -95,6 +96,10 @@ pub fn convert(nodes: &[Node]) -> Result<Converted, Vec<Problem>> {
             toml.push('\n');
             toml.push_str(&t.text);
         }
+    }
+    if let Some(t) = c.sync_table() {
+        toml.push('\n');
+        toml.push_str(&t);
     }
     Ok(Converted {
         toml,
@@ -176,6 +181,13 @@ struct Conv {
     refs: Vec<(&'static str, String, Node)>,
     /// Instances in sync groups (each may be in one only).
     grouped: HashSet<String>,
+    /// lvs_sync_daemon: the interface, and the instance it names.
+    sync_iface: Option<String>,
+    sync_instance: Option<String>,
+    sync_port: Option<i64>,
+    sync_group: Option<String>,
+    /// Each instance's unicast peers, for [sync]'s.
+    unicast_peers: Vec<(String, Vec<String>)>,
 }
 
 /// Values shared by the checks of a virtual server and its real servers.
@@ -310,11 +322,86 @@ impl Conv {
                 "vrrp_strict" => self.refuse(s, "vrrp_strict: vrrpd adds no firewall rules for the VIPs and does not enforce strict mode; remove it (vrrpd refuses v3 authentication and mixed families anyway)"),
                 "vrrp_skip_check_adv_addr" => self.refuse(s, "vrrp_skip_check_adv_addr: vrrpd always checks the addresses in adverts (and logs a mismatch)"),
                 "vrrp_mcast_group4" | "vrrp_mcast_group6" => self.refuse(s, &format!("{}: vrrpd uses the RFC's multicast groups only", s.keyword())),
-                "lvs_sync_daemon" => self.refuse(s, "lvs_sync_daemon: drlb has no connection synchronisation; Maglev (lb_algo mh) keeps flows on the same real server across directors"),
+                "lvs_sync_daemon" => self.lvs_sync_daemon(s),
                 "vrrp_garp_interval" | "vrrp_gna_interval" => self.refuse(s, &format!("{}: vrrpd sends a burst's GARPs back to back", s.keyword())),
                 _ => self.unsupported(s, "global_defs"),
             }
         }
+    }
+
+    /// `lvs_sync_daemon IFACE [INSTANCE] [id N] [maxlen N] [port P]
+    /// [ttl N] [group G]`: vrrpd's own sync on IFACE (the rest of IPVS's
+    /// knobs have no counterpart, and are noted).
+    fn lvs_sync_daemon(&mut self, s: &Node) {
+        let args = s.args();
+        let Some(iface) = args.first() else {
+            return self.refuse(s, "lvs_sync_daemon needs an interface");
+        };
+        let mut rest = &args[1..];
+        if let Some(first) = rest.first() {
+            if !["id", "maxlen", "port", "ttl", "group"].contains(&first.as_str()) {
+                self.sync_instance = Some(first.clone());
+                rest = &rest[1..];
+            }
+        }
+        while let [k, v, tail @ ..] = rest {
+            match k.as_str() {
+                "port" => match v.parse::<i64>() {
+                    Ok(p) if (1..=65535).contains(&p) => self.sync_port = Some(p),
+                    _ => self.refuse(s, &format!("lvs_sync_daemon port `{v}`: must be 1..=65535")),
+                },
+                "group" => match v.parse::<std::net::Ipv4Addr>() {
+                    Ok(g) if g.is_multicast() => self.sync_group = Some(g.to_string()),
+                    _ => self.refuse(s, &format!("lvs_sync_daemon group `{v}`: vrrpd syncs over an IPv4 multicast group or unicast peers")),
+                },
+                "id" | "maxlen" | "ttl" => {
+                    let msg = format!("lvs_sync_daemon {k}: vrrpd's sync has its own datagrams (TTL 1, sender ids of their own); not converted");
+                    let c = self.note(s, &msg);
+                    self.header.push_str(&c);
+                }
+                other => self.refuse(s, &format!("lvs_sync_daemon `{other}`: unknown option")),
+            }
+            rest = tail;
+        }
+        if let [k] = rest {
+            self.refuse(s, &format!("lvs_sync_daemon `{k}` needs a value"));
+        }
+        self.sync_iface = Some(iface.clone());
+    }
+
+    /// The `[sync]` table, if keepalived ran a sync daemon: its peers are
+    /// the unicast peers of the instance it named (of every instance when
+    /// it named none); none: multicast.
+    fn sync_table(&self) -> Option<String> {
+        let iface = self.sync_iface.as_ref()?;
+        let mut peers: Vec<String> = vec![];
+        for (name, ps) in &self.unicast_peers {
+            if self.sync_instance.as_ref().is_some_and(|i| i != name) {
+                continue;
+            }
+            for p in ps {
+                if p.parse::<IpAddr>().is_ok() && !peers.contains(p) {
+                    peers.push(p.clone());
+                }
+            }
+        }
+        let mut t = format!(
+            "# from lvs_sync_daemon: connection sync, vrrpd's own (see README, Connection sync)\n[sync]\ninterface = {}\n",
+            q(iface)
+        );
+        if !peers.is_empty() {
+            let list: Vec<String> = peers.iter().map(|p| q(p)).collect();
+            let _ = writeln!(t, "peers = [{}]", list.join(", "));
+        }
+        if let Some(p) = self.sync_port {
+            let _ = writeln!(t, "port = {p}");
+        }
+        if let Some(g) = &self.sync_group {
+            if peers.is_empty() {
+                let _ = writeln!(t, "group = {}", q(g));
+            }
+        }
+        Some(t)
     }
 
     fn instance(&mut self, n: &Node) {
@@ -370,6 +457,8 @@ impl Conv {
                             peers.push(q(p.keyword()));
                         }
                     }
+                    let all = self.block(s).iter().map(|p| p.keyword().to_string()).collect();
+                    self.unicast_peers.push((name.clone(), all));
                     let _ = writeln!(lines, "unicast_peers = [{}]", peers.join(", "));
                 }
                 "authentication" => {
@@ -469,7 +558,14 @@ impl Conv {
                 }
                 "mcast_src_ip" => self.refuse(s, "mcast_src_ip: vrrpd sends multicast adverts from the interface's primary address"),
                 "dont_track_primary" => self.refuse(s, "dont_track_primary: vrrpd always tracks its interface"),
-                "lvs_sync_daemon_interface" => self.refuse(s, "lvs_sync_daemon_interface: drlb has no connection synchronisation"),
+                "lvs_sync_daemon_interface" => {
+                    if let Some(i) = self.one(s) {
+                        if self.sync_iface.is_none() {
+                            self.sync_iface = Some(i.to_string());
+                            self.sync_instance = Some(name.clone());
+                        }
+                    }
+                }
                 _ => self.unsupported(s, "vrrp_instance"),
             }
         }
@@ -1581,6 +1677,71 @@ virtual_server 10.0.0.1 82 {
     }
 
     const VI: &str = "vrrp_instance V {\n interface eth0\n virtual_router_id 7\n";
+
+    #[test]
+    fn lvs_sync_daemon_becomes_the_sync_table() {
+        let vip = " virtual_ipaddress {\n 10.0.0.1\n }\n";
+        // Unicast peers: those of the instance named.
+        let text = format!(
+            "global_defs {{\n lvs_sync_daemon eth1 V id 3\n}}\n{VI}{vip} unicast_peer {{\n 10.0.0.2\n 10.0.0.3\n }}\n}}\nvrrp_instance W {{\n interface eth0\n virtual_router_id 8\n{vip} unicast_peer {{\n 10.9.9.9\n }}\n}}\n"
+        );
+        let c = conv(&text).unwrap();
+        let t: toml::Table = toml::from_str(&c.toml).unwrap();
+        let sync = t["sync"].as_table().unwrap();
+        assert_eq!(sync["interface"].as_str(), Some("eth1"));
+        let peers: Vec<&str> = sync["peers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap())
+            .collect();
+        assert_eq!(peers, ["10.0.0.2", "10.0.0.3"]);
+        assert!(
+            c.notes
+                .iter()
+                .any(|n| n.message.contains("lvs_sync_daemon id")),
+            "{:?}",
+            c.notes
+        );
+        crate::config::check(&c.toml).unwrap();
+        // Multicast, with keepalived's port and group.
+        let c = conv(&format!(
+            "global_defs {{\n lvs_sync_daemon eth1 port 9000 group 239.1.1.1\n}}\n{VI}{vip}}}\n"
+        ))
+        .unwrap();
+        let cfg = crate::config::check(&c.toml).unwrap();
+        let sync = cfg.sync.unwrap();
+        assert!(sync.peers.is_empty());
+        assert_eq!(
+            (sync.port, sync.group.to_string().as_str()),
+            (9000, "239.1.1.1")
+        );
+        // The instance-level form.
+        let c = conv(&format!("{VI}{vip} lvs_sync_daemon_interface eth2\n}}\n")).unwrap();
+        assert_eq!(
+            crate::config::check(&c.toml)
+                .unwrap()
+                .sync
+                .unwrap()
+                .interface,
+            "eth2"
+        );
+        // Bad values are refused with their lines.
+        let p = refused("global_defs {\n lvs_sync_daemon eth1 port 0\n}\n");
+        assert!(
+            p.iter().any(|(l, m)| *l == 2 && m.contains("port `0`")),
+            "{p:?}"
+        );
+        let p = refused("global_defs {\n lvs_sync_daemon\n}\n");
+        assert!(
+            p.iter()
+                .any(|(l, m)| *l == 2 && m.contains("needs an interface")),
+            "{p:?}"
+        );
+        // No sync daemon, no [sync].
+        let c = conv(&format!("{VI}{vip}}}\n")).unwrap();
+        assert!(!c.toml.contains("[sync]"));
+    }
 
     fn instance(body: &str) -> toml::Table {
         let c = conv(&format!("{VI}{body}}}\n")).unwrap();
