@@ -128,7 +128,7 @@ printf '  dir2: vi1 %s; its services %s\n' "$(instance_state dir2 vi1)" "$(list_
 # (until every held connection has answered through dir2, at most 30 s)
 hold_through 30
 echo "  client: $(hold_sum); $(($(hold_q d.answers) - a0)) answers since the crash"
-read -r alive resets timeouts moved wait_ms < <(hold_q '"%d %d %d %d %d" % (d.alive, d.resets, d.timeouts, d.moved, d.window_max_wait_ms)')
+read -r alive resets timeouts moved wait_ms < <(hold_q '"%d %d %d %d %d" % (d.alive, d.window_resets, d.window_timeouts, d.window_moved, d.window_max_wait_ms)')
 counts="$alive of $HELD alive, $resets reset, $timeouts without an answer for ${HELD_TIMEOUT} s, $moved moved to another real server"
 if [ "$alive" -eq "$HELD" ] && [ "$(hold_q d.since_mark)" -eq "$HELD" ] && [ $((resets + timeouts + moved)) -eq 0 ]; then
 	printf '  \033[1mNone of the %d held connections was lost: %s (the longest wait for an answer, across the failover: %d ms)\033[0m\n' "$HELD" "$counts" "$wait_ms"

@@ -30,7 +30,8 @@ rename, so a reader never sees half of one), one JSON object:
   mark; the start before one), marks (SIGUSR1s received, so that a reader
   knows the summary is from after its mark), window_max_wait_ms (the
   longest wait for an answer since the last SIGUSR2; the start before
-  one).
+  one), window_resets, window_timeouts, window_moved (the counts since
+  that SIGUSR2).
 
 A failover test sends SIGUSR2 just before the event and SIGUSR1 once the
 new director has taken over, then waits until since_mark is N: every
@@ -77,6 +78,7 @@ def main():
 
     def on_window(*_):
         mark[1] = 0.0
+        base.update(c)
 
     signal.signal(signal.SIGUSR1, on_mark)
     signal.signal(signal.SIGUSR2, on_window)
@@ -88,6 +90,7 @@ def main():
     SOCK, FIRST, PEND, STALL, LAST, MOVED, ALIVE, BUF, CONN = range(9)
     conns = []
     c = dict(answers=0, resets=0, timeouts=0, moved=0, connect_failed=0)
+    base = dict(c)  # the counts at the window's start
     events = []
     max_wait = [0.0]
 
@@ -170,6 +173,9 @@ def main():
             max_wait_ms=int(max_wait[0] * 1000),
             since_mark=sum(1 for k in conns if k[ALIVE] and k[LAST] is not None and k[LAST] > mark[0]),
             window_max_wait_ms=int(mark[1] * 1000),
+            window_resets=c["resets"] - base["resets"],
+            window_timeouts=c["timeouts"] - base["timeouts"],
+            window_moved=c["moved"] - base["moved"],
             marks=mark[2],
             connect_failed=c["connect_failed"],
             first=first,

@@ -81,12 +81,29 @@ EOF
 }
 
 # After an event: every held connection answered since the takeover,
-# none reset, timed out or moved.
+# none reset, timed out or moved since just before the event (a slow
+# answer while 200 connections open, under a loaded host, is no loss).
 hold_settled() { # SECONDS WHAT
 	hold_through "$1"
-	log "$2: $(hold_sum); since the takeover, $(hold_q '"%d answered; the longest wait since the event %d ms" % (d.since_mark, d.window_max_wait_ms)')"
-	expect_eq "$(hold_q '[d.alive, d.since_mark, d.resets, d.timeouts, d.moved]')" "[$N,$N,0,0,0]" \
-		"held connections $2 [alive, answered since, resets, timeouts, moved]"
+	log "$2: $(hold_sum)"
+	log "  since the event: $(hold_q '"%d resets, %d timeouts, %d moved, the longest wait %d ms; %d answered since the takeover" % (d.window_resets, d.window_timeouts, d.window_moved, d.window_max_wait_ms, d.since_mark)')"
+	local got
+	got=$(hold_q '[d.alive, d.since_mark, d.window_resets, d.window_timeouts, d.window_moved]')
+	[ "$got" = "[$N,$N,0,0,0]" ] || diagnose
+	expect_eq "$got" "[$N,$N,0,0,0]" "held connections $2 [alive, answered since the takeover, resets, timeouts, moved since the event]"
+}
+# What a failure needs to be understood: hold.py's first events (seconds
+# since its start, now at hold.py's "seconds"), each director's sync
+# counters, exceptional-path counters and the end of its vrrpd's log.
+diagnose() {
+	local h
+	log "hold.py at $(hold_q d.seconds) s, its events:"
+	hold_q '"\n".join(d.events)' | sed 's/^/    | /'
+	for h in dir1 dir2; do
+		log "$h: drlb-tool sync, limits; its vrrpd's log (last lines)"
+		{ dt $h sync; dt $h limits; } 2>&1 | sed 's/^/    | /'
+		tail -n 15 "$VRRP_DIR/$h.log" | sed 's/^/    | /'
+	done
 }
 
 # A director's table as "client:port>real" of its established
@@ -258,7 +275,7 @@ if [[ " $PHASES " == *" control "* ]]; then
 	crash_dir1
 	hold_through 30
 	log "after the crash: $(hold_sum)"
-	expect_ge "$(hold_q 'd.resets + d.timeouts + d.moved')" 1 "connections lost or moved without sync"
+	expect_ge "$(hold_q 'd.window_resets + d.window_timeouts + d.window_moved')" 1 "connections lost or moved without sync"
 	stop_pair
 	n dir1 ip link set eth0 up
 fi
