@@ -94,9 +94,15 @@ def main():
     events = []
     max_wait = [0.0]
 
-    def event(i, what):
-        if len(events) < 20:
-            events.append(f"{time.monotonic() - t0:.2f} conn {i}: {what}")
+    slow_events = [0]
+
+    def event(i, what, slow=False):
+        # (at most 20, of which at most 5 slow answers: resets and moves
+        # are what a failure needs shown)
+        if len(events) >= 20 or (slow and slow_events[0] >= 5):
+            return
+        slow_events[0] += slow
+        events.append(f"{time.monotonic() - t0:.2f} conn {i}: {what}")
 
     def die(i, what):
         k = conns[i]
@@ -222,7 +228,7 @@ def main():
                 if k[ALIVE] and k[PEND] is not None and not k[STALL] and now - k[PEND] > timeout:
                     k[STALL] = True
                     c["timeouts"] += 1
-                    event(i, f"no answer in {timeout:g} s")
+                    event(i, f"no answer in {timeout:g} s", slow=True)
             summary()
             next_status = now + min(1.0, timeout / 4)
             if stopping or (stop_file and os.path.exists(stop_file)):
@@ -261,7 +267,7 @@ def main():
                     mark[1] = max(mark[1], t - k[PEND])
                     if t - k[PEND] > timeout and not k[STALL]:
                         c["timeouts"] += 1
-                        event(i, f"answered after {t - k[PEND]:.1f} s")
+                        event(i, f"answered after {t - k[PEND]:.1f} s", slow=True)
                 k[PEND], k[STALL], k[LAST] = None, False, t
                 if k[FIRST] is None:
                     k[FIRST] = name
