@@ -6,7 +6,7 @@
 #      |  (ARP for the VIP, wherever VRRP puts it)
 #   ---+--- br0 ---+-------------------------------+--- rs1 .21, rs2 .22
 #      dir1 .3 (vrrpd 150, drlb)       dir2 .4 (vrrpd 100, drlb)
-#      VRRPv3 vrid 51, 100 ms adverts, VIP 198.51.100.10:80 rr, check none
+#      VRRPv3 vrid 51, 300 ms adverts, VIP 198.51.100.10:80 rr, check none
 #      [sync] interface eth0, peers = the other one, key "s3cret"
 #         dir1 <--- UDP 8849 (records, pulls) ---> dir2
 #
@@ -38,7 +38,12 @@ trap 'hold_stop; vrrpd_stop dir1; vrrpd_stop dir2; topo_down' EXIT
 n client ip route del "$VIP4/32"
 PHASES=${CONN_SYNC_PHASES:-bad rr maglev}
 N=${CONN_SYNC_CONNS:-200}
-ADVERT_MS=${CONN_SYNC_ADVERT_MS:-100}
+# VRRPv3 adverts every 300 ms. At 100 ms (Master_Down_Interval 360 ms)
+# under TCG on a busy host, a returning director's master down timer
+# fired before it heard the master (it became MASTER before its pull was
+# done, placing mid-flow segments without state), and the peer missed
+# adverts and flapped: 4 of 200 connections reset in the return.
+ADVERT_MS=${CONN_SYNC_ADVERT_MS:-300}
 # Under TCG, with the debug kernel, the guest answers at most 150-200 of
 # these requests a second in all, and far fewer when other guests share
 # the host: at 100 ms each, 200 connections would only queue (requests
