@@ -12,12 +12,12 @@ export DRLB_KO DRLB_TOOL VRRPD
 . lib/vrrp.sh
 . lib/nginx-rs.sh
 . lib/hold.sh
-# The held connections of the last part; an answer later than
-# HELD_TIMEOUT counts as a timeout (VRRP's takeover at the example's 1 s
-# adverts takes over 3 s, and TCP retransmits in doubling steps).
-# (a line a second each: under TCG the guest answers about 150-200 such
-# lines a second in all)
-HELD=50 HELD_TIMEOUT=10 HOLD_INTERVAL=1
+# The held connections of the last part, a line a second each (under TCG
+# the guest answers at most 150-200 such lines a second in all); an answer
+# later than HELD_TIMEOUT counts as a timeout (VRRP's takeover at the
+# example's 1 s adverts takes over 3 s, and TCP retransmits after 0.2,
+# 0.6, 1.4, 3.0, 6.2, 12.6 s).
+HELD=50 HELD_TIMEOUT=30 HOLD_INTERVAL=1
 say() { printf '\n\033[1m# %s\033[0m\n' "$*"; }
 get() { # N: N requests from the client, one line each
 	local i
