@@ -87,7 +87,7 @@ dt dir1 list | sed 's/^/    /'
 say "rs1's nginx stops: three failed checks, and vrrpd drains it (weight 0)"
 nginx_rs_stop 1
 wait_role dir1 1 down 10
-n dir1 "$VRRPD" status | grep '198.51.100.21' | sed 's/^/  /'
+n dir1 "$VRRPD" status | grep 'check 198.51.100.21:80' | sed 's/^/  /'
 out=$(get 4)
 echo "$out"
 answered_by "$out" rs2
@@ -95,7 +95,7 @@ answered_by "$out" rs2
 say "rs1's nginx starts again: two passing checks bring it back"
 nginx_rs 1
 wait_role dir1 1 up 10
-n dir1 "$VRRPD" status | grep '198.51.100.21' | sed 's/^/  /'
+n dir1 "$VRRPD" status | grep 'check 198.51.100.21:80' | sed 's/^/  /'
 out=$(get 4)
 echo "$out"
 [[ $out == *"-> rs1 "* ]] || fail "rs1 took no request after its return"
