@@ -2,7 +2,7 @@
 # survive a crash of the master and its return, on their own real servers.
 #
 #   client .2: hold.py, 200 TCP connections to VIP:80, a line each every
-#      |       100 ms, answered by "rsN ..." (which real server answered)
+#      |       5 s, answered by "rsN ..." (which real server answered)
 #      |  (ARP for the VIP, wherever VRRP puts it)
 #   ---+--- br0 ---+-------------------------------+--- rs1 .21, rs2 .22
 #      dir1 .3 (vrrpd 150, drlb)       dir2 .4 (vrrpd 100, drlb)
