@@ -105,7 +105,7 @@ impl Malformed {
 
 impl Record {
     /// Its encoded length.
-    pub fn len(&self) -> usize {
+    pub fn encoded_len(&self) -> usize {
         if self.v6 {
             V6_LEN
         } else {
@@ -121,7 +121,7 @@ impl Record {
     /// Writes the record at the start of `out`; its length, or `None` if
     /// `out` is too short (nothing is written then).
     pub fn encode(&self, out: &mut [u8]) -> Option<usize> {
-        let len = self.len();
+        let len = self.encoded_len();
         let out = out.get_mut(..len)?;
         let alen = if self.v6 { 16 } else { 4 };
         out[0] = if self.v6 { 6 } else { 4 };
