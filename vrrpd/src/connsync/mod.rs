@@ -523,23 +523,29 @@ mod tests {
 
     /// The module goes away and comes back (unloaded, loaded): its
     /// queue is turned on again and the table pulled again.
+    /// A PULL_END from an active peer (sender 9), no key.
+    fn active_pull_end() -> Vec<u8> {
+        let body = wire::Body::PullEnd {
+            records: 0,
+            active: true,
+        };
+        wire::encode(
+            &wire::Datagram {
+                sender: 9,
+                seq: 1,
+                body,
+            },
+            None,
+        )
+    }
+
     #[test]
     fn a_module_that_comes_back_gets_send_on_and_a_pull() {
         let f = Fake::default();
         let ms = Duration::from_millis;
         let (mut s, _) = ConnSync::start(cfg(free_port(), 1, None), f.clone(), 1, ms(0));
         assert_eq!(*f.sets.borrow(), 1);
-        let end = wire::encode(
-            &wire::Datagram {
-                sender: 9,
-                seq: 1,
-                body: wire::Body::PullEnd {
-                    records: 0,
-                    active: true,
-                },
-            },
-            None,
-        );
+        let end = active_pull_end();
         s.relay
             .received(ms(10), "127.0.0.1:1".parse().unwrap(), &end);
         let g = s.on_time(ms(300));
@@ -565,17 +571,7 @@ mod tests {
         *f.unresolved.borrow_mut() = vec!["10.0.0.3 of tcp 10.0.0.1:80".into()];
         let (mut s, _) = ConnSync::start(cfg(free_port(), 1, None), f.clone(), 1, Duration::ZERO);
         // The pull completes (a PULL_END from an active peer) ...
-        let end = wire::encode(
-            &wire::Datagram {
-                sender: 9,
-                seq: 1,
-                body: wire::Body::PullEnd {
-                    records: 0,
-                    active: true,
-                },
-            },
-            None,
-        );
+        let end = active_pull_end();
         s.relay.received(
             Duration::from_millis(10),
             "127.0.0.1:1".parse().unwrap(),
