@@ -4,7 +4,8 @@
 //!
 //! - VRRP: each instance's socket feeds its state machine ([`crate::fsm`]
 //!   through [`crate::instance`]); a transition moves the VIPs and switches
-//!   drlb, standby before the VIPs go and active after they come. A master
+//!   drlb, active before the VIPs come and standby after they go (never a
+//!   VIP whose traffic meets the director's own stack). A master
 //!   that cannot add its VIPs or switch drlb is made unable: it resigns to
 //!   Fault, and checks again until it can.
 //! - Links: rtnetlink's RTNLGRP_LINK events keep the interfaces' table
@@ -980,8 +981,11 @@ impl Daemon {
         }
     }
 
-    /// Carries out instance `i`'s actions. drlb follows a master after its
-    /// VIPs are up, and goes standby before they are removed. A master
+    /// Carries out instance `i`'s actions. drlb is active before a master
+    /// adds its VIPs (and sends its GARPs), and goes standby only after
+    /// they are removed: while the director holds a VIP, its drlb takes
+    /// the VIP's traffic, which would otherwise reach the director's own
+    /// stack and be reset (no listener there). A master
     /// that cannot add its VIPs or switch drlb is made unable (Fault, a
     /// priority-0 advert) before anything else it was to do.
     fn carry_out(&mut self, i: usize, now: Duration, actions: Vec<Action>) {
@@ -992,9 +996,6 @@ impl Daemon {
                     let _ = self.instances[i].1.act(now, a);
                 }
                 Action::BecomeMaster => {
-                    if let Err(why) = self.instances[i].1.act(now, a) {
-                        return self.unable(i, now, Cause::Vip, why);
-                    }
                     self.dirty.all(format!("{name} became MASTER"));
                     self.sync(now);
                     if self.drlb_failed(i).is_some() {
@@ -1006,13 +1007,16 @@ impl Daemon {
                     if let Some(why) = self.drlb_failed(i) {
                         return self.unable(i, now, Cause::Drlb, why);
                     }
+                    if let Err(why) = self.instances[i].1.act(now, a) {
+                        return self.unable(i, now, Cause::Vip, why);
+                    }
                     self.notify(i, "MASTER");
                 }
                 Action::BecomeBackup | Action::EnterInit | Action::EnterFault => {
                     let state = crate::instance::state_name(self.instances[i].1.state());
+                    let _ = self.instances[i].1.act(now, a);
                     self.dirty.all(format!("{name} is {state}"));
                     self.sync(now);
-                    let _ = self.instances[i].1.act(now, a);
                     match a {
                         Action::BecomeBackup => self.notify(i, "BACKUP"),
                         Action::EnterFault => self.notify(i, "FAULT"),

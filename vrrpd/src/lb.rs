@@ -333,24 +333,6 @@ impl FamilyMonitor {
     /// were lost (ENOBUFS) or could not be read: the caller looks at the
     /// module's family id again.
     pub fn read(&mut self) -> (Vec<FamilyEvent>, Option<io::Error>) {
-        let mut out = Vec::new();
-        let mut err = None;
-        loop {
-            match link::recv(self.fd.as_raw_fd(), &mut self.buf) {
-                Ok(Some(n)) => match genl::parse(&self.buf[..n]) {
-                    Ok(m) => out.extend(m),
-                    Err(e) => err = Some(io::Error::other(e)),
-                },
-                Ok(None) => return (out, err),
-                Err(e)
-                    if e.raw_os_error() == Some(libc::ENOBUFS)
-                        || e.kind() == io::ErrorKind::InvalidData =>
-                {
-                    err = Some(e)
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return (out, Some(e)),
-            }
-        }
+        link::read_all(self.fd.as_raw_fd(), &mut self.buf, genl::parse)
     }
 }

@@ -124,25 +124,37 @@ impl LinkMonitor {
     /// (the kernel dropped some: ENOBUFS) or could not be read: the caller
     /// takes a new [`dump`].
     pub fn read(&mut self) -> (Vec<Message>, Option<io::Error>) {
-        let mut out = Vec::new();
-        let mut err = None;
-        loop {
-            match recv(self.fd.as_raw_fd(), &mut self.buf) {
-                Ok(Some(n)) => match links::parse(&self.buf[..n]) {
-                    Ok(m) => out.extend(m),
-                    Err(e) => err = Some(io::Error::other(e)),
-                },
-                Ok(None) => return (out, err),
-                // (events lost, or one cut short: note it, read on)
-                Err(e)
-                    if e.raw_os_error() == Some(libc::ENOBUFS)
-                        || e.kind() == io::ErrorKind::InvalidData =>
-                {
-                    err = Some(e)
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return (out, Some(e)),
+        read_all(self.fd.as_raw_fd(), &mut self.buf, links::parse)
+    }
+}
+
+/// What a netlink event socket holds, read until none is left, each
+/// datagram through `parse`: the messages, and the last error if events
+/// were lost (ENOBUFS), cut short or unparsable (the caller then looks
+/// again at what the events would have said), or the socket failed.
+pub fn read_all<T, E: std::fmt::Display>(
+    fd: RawFd,
+    buf: &mut [u8],
+    parse: impl Fn(&[u8]) -> Result<Vec<T>, E>,
+) -> (Vec<T>, Option<io::Error>) {
+    let mut out = Vec::new();
+    let mut err = None;
+    loop {
+        match recv(fd, buf) {
+            Ok(Some(n)) => match parse(&buf[..n]) {
+                Ok(m) => out.extend(m),
+                Err(e) => err = Some(io::Error::other(e.to_string())),
+            },
+            Ok(None) => return (out, err),
+            // (events lost, or one cut short: note it, read on)
+            Err(e)
+                if e.raw_os_error() == Some(libc::ENOBUFS)
+                    || e.kind() == io::ErrorKind::InvalidData =>
+            {
+                err = Some(e)
             }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return (out, Some(e)),
         }
     }
 }

@@ -5,20 +5,23 @@
 //! - [`relay`]: the state machine, sans IO: packing, receiving, the pull
 //!   and the preemption gate.
 //! - [`net`]: the UDP socket.
+//! - [`module`]: the module's sync commands, behind a trait.
+//! - [`answer`]: a pull's answer, the whole table, from a thread of its own.
 //! - here: the edge that drives them for the daemon's event loop, with
 //!   the module behind [`Module`] (a fake one in tests), and the threads
 //!   that answer pulls with the whole table.
 //!
 //! (Not [`crate::sync`], which is VRRP sync groups.)
 
+mod answer;
+mod module;
 pub mod net;
 pub mod relay;
 pub mod wire;
 
+pub use module::{Module, NlModule};
+
 use crate::config::{ConnSync as Cfg, ServiceKey};
-use anyhow::Result;
-use drlb_tool::netlink::Client;
-use drlb_tool::sync::{Counters, Written};
 use log::{debug, info, warn};
 use relay::{Action, Dest, Relay, Settings};
 use std::net::SocketAddr;
@@ -33,82 +36,6 @@ const READS_PER_POLL: usize = 64;
 /// waits for it, and a closed socket or a module that refused the queue
 /// is tried again.
 const RETRY: Duration = Duration::from_millis(200);
-
-/// The module, as the relay uses it.
-pub trait Module {
-    fn set_send(&mut self, on: bool) -> Result<()>;
-    /// Queued records and whether more wait.
-    fn read(&mut self) -> Result<(Vec<u8>, bool)>;
-    fn write(&mut self, records: &[u8]) -> Result<Written>;
-    fn counters(&mut self) -> Result<Counters>;
-    /// The weight>0 real servers of `services` that are not resolved.
-    fn unresolved(&mut self, services: &[ServiceKey]) -> Result<Vec<String>>;
-    /// The module came back (a new family): reconnect.
-    fn forget(&mut self) {}
-}
-
-/// The module over generic netlink, a socket of its own (reconnected
-/// after any error).
-#[derive(Default)]
-pub struct NlModule {
-    client: Option<Client>,
-}
-
-impl NlModule {
-    fn with<T>(&mut self, f: impl FnOnce(&mut Client) -> Result<T>) -> Result<T> {
-        let c = match self.client.as_mut() {
-            Some(c) => c,
-            None => self.client.insert(Client::connect()?),
-        };
-        let r = f(c);
-        if r.is_err() {
-            self.client = None;
-        }
-        r
-    }
-}
-
-impl Module for NlModule {
-    fn set_send(&mut self, on: bool) -> Result<()> {
-        self.with(|c| drlb_tool::sync::set(c, on))
-    }
-    fn read(&mut self) -> Result<(Vec<u8>, bool)> {
-        self.with(drlb_tool::sync::read)
-    }
-    fn write(&mut self, records: &[u8]) -> Result<Written> {
-        self.with(|c| drlb_tool::sync::write(c, records))
-    }
-    fn counters(&mut self) -> Result<Counters> {
-        self.with(drlb_tool::sync::get)
-    }
-    fn unresolved(&mut self, services: &[ServiceKey]) -> Result<Vec<String>> {
-        let running = self.with(drlb_tool::list::read)?;
-        let mut out = vec![];
-        for s in running {
-            let Ok(proto) = drlb_tool::addr::proto(s.protocol) else {
-                continue;
-            };
-            let Ok(ip) = s.address.parse() else { continue };
-            let key = ServiceKey {
-                proto,
-                addr: SocketAddr::new(ip, s.port),
-            };
-            if !services.contains(&key) {
-                continue;
-            }
-            out.extend(
-                s.reals
-                    .iter()
-                    .filter(|r| r.weight > 0 && !r.resolved)
-                    .map(|r| format!("{} of {key}", r.address)),
-            );
-        }
-        Ok(out)
-    }
-    fn forget(&mut self) {
-        self.client = None;
-    }
-}
 
 /// What the daemon must do after a call: preemption held or let go.
 pub type GateChange = (bool, String);
@@ -301,7 +228,7 @@ impl<M: Module> ConnSync<M> {
         let spawned = std::thread::Builder::new()
             .name("vrrpd-sync-pull".into())
             .spawn(move || {
-                if let Err(e) = answer_pull(&enc, &iface, to, active) {
+                if let Err(e) = answer::answer_pull(&enc, &iface, to, active) {
                     warn!("sync: answering the pull from {to}: {e:#}");
                 }
             });
@@ -475,45 +402,11 @@ impl<M: Module> ConnSync<M> {
     }
 }
 
-/// A pull's answer: the table as RECORDS datagrams to `to`, paced, then
-/// PULL_END with their count and our drlb's state. Its own netlink and
-/// UDP sockets.
-fn answer_pull(enc: &relay::Encoder, iface: &str, to: SocketAddr, active: bool) -> Result<()> {
-    let mut nl = Client::connect()?;
-    let table = drlb_tool::sync::table(&mut nl)?;
-    let n = drlb_core::sync_record::records(&table).count() as u32;
-    let sock = net::answer_socket(iface, to)?;
-    for (i, d) in enc.records(&table).iter().enumerate() {
-        send_paced(&sock, d, to)?;
-        if i % 32 == 31 {
-            // (about 20 MB/s: the requester's socket buffer keeps up)
-            std::thread::sleep(Duration::from_millis(2));
-        }
-    }
-    send_paced(
-        &sock,
-        &enc.datagram(wire::Body::PullEnd { records: n, active }),
-        to,
-    )?;
-    info!("sync: sent {to} the connection table: {n} records");
-    Ok(())
-}
-
-fn send_paced(sock: &std::net::UdpSocket, b: &[u8], to: SocketAddr) -> Result<()> {
-    loop {
-        match sock.send_to(b, to) {
-            Ok(_) => return Ok(()),
-            Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
-                std::thread::sleep(Duration::from_millis(1))
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use anyhow::Result;
+    use drlb_tool::sync::{Counters, Written};
     use std::cell::RefCell;
     use std::rc::Rc;
     use wire::tests::{bytes, record};
@@ -630,23 +523,29 @@ mod tests {
 
     /// The module goes away and comes back (unloaded, loaded): its
     /// queue is turned on again and the table pulled again.
+    /// A PULL_END from an active peer (sender 9), no key.
+    fn active_pull_end() -> Vec<u8> {
+        let body = wire::Body::PullEnd {
+            records: 0,
+            active: true,
+        };
+        wire::encode(
+            &wire::Datagram {
+                sender: 9,
+                seq: 1,
+                body,
+            },
+            None,
+        )
+    }
+
     #[test]
     fn a_module_that_comes_back_gets_send_on_and_a_pull() {
         let f = Fake::default();
         let ms = Duration::from_millis;
         let (mut s, _) = ConnSync::start(cfg(free_port(), 1, None), f.clone(), 1, ms(0));
         assert_eq!(*f.sets.borrow(), 1);
-        let end = wire::encode(
-            &wire::Datagram {
-                sender: 9,
-                seq: 1,
-                body: wire::Body::PullEnd {
-                    records: 0,
-                    active: true,
-                },
-            },
-            None,
-        );
+        let end = active_pull_end();
         s.relay
             .received(ms(10), "127.0.0.1:1".parse().unwrap(), &end);
         let g = s.on_time(ms(300));
@@ -672,17 +571,7 @@ mod tests {
         *f.unresolved.borrow_mut() = vec!["10.0.0.3 of tcp 10.0.0.1:80".into()];
         let (mut s, _) = ConnSync::start(cfg(free_port(), 1, None), f.clone(), 1, Duration::ZERO);
         // The pull completes (a PULL_END from an active peer) ...
-        let end = wire::encode(
-            &wire::Datagram {
-                sender: 9,
-                seq: 1,
-                body: wire::Body::PullEnd {
-                    records: 0,
-                    active: true,
-                },
-            },
-            None,
-        );
+        let end = active_pull_end();
         s.relay.received(
             Duration::from_millis(10),
             "127.0.0.1:1".parse().unwrap(),
