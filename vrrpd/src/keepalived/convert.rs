@@ -830,16 +830,7 @@ impl Conv {
                 "timeout" => timeout_ms = self.secs(s),
                 "rise" => rise = self.int(s, 1, 100).unwrap_or(1),
                 "fall" => fall = self.int(s, 1, 100).unwrap_or(1),
-                "weight" => match s.args() {
-                    [w] => match w.parse::<i64>() {
-                        Ok(x) if (-254..=254).contains(&x) => weight = x,
-                        _ => self.refuse(s, &format!("weight `{w}` must be in -254..=254")),
-                    },
-                    [_, r] if r == "reverse" => {
-                        self.refuse(s, "`reverse` weights are not supported")
-                    }
-                    _ => self.refuse(s, "weight takes a number"),
-                },
+                "weight" => weight = self.track_weight(s).unwrap_or(weight),
                 "user" => self.refuse(s, "user: vrrpd runs scripts as its own user"),
                 "init_fail" => self.refuse(
                     s,
@@ -865,6 +856,20 @@ impl Conv {
         self.scripts.push(Table { name, text });
     }
 
+    /// A vrrp_script's or vrrp_track_file's `weight W` (-254..=254;
+    /// `reverse` is refused).
+    fn track_weight(&mut self, s: &Node) -> Option<i64> {
+        match s.args() {
+            [w] => match w.parse::<i64>() {
+                Ok(x) if (-254..=254).contains(&x) => return Some(x),
+                _ => self.refuse(s, &format!("weight `{w}` must be in -254..=254")),
+            },
+            [_, r] if r == "reverse" => self.refuse(s, "`reverse` weights are not supported"),
+            _ => self.refuse(s, "weight takes a number"),
+        }
+        None
+    }
+
     fn track_file(&mut self, n: &Node) {
         let Some(name) = self.one_name(n) else { return };
         let mut path = None;
@@ -872,16 +877,7 @@ impl Conv {
         for s in self.block(n) {
             match s.keyword() {
                 "file" => path = self.one(s).map(str::to_string),
-                "weight" => match s.args() {
-                    [w] => match w.parse::<i64>() {
-                        Ok(x) if (-254..=254).contains(&x) => weight = x,
-                        _ => self.refuse(s, &format!("weight `{w}` must be in -254..=254")),
-                    },
-                    [_, r] if r == "reverse" => {
-                        self.refuse(s, "`reverse` weights are not supported")
-                    }
-                    _ => self.refuse(s, "weight takes a number"),
-                },
+                "weight" => weight = self.track_weight(s).unwrap_or(weight),
                 "init_file" => self.refuse(
                     s,
                     "init_file: vrrpd does not create the file; create it before vrrpd starts",
@@ -1828,6 +1824,35 @@ virtual_server 10.0.0.1 82 {
         }
         let got = refused("vrrp_instance V {\n virtual_ipaddress {\n  10.0.0.1\n }\n}\n");
         assert_eq!(got, [(1, "vrrp_instance V: no interface".to_string())]);
+    }
+
+    #[test]
+    fn track_script_and_file_weights_are_checked() {
+        for (conf, what) in [
+            (
+                "vrrp_script s {\n script \"/bin/true\"\n weight 300\n}\n",
+                "weight `300` must be in -254..=254",
+            ),
+            (
+                "vrrp_script s {\n script \"/bin/true\"\n weight 2 reverse\n}\n",
+                "`reverse` weights",
+            ),
+            (
+                "vrrp_track_file f {\n file /run/f\n weight x\n}\n",
+                "weight `x` must be in",
+            ),
+            (
+                "vrrp_track_file f {\n file /run/f\n weight -3 reverse\n}\n",
+                "`reverse` weights",
+            ),
+            (
+                "vrrp_track_file f {\n file /run/f\n weight\n}\n",
+                "weight takes a number",
+            ),
+        ] {
+            let got = refused(conf);
+            assert!(got.iter().any(|(_, m)| m.contains(what)), "{conf}: {got:?}");
+        }
     }
 
     #[test]
