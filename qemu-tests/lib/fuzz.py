@@ -64,6 +64,10 @@ OPS = {
     17: (ADMIN, False),  # LIMITS_SET
     18: (ADMIN, False),  # FLUSH
     19: (ADMIN, False),  # ZERO
+    24: (ADMIN, False),  # SYNC_SET
+    25: (ANYONE, False),  # SYNC_GET
+    26: (ADMIN, False),  # SYNC_READ
+    27: (ADMIN, False),  # SYNC_WRITE
 }
 # Attribute kinds, by type (proto.rs's POLICY).
 U8, U16, U32, U64, STR, BIN, NEST = range(7)
@@ -72,7 +76,8 @@ POLICY = {
     12: BIN, 13: U32, 14: U8, 15: NEST, 16: BIN, 17: U16, 18: U8, 19: U32, 20: U32, 21: U32,
     22: U32, 23: U32, 24: U32, 25: U32, 26: U32, 27: U32, 28: U8, 29: U32, 30: U8, 31: U8,
     32: BIN, 33: U64, 34: U64, 35: U64, 36: U32, 37: NEST, 38: U8, 39: U64, 40: U64, 41: U64,
-    42: U8, 43: BIN, 44: U32,
+    42: U8, 43: BIN, 44: U32, 45: U8, 46: BIN, 47: U8, 48: U32, 49: U64, 50: U64, 51: U64,
+    52: U64, 53: U64, 54: U64,
 }
 ATTR_PROTO, ATTR_VIP, ATTR_PORT, ATTR_REAL, ATTR_CLIENT = 4, 5, 6, 10, 16
 # The topology's addresses (topology.sh), and a second VIP.
@@ -213,7 +218,7 @@ class Fuzzer:
         """A request with sound headers, and its answer, checked."""
         r = self.r
         roll = r.random()
-        cmd = r.randrange(1, 20) if roll < 0.8 else r.choice([0, 20, 21, 22, 23, r.randrange(256)])
+        cmd = r.choice(list(OPS)) if roll < 0.8 else r.choice([0, 20, 21, 22, 23, 28, r.randrange(256)])
         roll = r.random()
         if roll < 0.6:
             flags = F_REQUEST | F_ACK
