@@ -20,13 +20,8 @@
 . lib/vrrp.sh
 topo_up -d 2 -r 2 -p 80
 trap 'vrrpd_stop dir1; vrrpd_stop dir2; vrrpd_stop client; ka_stop; topo_down' EXIT
-fx=$(cd ../vrrpd/tests/keepalived/lvs-dr && pwd)
 ka=$VRRP_DIR/ka
-mkdir -p "$ka/services"
-for f in director1.conf director2.conf services/web.conf; do
-	sed 's/192\.168\.100\./198.51.100./g' "$fx/$f" >"$ka/$f"
-done
-has_vip() { [[ $(ip -n "drlb-$TOPO_TAG-$1" -br addr show eth0) == *" $VIP4/24"* ]]; }
+lvs_dr_fixture
 
 log "convert both directors' keepalived.conf"
 for d in 1 2; do

@@ -70,6 +70,31 @@ wait_state() {
 }
 # (bash's clock: no `date` process per reading)
 now_ms() { local us=${EPOCHREALTIME/./}; echo $((us / 1000)); }
+# A director crashes: kill -9 of HOST's vrrpd and its link down (the
+# director is gone); PEER must become MASTER within 15 s. Logged with the
+# milliseconds it took.
+vrrpd_crash() { # HOST PEER
+	local t0
+	t0=$(now_ms)
+	kill -9 "${VRRPD_PID[$1]}"
+	wait "${VRRPD_PID[$1]}" 2>/dev/null || true
+	n "$1" ip link set eth0 down
+	wait_state "$2" MASTER 15
+	log "$2 MASTER $(($(now_ms) - t0)) ms after $1's crash"
+}
+# The keepalived fixture vrrpd/tests/keepalived/lvs-dr (two LVS-DR
+# directors and their services) copied into $VRRP_DIR/ka, its
+# 192.168.100.0/24 moved to the topology's subnet.
+lvs_dr_fixture() {
+	local fx f
+	fx=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../vrrpd/tests/keepalived/lvs-dr" && pwd)
+	mkdir -p "$VRRP_DIR/ka/services"
+	for f in director1.conf director2.conf services/web.conf; do
+		sed 's/192\.168\.100\./198.51.100./g' "$fx/$f" >"$VRRP_DIR/ka/$f"
+	done
+}
+# HOST holds the VIP as the fixture gives it (a /24 on eth0).
+has_vip() { [[ $(ip -n "drlb-$TOPO_TAG-$1" -br addr show eth0) == *" $VIP4/24"* ]]; }
 
 # Debian's keepalived, priority 150, VRID 51, in HOST's namespace with its
 # own pid files (several may run on one machine). AUTH: extra instance lines.

@@ -32,13 +32,8 @@ addr add 198.51.100.8/24 dev eth0
 EOF
 srcs=(198.51.100.2 198.51.100.5 198.51.100.6 198.51.100.7)
 
-fx=../vrrpd/tests/keepalived/lvs-dr
 ka=$VRRP_DIR/ka
-mkdir -p "$ka/services"
-for f in director1.conf director2.conf services/web.conf; do
-	sed 's/192\.168\.100\./198.51.100./g' "$fx/$f" >"$ka/$f"
-done
-has_vip() { [[ $(ip -n "drlb-$TOPO_TAG-$1" -br addr show eth0) == *" $VIP4/24"* ]]; }
+lvs_dr_fixture
 weights() { list_json "$1" '[r.weight for r in d.services[0].reals]'; }
 
 log "convert both directors' keepalived.conf"
@@ -91,12 +86,7 @@ wait_list dir1 '[r.weight for r in d.services[0].reals]' "[1,1]" 10
 log "failover: kill -9 dir1's vrrpd, its link down; dir2 takes the VIP and goes active"
 conns2=$(list_json dir2 'd.services[0].stats.conns')
 expect_eq "$conns2" 0 "connections dir2 scheduled as backup"
-t0=$(now_ms)
-kill -9 "${VRRPD_PID[dir1]}"
-wait "${VRRPD_PID[dir1]}" 2>/dev/null || true
-n dir1 ip link set eth0 down
-wait_state dir2 MASTER 15
-log "dir2 MASTER after $(($(now_ms) - t0)) ms"
+vrrpd_crash dir1 dir2
 has_vip dir2 || fail "dir2 lacks the VIP after the failover"
 wait_list dir2 'd.services[0].state' active 10
 out=
